@@ -1,0 +1,84 @@
+"""CNN Lab entry point: page config, navigation and the home page. No lab logic here."""
+
+from __future__ import annotations
+
+import platform
+
+import streamlit as st
+
+st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
+
+# Each tool appears here once it exists; no placeholder pages.
+SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
+    # section: [(file, title, url path, icon)]
+    "Building blocks": [],
+    "Training": [],
+    "Using models": [],
+    "Evaluating": [],
+}
+
+
+def tool_pages() -> dict[str, list[st.Page]]:
+    return {
+        section: [st.Page(path, title=title, url_path=url, icon=icon) for path, title, url, icon in entries]
+        for section, entries in SECTIONS.items()
+        if entries
+    }
+
+
+@st.cache_resource(show_spinner=False)
+def device_info():
+    from lab import device  # imports TensorFlow: only here, after the page has rendered
+
+    return device.describe()
+
+
+def device_panel() -> None:
+    st.subheader("Compute device")
+    with st.spinner("Starting TensorFlow (a few seconds on first load)…"):
+        info = device_info()
+    cols = st.columns(4)
+    cols[0].metric("TensorFlow", info.tensorflow_version)
+    cols[1].metric("Keras", info.keras_version)
+    cols[2].metric("CPU cores", info.cpu_count)
+    cols[3].metric("GPUs", len(info.gpus))
+    if info.gpus:
+        st.table(
+            [
+                {
+                    "GPU": gpu.name,
+                    "memory (MB)": gpu.memory_mb or "unknown",
+                    "compute capability": gpu.compute_capability or "?",
+                    "memory growth": "on" if gpu.memory_growth else "off",
+                }
+                for gpu in info.gpus
+            ]
+        )
+    else:
+        st.caption("No GPU found: everything runs on the CPU. Training pages use small models and data.")
+    st.caption(f"Python {info.python_version} · Streamlit {st.__version__} · dtype policy {info.mixed_precision}")
+
+
+def home() -> None:
+    st.title("CNN Lab")
+    st.markdown(
+        "An interactive lab for learning **convolutional neural networks** with TensorFlow/Keras. "
+        "Every tool runs real TensorFlow on real images, shows the numbers behind the pictures, "
+        "and gives you the Keras code for what you see. It follows the CNN chapter of "
+        "*Hands-On Machine Learning* (Géron), Ng's ResNet assignment and the classic CIFAR-10 tutorial."
+    )
+    pages = tool_pages()
+    if pages:
+        st.subheader("Tools")
+        for section, entries in pages.items():
+            st.markdown(f"**{section}**")
+            for page in entries:
+                st.page_link(page)
+    else:
+        st.info("The tools are being built; they will appear here and in the sidebar.")
+    device_panel()
+
+
+navigation = st.navigation({"": [st.Page(home, title="Home", icon=":material/home:", default=True)], **tool_pages()})
+st.sidebar.caption(f"CNN Lab · Python {platform.python_version()}")
+navigation.run()

@@ -1,0 +1,111 @@
+"""Widget helpers shared by several pages. They hold no math: that lives in ``lab``.
+
+URL state: every widget that matters has a namespaced key (``"pool.size"``); :func:`from_url`
+seeds it from ``st.query_params`` once per session and :func:`to_url` mirrors it back, so a
+shared link reproduces the view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import streamlit as st
+
+from lab import images
+from lab.errors import InputError
+
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff"]
+
+
+def _parse(raw: str, default):
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def from_url(key: str, default, options: Sequence | None = None) -> None:
+    """Seed ``st.session_state[key]`` from the URL (or ``default``) the first time it is seen.
+
+    A hostile or stale URL value (wrong type, not among ``options``) falls back to ``default``.
+    """
+    if key in st.session_state:
+        return
+    value = default
+    raw = st.query_params.get(key)
+    if raw is not None:
+        try:
+            value = _parse(raw, default)
+        except (TypeError, ValueError):
+            value = default
+        if options is not None and value not in options:
+            value = default
+    st.session_state[key] = value
+
+
+def to_url(*keys: str) -> None:
+    """Mirror the current values of ``keys`` into the URL's query string."""
+    for key in keys:
+        value = st.session_state.get(key)
+        if value is not None:
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            if st.query_params.get(key) != text:
+                st.query_params[key] = text
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Show a lab ``InputError`` as ``st.error`` and stop this run; widgets keep their values."""
+    try:
+        yield
+    except InputError as error:
+        st.error(str(error), icon=":material/error:")
+        st.stop()
+
+
+def show_code(snippet: str) -> None:
+    """The "Show the code" expander with the Keras/TF snippet for the current settings."""
+    with st.expander("Show the code", icon=":material/code:"):
+        st.code(snippet.strip(), language="python")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _sample(name: str) -> np.ndarray:
+    return images.sample_image(name)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _decode(data: bytes) -> np.ndarray:
+    return images.load_image(data)
+
+
+def image_picker(prefix: str) -> np.ndarray | None:
+    """Sample photo or upload -> (H, W, 3) uint8, or None (with a message shown) if none usable."""
+    key = f"{prefix}.image"
+    options = [*images.SAMPLES, "upload"]
+    from_url(key, "china", options)
+    source = st.segmented_control(
+        "Image",
+        options,
+        key=key,
+        format_func=lambda name: {"china": "China (sample)", "flower": "Flower (sample)"}.get(name, "Upload…"),
+    )
+    to_url(key)
+    if source != "upload":
+        return _sample(source or "china")
+    upload = st.file_uploader(
+        "Your image (JPEG, PNG, GIF, WebP, BMP or TIFF)", type=UPLOAD_TYPES, key=f"{prefix}.upload"
+    )
+    if upload is None:
+        st.info("Upload an image, or pick a sample above.", icon=":material/upload:")
+        return None
+    try:
+        return _decode(upload.getvalue())
+    except InputError as error:
+        st.error(f"{upload.name}: {error}", icon=":material/error:")
+        return None

@@ -1,0 +1,135 @@
+"""Real-browser smoke test: a live server, headless Chromium, every page in the navigation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium_path() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    if os.environ.get("CI"):
+        pytest.fail("No Chromium found: CI must install Debian's chromium (see .ci/run).")
+    pytest.skip("No Chromium on this machine (apt-get install chromium); CI fails instead of skipping.")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    env = {**os.environ, "CNNLAB_HOME": str(tmp_path_factory.mktemp("workspace"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not answer /_stcore/health within 90 s")
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+IDLE_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return Boolean(app && app.getAttribute('data-test-script-state') === 'notRunning'
+                   && !document.querySelector('[data-testid="stSpinner"]')
+                   && document.querySelector('[data-testid="stMain"] h1'));
+}"""
+
+
+def wait_until_idle(page, timeout_s: float = 120, settle_s: float = 1.5) -> None:
+    """Wait until a script run has finished and stayed finished for ``settle_s``.
+
+    Streamlit marks the run state on the app root; a page is done when it shows its title,
+    no spinner, and the state stays 'notRunning' (a fragment or rerun may follow at once).
+    """
+    deadline = time.monotonic() + timeout_s
+    idle_since = None
+    while time.monotonic() < deadline:
+        if page.evaluate(IDLE_JS):
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= settle_s:
+                return
+        else:
+            idle_since = None
+        page.wait_for_timeout(250)
+    raise AssertionError(f"page {page.url} still running after {timeout_s} s")
+
+
+def assert_clean(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0, f"exception box on {name}"
+    assert "Traceback" not in page.inner_text("body"), f"traceback text on {name}"
+
+
+def test_every_page_in_the_navigation_renders(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server)
+    wait_until_idle(page)
+    assert page.get_by_role("heading", name="CNN Lab").count() >= 1
+    assert page.locator('[data-testid="stMetric"]').filter(has_text="TensorFlow").count() == 1
+    assert_clean(page, "home")
+    links = page.locator('[data-testid="stSidebarNav"] a')
+    paths = sorted({Path(link.get_attribute("href") or "").name for link in links.all()} - {""})
+    for path in paths:
+        page.goto(f"{server}/{path}")
+        wait_until_idle(page)
+        assert_clean(page, path)
+    page.close()
