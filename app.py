@@ -6,22 +6,15 @@ import platform
 
 import streamlit as st
 
-st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
+from app_pages import NAVIGATION
 
-# Each tool appears here once it exists; no placeholder pages.
-SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
-    # section: [(file, title, url path, icon)]
-    "Building blocks": [],
-    "Training": [],
-    "Using models": [],
-    "Evaluating": [],
-}
+st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 
 
 def tool_pages() -> dict[str, list[st.Page]]:
     return {
         section: [st.Page(path, title=title, url_path=url, icon=icon) for path, title, url, icon in entries]
-        for section, entries in SECTIONS.items()
+        for section, entries in NAVIGATION.items()
         if entries
     }
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages import NAVIGATION
 from tests.conftest import ROOT
 
 TIMEOUT = 120  # TensorFlow's first import alone takes several seconds here
-PAGES = sorted(f"pages/{path.name}" for path in ROOT.glob("pages/*.py") if not path.name.startswith("_"))
+PAGES = sorted(entry[0] for entries in NAVIGATION.values() for entry in entries)
 
 
 def run_app() -> AppTest:

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT
 
 BACKEND_FILES = sorted([*ROOT.glob("lab/**/*.py"), *ROOT.glob("models/**/*.py")])
-PAGE_FILES = sorted(path for path in ROOT.glob("pages/*.py") if not path.name.startswith("_"))
+PAGE_FILES = sorted(path for path in ROOT.glob("app_pages/*.py") if not path.name.startswith("_"))
 
 
 def imported_modules(path) -> set[str]:
@@ -28,14 +28,21 @@ def imported_modules(path) -> set[str]:
 
 @pytest.mark.parametrize("path", BACKEND_FILES, ids=lambda path: str(path.relative_to(ROOT)))
 def test_backend_never_imports_streamlit_or_pages(path):
-    assert not {"streamlit", "pages"} & imported_modules(path)
+    assert not {"streamlit", "app_pages"} & imported_modules(path)
 
 
 def test_every_page_is_in_the_navigation_and_thin():
-    app = (ROOT / "app.py").read_text()
+    from app_pages import NAVIGATION
+
+    listed = {entry[0] for entries in NAVIGATION.values() for entry in entries}
+    assert listed == {f"app_pages/{page.name}" for page in PAGE_FILES}
     for page in PAGE_FILES:
-        assert f'"pages/{page.name}"' in app, f"{page.name} is not in app.py's navigation"
         assert len(page.read_text().splitlines()) <= 200, f"{page.name} is not thin"
+
+
+def test_no_legacy_pages_folder():
+    """A pages/ folder beside app.py switches Streamlit to v1 routing for deep links."""
+    assert not (ROOT / "pages").exists()
 
 
 def test_importing_lab_and_the_app_helpers_does_not_import_tensorflow():

@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
+from app_pages import NAVIGATION
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -89,6 +90,7 @@ IDLE_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     return Boolean(app && app.getAttribute('data-test-script-state') === 'notRunning'
                    && !document.querySelector('[data-testid="stSpinner"]')
+                   && !document.querySelector('[data-testid="stSkeleton"]')
                    && document.querySelector('[data-testid="stMain"] h1'));
 }"""
 
@@ -119,16 +121,26 @@ def assert_clean(page, name: str) -> None:
     assert "Traceback" not in page.inner_text("body"), f"traceback text on {name}"
 
 
+def nav_text(page) -> str:
+    return page.locator('[data-testid="stSidebarNav"]').inner_text()
+
+
 def test_every_page_in_the_navigation_renders(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    tool_paths = [entry[2] for entries in NAVIGATION.values() for entry in entries]
+    if tool_paths:  # a deep link first, on the fresh server: our navigation, not a legacy pages/ one
+        page.goto(f"{server}/{tool_paths[0]}")
+        wait_until_idle(page)
+        assert "Home" in nav_text(page), nav_text(page)
     page.goto(server)
     wait_until_idle(page)
     assert page.get_by_role("heading", name="CNN Lab").count() >= 1
     assert page.locator('[data-testid="stMetric"]').filter(has_text="TensorFlow").count() == 1
     assert_clean(page, "home")
     links = page.locator('[data-testid="stSidebarNav"] a')
-    paths = sorted({Path(link.get_attribute("href") or "").name for link in links.all()} - {""})
-    for path in paths:
+    paths = {urlparse(link.get_attribute("href") or "").path.strip("/") for link in links.all()} - {""}
+    assert paths == set(tool_paths)
+    for path in sorted(paths):
         page.goto(f"{server}/{path}")
         wait_until_idle(page)
         assert_clean(page, path)

@@ -29,10 +29,11 @@ def _parse(raw: str, default):
     return raw
 
 
-def from_url(key: str, default, options: Sequence | None = None) -> None:
+def from_url(key: str, default, options: Sequence | None = None, bounds: tuple | None = None) -> None:
     """Seed ``st.session_state[key]`` from the URL (or ``default``) the first time it is seen.
 
-    A hostile or stale URL value (wrong type, not among ``options``) falls back to ``default``.
+    A hostile or stale URL value (wrong type, not among ``options``, outside ``bounds``) falls back
+    to ``default``: a widget given an out-of-range value would raise instead of rendering.
     """
     if key in st.session_state:
         return
@@ -41,11 +42,28 @@ def from_url(key: str, default, options: Sequence | None = None) -> None:
     if raw is not None:
         try:
             value = _parse(raw, default)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             value = default
         if options is not None and value not in options:
             value = default
+        if bounds is not None and not (bounds[0] <= value <= bounds[1]):
+            value = default
+        if isinstance(value, float) and value != value:  # NaN from the URL
+            value = default
     st.session_state[key] = value
+
+
+def bound(widget, label: str, key: str, default, options: Sequence | None = None, **kwargs):
+    """Create ``widget`` seeded from and mirrored to the URL; return its value.
+
+    ``options`` is passed positionally (selectbox, radio, segmented_control); ``min_value`` and
+    ``max_value`` also bound what the URL may set.
+    """
+    limits = (kwargs["min_value"], kwargs["max_value"]) if {"min_value", "max_value"} <= kwargs.keys() else None
+    from_url(key, default, options, limits)
+    value = widget(label, options, key=key, **kwargs) if options is not None else widget(label, key=key, **kwargs)
+    to_url(key)
+    return value
 
 
 def to_url(*keys: str) -> None:

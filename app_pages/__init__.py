@@ -1,0 +1,19 @@
+"""Streamlit pages: one file per tool, thin (widgets -> one lab call -> render).
+
+The folder is deliberately not called ``pages/``: Streamlit 1.67 treats a ``pages/`` folder next
+to the main script as a legacy (v1) multipage app until ``app.py`` has run once, so the first deep
+link after a server start (``/padding``) would bypass our navigation and page config.
+
+``NAVIGATION`` is plain data (no streamlit import) so that app.py and the tests share it. A tool
+appears here once it exists; no placeholder pages.
+"""
+
+NAVIGATION: dict[str, list[tuple[str, str, str, str]]] = {
+    # section: [(file, title, url path, material icon)]
+    "Building blocks": [
+        ("app_pages/padding.py", "Padding calculator", "padding", ":material/padding:"),
+    ],
+    "Training": [],
+    "Using models": [],
+    "Evaluating": [],
+}

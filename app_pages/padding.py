@@ -1,0 +1,150 @@
+"""Padding calculator and layer-stack shape planner, exact to TensorFlow's SAME/VALID rules."""
+
+import pandas as pd
+import streamlit as st
+
+from app_pages._widgets import bound, friendly_errors, show_code
+from lab import figures, padding
+from lab.errors import InputError
+
+st.title("Padding calculator")
+st.markdown(
+    "TensorFlow's **SAME** padding gives `ceil(n / s)` outputs and puts the odd extra pad cell at the "
+    "**bottom/right**; **VALID** gives `floor((n - f) / s) + 1` and drops the cells no window reaches "
+    "(`f = (k - 1) * d + 1` is the dilated kernel). Set each axis, and see every number and window."
+)
+
+
+def axis_ui(name: str, prefix: str, size: int) -> dict:
+    st.markdown(f"**{name}**")
+    return {
+        "input_size": bound(st.number_input, "input", f"pad.{prefix}", size, step=1),
+        "kernel_size": bound(st.number_input, "kernel", f"pad.k{prefix}", 3, step=1),
+        "stride": bound(st.number_input, "stride", f"pad.s{prefix}", 2, step=1),
+        "dilation": bound(st.number_input, "dilation", f"pad.d{prefix}", 1, step=1),
+    }
+
+
+height_col, width_col, options_col = st.columns(3)
+with height_col:
+    height = axis_ui("Height", "h", 7)
+with width_col:
+    width = axis_ui("Width", "w", 8)
+with options_col:
+    mode = bound(st.radio, "Padding", "pad.padding", "same", list(padding.PADDINGS), horizontal=True)
+    op = bound(st.radio, "Layer", "pad.op", "conv", ["conv", "max", "avg"], horizontal=True,
+               format_func={"conv": "Conv2D", "max": "MaxPool", "avg": "AvgPool"}.get)  # fmt: skip
+    channels = bound(st.number_input, "channels", "pad.c", 3, step=1)
+    predict = bound(st.toggle, "Predict, then reveal", "pad.predict", False)
+
+with friendly_errors():
+    plans = tuple(padding.plan_axis(padding=mode, **axis) for axis in (height, width))
+
+settings = (tuple(height.values()), tuple(width.values()), mode, op)
+if predict and st.session_state.get("pad.revealed") != settings:
+    st.info("What output size will TensorFlow produce? Type your answer, then reveal.", icon=":material/quiz:")
+    guess = st.columns(3)
+    guess_h = guess[0].number_input("predicted output height", value=1, step=1, key="pad.guess_h")
+    guess_w = guess[1].number_input("predicted output width", value=1, step=1, key="pad.guess_w")
+    if guess[2].button("Reveal", type="primary"):
+        st.session_state["pad.revealed"] = settings
+        st.session_state["pad.score"] = (guess_h, guess_w) == (plans[0].output_size, plans[1].output_size)
+        st.rerun()
+    st.stop()
+if predict:
+    (st.success if st.session_state.get("pad.score") else st.warning)(
+        "Right!" if st.session_state.get("pad.score") else "Not quite: here is how TensorFlow counts."
+    )
+
+cols = st.columns(5)
+cols[0].metric("Output", f"{plans[0].output_size} x {plans[1].output_size}")
+cols[1].metric("Pad top / bottom", f"{plans[0].pad_before} / {plans[0].pad_after}")
+cols[2].metric("Pad left / right", f"{plans[1].pad_before} / {plans[1].pad_after}")
+cols[3].metric("Padded size", f"{plans[0].padded_size} x {plans[1].padded_size}")
+cols[4].metric("Dropped rows / cols", f"{plans[0].dropped} / {plans[1].dropped}")
+
+axis_name = st.segmented_control("Diagram axis", ["height", "width"], default="height", key="pad.axis") or "height"
+st.plotly_chart(figures.axis_diagram(plans[axis_name == "width"], axis_name), key="pad.diagram")
+index = st.slider("Output index", 0, max(plans[0].output_size - 1, 1), 0, key="pad.index",
+                  disabled=plans[0].output_size == 1)  # fmt: skip
+first, last = plans[0].input_span(min(index, plans[0].output_size - 1))
+st.caption(
+    f"Output row {index} reads input rows {first}..{last} (negative or past {plans[0].input_size - 1}: padding)."
+)
+
+if st.button("Verify with TensorFlow", icon=":material/verified:"):
+    with st.spinner("Running the real TensorFlow op…"), friendly_errors():
+        from lab import padding_tf  # imports TensorFlow: only when asked
+
+        check = padding_tf.check_layer(
+            (height["input_size"], width["input_size"]), (height["kernel_size"], width["kernel_size"]),
+            (height["stride"], width["stride"]), mode, (height["dilation"], width["dilation"]), op=op,
+        )  # fmt: skip
+    verdict = st.success if check.agrees else st.error
+    detail = (
+        ""
+        if check.same_identity_error is None
+        else f"; VALID on our padding = SAME (max error {check.same_identity_error:.1e})"
+    )
+    verdict(f"Ours {check.ours}, TensorFlow {check.tensorflow}{detail}.")
+show_code(padding.layer_snippet(plans, channels, op))
+
+st.header("Layer-stack planner")
+st.markdown(
+    "Shapes, parameters, activation memory and receptive field, layer by layer. Inference needs only "
+    "two consecutive layers' activations at a time; training keeps them **all** for backpropagation."
+)
+preset = bound(st.selectbox, "Preset", "plan.preset", "HOML Fashion-MNIST CNN", list(padding.PRESETS))
+preset_shape, preset_specs = padding.PRESETS[preset]
+shape_cols = st.columns(4)
+input_shape = [shape_cols[i].number_input(name, value=preset_shape[i], step=1, key=f"plan.{name}.{preset}")
+               for i, name in enumerate(("height", "width", "channels"))]  # fmt: skip
+batch = shape_cols[3].number_input("batch size", value=32, min_value=1, max_value=4096, key="plan.batch")
+rows = st.data_editor(
+    pd.DataFrame([padding.spec_to_row(spec) for spec in preset_specs]),
+    num_rows="dynamic",
+    key=f"plan.table.{preset}",
+    column_config={
+        "layer": st.column_config.SelectboxColumn(options=padding.LAYER_KINDS, required=True),
+        "size": st.column_config.NumberColumn(help="filters, units, or zero-padding width", step=1),
+        "padding": st.column_config.SelectboxColumn(options=padding.PADDINGS),
+        "kernel": st.column_config.TextColumn(help="3 or 3x5; the window for pooling"),
+        "stride": st.column_config.TextColumn(help="blank: 1 for conv, the window for pooling"),
+    },
+    width="stretch",
+)
+try:
+    specs = padding.parse_stack(rows.to_dict("records"))
+    plan = padding.plan_stack(input_shape, specs)
+except InputError as error:
+    st.error(str(error), icon=":material/error:")
+    st.stop()
+table = pd.DataFrame(
+    {
+        "layer": [layer.spec.kind for layer in plan.layers],
+        "output shape": [layer.shape_text for layer in plan.layers],
+        "parameters": [layer.params for layer in plan.layers],
+        "activations (KB)": [round(layer.activation_bytes / 1024, 1) for layer in plan.layers],
+        "receptive field": [f"{r[0]}x{r[1]}" if r else "all" for r in (layer.receptive_field for layer in plan.layers)],
+        "jump": [f"{j[0]:g}x{j[1]:g}" if j else "-" for j in (layer.jump for layer in plan.layers)],
+    }
+)
+if st.button("Verify planner with Keras", icon=":material/verified:"):
+    with st.spinner("Building the model in Keras…"), friendly_errors():
+        from lab import padding_tf
+
+        report = padding_tf.keras_report(plan.input_shape, specs)
+    table["Keras shape"] = [" x ".join(map(str, shape)) for shape, _ in report]
+    table["Keras parameters"] = [params for _, params in report]
+    agree = (table["Keras shape"] == table["output shape"]).all() and (
+        table["Keras parameters"] == table["parameters"]
+    ).all()
+    (st.success if agree else st.error)("Keras agrees on every layer." if agree else "Keras disagrees: see the table.")
+st.dataframe(table, width="stretch")
+mb = 1024**2
+cols = st.columns(4)
+cols[0].metric("Parameters", f"{plan.total_params:,}")
+cols[1].metric("Weights (float32)", f"{plan.parameter_bytes / mb:.1f} MB")
+cols[2].metric(f"Inference RAM, batch {batch}", f"{plan.inference_bytes * batch / mb:.1f} MB")
+cols[3].metric(f"Training RAM, batch {batch}", f"{plan.training_bytes * batch / mb:.1f} MB")
+show_code(padding.keras_snippet(plan.input_shape, specs))

@@ -1,0 +1,105 @@
+"""TensorFlow's own answer to the padding calculator, for "Verify with TensorFlow".
+
+Kept apart from :mod:`lab.padding` so that the calculator never imports TensorFlow until the
+learner asks for the check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lab import padding
+from lab.device import keras, tf
+from lab.errors import InputError
+
+OPS = ("conv", "max", "avg")
+MAX_VERIFY_SIZE = 4096  # per axis: the check runs a real op on a random image of this size
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    """Our prediction next to TensorFlow's actual output for one layer."""
+
+    ours: tuple[int, int]
+    tensorflow: tuple[int, int]
+    same_identity_error: float | None  # max |VALID(manually padded) - SAME|, for SAME convolutions
+
+    @property
+    def agrees(self) -> bool:
+        close = self.same_identity_error is None or self.same_identity_error < 1e-4
+        return self.ours == self.tensorflow and close
+
+
+def check_layer(input_hw, kernel_size, stride=1, padding_mode="valid", dilation=1, op="conv", seed=0) -> LayerCheck:
+    """Run the real TF op on a random image and compare with :func:`lab.padding.plan_2d`.
+
+    For a SAME convolution it also proves our (before, after) split with HOML's identity:
+    a VALID convolution of the image zero-padded by our amounts equals TF's SAME convolution.
+    """
+    if op not in OPS:
+        raise InputError(f"op must be one of {OPS}, got {op!r}.")
+    plans = padding.plan_2d(input_hw, kernel_size, stride, padding_mode, dilation)
+    if max(plan.input_size for plan in plans) > MAX_VERIFY_SIZE:
+        raise InputError(f"Verification runs a real op: keep height and width at most {MAX_VERIFY_SIZE}.")
+    strides = tuple(plan.stride for plan in plans)
+    dilations = tuple(plan.dilation for plan in plans)
+    if op == "conv" and max(strides) > 1 and max(dilations) > 1:
+        raise InputError("TensorFlow's conv2d does not support stride > 1 together with dilation > 1.")
+    if op != "conv" and max(dilations) > 1:
+        raise InputError("Keras pooling layers have no dilation; set dilation to 1.")
+    rng = np.random.default_rng(seed)
+    image = tf.constant(rng.normal(size=(1, plans[0].input_size, plans[1].input_size, 1)).astype(np.float32))
+    kernel_hw = tuple(plan.kernel_size for plan in plans)
+    mode = padding_mode.upper()
+    error = None
+    if op == "conv":
+        kernel = tf.constant(rng.normal(size=(*kernel_hw, 1, 1)).astype(np.float32))
+        output = tf.nn.conv2d(image, kernel, strides=strides, padding=mode, dilations=dilations)
+        if mode == "SAME":
+            pads = [
+                [0, 0],
+                [plans[0].pad_before, plans[0].pad_after],
+                [plans[1].pad_before, plans[1].pad_after],
+                [0, 0],
+            ]
+            manual = tf.nn.conv2d(tf.pad(image, pads), kernel, strides=strides, padding="VALID", dilations=dilations)
+            error = float(tf.reduce_max(tf.abs(manual - output))) if manual.shape == output.shape else float("inf")
+    else:
+        layer = keras.layers.MaxPooling2D if op == "max" else keras.layers.AveragePooling2D
+        output = layer(pool_size=kernel_hw, strides=strides, padding=padding_mode)(image)
+    ours = (plans[0].output_size, plans[1].output_size)
+    return LayerCheck(ours, (int(output.shape[1]), int(output.shape[2])), error)
+
+
+def build_model(input_shape: Sequence[int], specs: Sequence[padding.LayerSpec]) -> keras.Model:
+    """A Keras model of the planned stack (the same layers the snippet prints)."""
+    layers = [keras.Input(shape=tuple(input_shape))]
+    for spec in specs:
+        kw = {}
+        if spec.kind in ("Conv2D", "Conv2DTranspose"):
+            kw = dict(filters=spec.size, kernel_size=spec.kernel_size, strides=spec.strides or 1, padding=spec.padding,
+                      dilation_rate=spec.dilation, use_bias=spec.use_bias, activation=spec.activation)  # fmt: skip
+        elif spec.kind in ("MaxPooling2D", "AveragePooling2D"):
+            kw = dict(pool_size=spec.kernel_size, strides=spec.strides, padding=spec.padding)
+        elif spec.kind == "ZeroPadding2D":
+            kw = dict(padding=spec.size or 0)
+        elif spec.kind == "Dense":
+            kw = dict(units=spec.size, use_bias=spec.use_bias, activation=spec.activation)
+        elif spec.kind == "Activation":
+            kw = dict(activation=spec.activation or "relu")
+        elif spec.kind == "Dropout":
+            kw = dict(rate=0.5)
+        layers.append(getattr(keras.layers, spec.kind)(**kw))
+    try:
+        return keras.Sequential(layers)
+    except ValueError as error:
+        raise InputError(f"Keras refused this stack: {error}") from None
+
+
+def keras_report(input_shape: Sequence[int], specs: Sequence[padding.LayerSpec]) -> list[tuple[tuple[int, ...], int]]:
+    """(output shape without the batch axis, parameter count) per layer, as Keras builds them."""
+    model = build_model(input_shape, specs)
+    return [(tuple(layer.output.shape[1:]), layer.count_params()) for layer in model.layers]

@@ -1,1 +1,0 @@
-"""Streamlit pages: one file per tool, thin (widgets -> one lab call -> render)."""
