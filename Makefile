@@ -41,7 +41,9 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 bench: $(VENV)/.dev
-	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/bench_*.py; do \
+		module=$$(basename $$script .py); echo "== $$module"; $(BIN)/python -m benchmarks.$$module || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) tests/artifacts .pytest_cache .ruff_cache

@@ -15,5 +15,7 @@ NAVIGATION: dict[str, list[tuple[str, str, str, str]]] = {
     ],
     "Training": [],
     "Using models": [],
-    "Evaluating": [],
+    "Evaluating": [
+        ("app_pages/pr.py", "PR / mAP explorer", "pr-map", ":material/show_chart:"),
+    ],
 }

@@ -54,3 +54,45 @@ def axis_diagram(plan: AxisPlan, axis_name: str = "height", max_cells: int = 64,
         plot_bgcolor="white",
     )
     return figure
+
+
+def pr_figure(recall, precision, operating=None, title: str = "Precision-recall curve") -> go.Figure:
+    """Precision, its max-precision envelope (shaded: the all-point AP), the 11 VOC samples."""
+    import numpy as np
+
+    from lab import pr
+
+    best = pr.envelope(precision)
+    levels = np.linspace(0, 1, 11)
+    samples = pr.interpolated_precision(recall, precision, levels)
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=np.concatenate(([0.0], recall)), y=np.concatenate(([best[0]], best)), line_shape="vh",
+                                fill="tozeroy", fillcolor="rgba(49,130,189,0.15)", line={"color": WINDOW_COLOR, "dash": "dash"},
+                                name="envelope (area = all-point AP)"))  # fmt: skip
+    figure.add_trace(go.Scatter(x=recall, y=precision, mode="lines+markers" if len(recall) <= 60 else "lines",
+                                line={"color": "#e6550d"}, name="precision"))  # fmt: skip
+    figure.add_trace(go.Scatter(x=levels, y=samples, mode="markers", marker={"symbol": "diamond", "size": 9, "color": "black"},
+                                name="11-point samples"))  # fmt: skip
+    if operating is not None:
+        figure.add_trace(go.Scatter(x=[operating.recall], y=[operating.precision], mode="markers", name="threshold",
+                                    marker={"size": 14, "color": "#31a354", "line": {"width": 2, "color": "white"}}))  # fmt: skip
+    figure.update_layout(title=title, xaxis={"title": "recall", "range": [0, 1.02]}, yaxis={"title": "precision", "range": [0, 1.05]},
+                         height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.2})  # fmt: skip
+    return figure
+
+
+def boxes_figure(box_a, box_b) -> go.Figure:
+    """Two (x_min, y_min, x_max, y_max) boxes and their overlap, in image coordinates (y down)."""
+    figure = go.Figure()
+    for box, color, name in ((box_a, "#3182bd", "A"), (box_b, "#e6550d", "B")):
+        figure.add_shape(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3], line={"color": color, "width": 2},
+                         fillcolor=color, opacity=0.15, label={"text": name})  # fmt: skip
+    x0, y0 = max(box_a[0], box_b[0]), max(box_a[1], box_b[1])
+    x1, y1 = min(box_a[2], box_b[2]), min(box_a[3], box_b[3])
+    if x1 > x0 and y1 > y0:
+        figure.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line_width=0, fillcolor="#31a354", opacity=0.5)
+    low = min(box_a[0], box_b[0], box_a[1], box_b[1]) - 5
+    high = max(box_a[2], box_b[2], box_a[3], box_b[3]) + 5
+    figure.update_layout(xaxis={"range": [low, high]}, yaxis={"range": [high, low], "scaleanchor": "x"},
+                         height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10})  # fmt: skip
+    return figure
