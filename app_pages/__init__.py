@@ -11,6 +11,7 @@ appears here once it exists; no placeholder pages.
 NAVIGATION: dict[str, list[tuple[str, str, str, str]]] = {
     # section: [(file, title, url path, material icon)]
     "Building blocks": [
+        ("app_pages/convolution.py", "Convolution playground", "convolution", ":material/filter_center_focus:"),
         ("app_pages/padding.py", "Padding calculator", "padding", ":material/padding:"),
     ],
     "Training": [],

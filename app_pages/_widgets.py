@@ -127,3 +127,26 @@ def image_picker(prefix: str) -> np.ndarray | None:
     except InputError as error:
         st.error(f"{upload.name}: {error}", icon=":material/error:")
         return None
+
+
+CROPS = {"full": "Full image", "homl": "HOML crop (rows 150:220, cols 130:250)", "custom": "Custom box"}
+
+
+def image_settings_ui(prefix: str, image: np.ndarray) -> tuple[tuple[int, int, int, int] | None, bool]:
+    """Crop box and grayscale switch for an image; returns (crop or None, grayscale)."""
+    cols = st.columns([2, 1])
+    mode = bound(cols[0].radio, "Region", f"{prefix}.crop", "full", list(CROPS), format_func=CROPS.get, horizontal=True)
+    gray = bound(cols[1].toggle, "Grayscale", f"{prefix}.gray", False)
+    if mode == "full":
+        return None, gray
+    if mode == "homl":
+        return images.HOML_CROP, gray
+    height, width = image.shape[:2]
+    box = st.columns(4)
+    # No min/max on purpose: a box that does not fit (say, after a smaller upload) gets a clear
+    # message from lab.images.prepare instead of a widget exception.
+    top = bound(box[0].number_input, "top row", f"{prefix}.top", 0, step=1)
+    bottom = bound(box[1].number_input, "bottom row", f"{prefix}.bottom", min(height, 220), step=1)
+    left = bound(box[2].number_input, "left col", f"{prefix}.left", 0, step=1)
+    right = bound(box[3].number_input, "right col", f"{prefix}.right", min(width, 250), step=1)
+    return (top, bottom, left, right), gray

@@ -96,3 +96,80 @@ def boxes_figure(box_a, box_b) -> go.Figure:
     figure.update_layout(xaxis={"range": [low, high]}, yaxis={"range": [high, low], "scaleanchor": "x"},
                          height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10})  # fmt: skip
     return figure
+
+
+MAX_HEATMAP_CELLS = 60_000  # larger maps are shown subsampled so a rerun stays fast
+
+
+def _subsample(array, limit: int = MAX_HEATMAP_CELLS):
+    import math
+
+    step = max(1, math.ceil(math.sqrt(array.shape[0] * array.shape[1] / limit)))
+    return array[::step, ::step], step
+
+
+def feature_maps_figure(image, maps, titles, shared_scale: bool = True, pixel=None, taps=None) -> go.Figure:
+    """The input next to every feature map (heatmaps with exact hover values).
+
+    Args:
+        image: (H, W, 1 or 3) float image in [0, 1].
+        maps: (H', W', n) feature maps.
+        titles: One title per map.
+        shared_scale: One colour scale for all maps (compare strengths) or one per map.
+        pixel: Optional (row, col) output pixel to mark on every map.
+        taps: Optional (rows, cols) input coordinates it reads, outlined on the input.
+    """
+    import numpy as np
+    from plotly.subplots import make_subplots
+
+    count = maps.shape[2]
+    figure = make_subplots(rows=1, cols=count + 1, subplot_titles=["input", *titles], horizontal_spacing=0.03)
+    shown, step = _subsample(image)
+    rows, cols = np.arange(0, image.shape[0], step), np.arange(0, image.shape[1], step)
+    if image.shape[2] == 3:
+        figure.add_trace(go.Image(z=(shown * 255).astype(np.uint8), x0=0, dx=step, y0=0, dy=step), 1, 1)
+    else:
+        figure.add_trace(go.Heatmap(z=shown[..., 0], x=cols, y=rows, colorscale="gray", showscale=False), 1, 1)
+    low, high = float(maps.min()), float(maps.max())
+    for index in range(count):
+        values, step = _subsample(maps[..., index])
+        figure.add_trace(
+            go.Heatmap(
+                z=np.round(values, 4), x=np.arange(0, maps.shape[1], step), y=np.arange(0, maps.shape[0], step),
+                colorscale="RdBu_r" if low < 0 < high else "Viridis", zmin=low if shared_scale else None,
+                zmax=high if shared_scale else None, showscale=index == count - 1 or not shared_scale,
+                hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
+            ),
+            1, index + 2,
+        )  # fmt: skip
+        if pixel is not None:
+            figure.add_trace(go.Scatter(x=[pixel[1]], y=[pixel[0]], mode="markers", showlegend=False,
+                                        marker={"symbol": "x", "size": 12, "color": "magenta"}), 1, index + 2)  # fmt: skip
+    if taps is not None:
+        tap_rows, tap_cols = taps
+        figure.add_shape(type="rect", x0=tap_cols.min() - 0.5, x1=tap_cols.max() + 0.5, y0=tap_rows.min() - 0.5,
+                         y1=tap_rows.max() + 0.5, line={"color": "magenta", "width": 2}, row=1, col=1)  # fmt: skip
+    for index in range(count + 1):
+        figure.update_yaxes(autorange="reversed", scaleanchor=f"x{index + 1 if index else ''}", row=1, col=index + 1)
+    figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False)
+    return figure
+
+
+def grid_figure(
+    values, title: str = "", highlight=None, text_format: str = ".2f", colorscale: str = "Blues"
+) -> go.Figure:
+    """A small matrix with its numbers written in the cells; ``highlight`` marks (row, col) cells."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    figure = go.Figure(go.Heatmap(z=values, text=[[format(v, text_format) for v in row] for row in values],
+                                  texttemplate="%{text}", colorscale=colorscale, showscale=False,
+                                  zmid=0 if colorscale == "RdBu" else None))  # fmt: skip
+    for row, col in highlight or []:
+        figure.add_shape(
+            type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5, line={"color": "#e6550d", "width": 3}
+        )
+    size = max(values.shape)
+    figure.update_layout(title=title, height=max(180, 32 * size + 60), margin={"l": 10, "r": 10, "t": 30 if title else 5, "b": 5},
+                         yaxis={"autorange": "reversed", "showticklabels": size <= 12}, xaxis={"showticklabels": size <= 12})  # fmt: skip
+    return figure

@@ -1,0 +1,85 @@
+"""AppTest drives the convolution playground: presets, sizes, padding, uploads, kernel edits."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from tests.imagegen import encode, gradient, png_bomb
+
+PAGE = str(ROOT / "app_pages" / "convolution.py")
+GRID = "conv.grid.vertical line.7.1.0.42"
+
+
+def page(**query) -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in query.items():
+        app.query_params[key] = value
+    return app.run()
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(item.value for item in app.metric if item.label == label)
+
+
+def test_defaults_are_homl_vertical_line_on_china():
+    app = page()
+    assert not app.exception and not app.error
+    assert metric(app, "Input") == "427 x 640 x 3"
+    assert metric(app, "Output") == "427 x 640 x 1"
+    assert app.query_params["conv.preset"] == "vertical line"
+
+
+def test_change_preset_size_padding_and_crop_from_the_url():
+    app = page(**{"conv.crop": "homl", "conv.padding": "valid", "conv.preset": "box blur", "conv.size": "5"})
+    assert not app.exception and not app.error
+    assert metric(app, "Output") == "66 x 116 x 1"
+    app.selectbox(key="conv.preset").set_value("sobel x").run()
+    assert metric(app, "Kernel").startswith("3x3")
+    app.toggle(key="conv.per_channel").set_value(True).run()
+    assert metric(app, "Output") == "68 x 118 x 3"
+
+
+def test_kernel_cell_edits_change_the_result_and_bad_cells_are_messages():
+    app = AppTest.from_file(PAGE, default_timeout=120)
+    app.query_params["conv.crop"] = "homl"
+    app.session_state[GRID] = {"edited_rows": {0: {"0": 5.0}}, "added_rows": [], "deleted_rows": []}
+    app.run()
+    assert not app.exception and metric(app, "Kernel") == "7x7, sum 12"
+    app.session_state[GRID] = {"edited_rows": {2: {"3": None}}, "added_rows": [], "deleted_rows": []}
+    app.run()
+    assert not app.exception and "row 2, column 3" in app.error[0].value
+
+
+def test_upload_a_generated_image_and_a_hostile_one():
+    app = page(**{"conv.image": "upload"})
+    app.file_uploader(key="conv.upload").set_value(
+        ("shapes.png", encode(Image.fromarray(gradient(48, 40)), "PNG"), "image/png")
+    )
+    app.run()
+    assert not app.exception and metric(app, "Input") == "40 x 48 x 3"
+    app.file_uploader(key="conv.upload").set_value(("bomb.png", png_bomb(10_000, 8_000), "image/png")).run()
+    assert not app.exception and "MP" in app.error[0].value
+
+
+def test_bad_settings_give_messages_not_tracebacks():
+    app = page(**{"conv.image": "upload"})
+    tiny = encode(Image.fromarray(np.full((1, 1, 3), 200, np.uint8)), "PNG")
+    app.file_uploader(key="conv.upload").set_value(("dot.png", tiny, "image/png")).run()
+    app.radio(key="conv.padding").set_value("valid").run()
+    assert not app.exception and "must fit" in app.error[0].value
+    app.radio(key="conv.padding").set_value("same").run()
+    assert not app.exception and metric(app, "Output") == "1 x 1 x 1"
+    strip = encode(Image.fromarray(np.zeros((20, 20000, 3), np.uint8)), "PNG")
+    app.file_uploader(key="conv.upload").set_value(("strip.png", strip, "image/png")).run()
+    assert not app.exception and "longest side" in app.error[0].value
+
+
+def test_homl_conv2d_demo_and_transposed_section():
+    app = page(**{"conv.crop": "homl"})
+    app.toggle(key="conv.demo").set_value(True).run()
+    assert not app.exception
+    assert "True" in app.success[0].value
+    assert any("np.allclose" in md.value and "True" in md.value for md in app.markdown)
