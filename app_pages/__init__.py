@@ -13,6 +13,7 @@ NAVIGATION: dict[str, list[tuple[str, str, str, str]]] = {
     "Building blocks": [
         ("app_pages/convolution.py", "Convolution playground", "convolution", ":material/filter_center_focus:"),
         ("app_pages/padding.py", "Padding calculator", "padding", ":material/padding:"),
+        ("app_pages/pooling.py", "Pooling viewer", "pooling", ":material/grid_view:"),
     ],
     "Training": [],
     "Using models": [],

@@ -132,10 +132,14 @@ def image_picker(prefix: str) -> np.ndarray | None:
 CROPS = {"full": "Full image", "homl": "HOML crop (rows 150:220, cols 130:250)", "custom": "Custom box"}
 
 
-def image_settings_ui(prefix: str, image: np.ndarray) -> tuple[tuple[int, int, int, int] | None, bool]:
+def image_settings_ui(
+    prefix: str, image: np.ndarray, default_crop: str = "full"
+) -> tuple[tuple[int, int, int, int] | None, bool]:
     """Crop box and grayscale switch for an image; returns (crop or None, grayscale)."""
     cols = st.columns([2, 1])
-    mode = bound(cols[0].radio, "Region", f"{prefix}.crop", "full", list(CROPS), format_func=CROPS.get, horizontal=True)
+    mode = bound(
+        cols[0].radio, "Region", f"{prefix}.crop", default_crop, list(CROPS), format_func=CROPS.get, horizontal=True
+    )
     gray = bound(cols[1].toggle, "Grayscale", f"{prefix}.gray", False)
     if mode == "full":
         return None, gray
@@ -150,3 +154,11 @@ def image_settings_ui(prefix: str, image: np.ndarray) -> tuple[tuple[int, int, i
     left = bound(box[2].number_input, "left col", f"{prefix}.left", 0, step=1)
     right = bound(box[3].number_input, "right col", f"{prefix}.right", min(width, 250), step=1)
     return (top, bottom, left, right), gray
+
+
+def pixelated(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscale of a [0, 1] float image for crisp display (no math: display only)."""
+    shown = np.clip(image, 0, 1)
+    if shown.shape[2] == 1:
+        shown = np.repeat(shown, 3, axis=2)
+    return np.repeat(np.repeat(shown, factor, axis=0), factor, axis=1)

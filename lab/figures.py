@@ -173,3 +173,12 @@ def grid_figure(
     figure.update_layout(title=title, height=max(180, 32 * size + 60), margin={"l": 10, "r": 10, "t": 30 if title else 5, "b": 5},
                          yaxis={"autorange": "reversed", "showticklabels": size <= 12}, xaxis={"showticklabels": size <= 12})  # fmt: skip
     return figure
+
+
+def channel_bars_figure(series: dict[str, list[float]], channels: list[str]) -> go.Figure:
+    """Grouped bars, one group per channel, in channel order (R, G, B)."""
+    figure = go.Figure([go.Bar(name=name, x=channels, y=list(values)) for name, values in series.items()])
+    figure.update_layout(
+        barmode="group", height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"}
+    )
+    return figure
