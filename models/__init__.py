@@ -1,0 +1,39 @@
+"""Keras architecture builders and their registry (like timm's): ``MODELS = {name: builder}``.
+
+Every builder takes ``input_shape`` and ``num_classes`` (plus documented options) and returns an
+uncompiled ``keras.Model``. ``DESCRIPTIONS`` says where each comes from, for the pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from models.cnns import cifar10_tutorial_cnn, happy_model, homl_fashion_cnn, small_cnn
+from models.resnets import resnet34, resnet50, small_resnet
+
+MODELS: dict[str, Callable] = {
+    "small_cnn": small_cnn,
+    "homl_fashion_cnn": homl_fashion_cnn,
+    "cifar10_tutorial_cnn": cifar10_tutorial_cnn,
+    "happy_model": happy_model,
+    "small_resnet": small_resnet,
+    "resnet34": resnet34,
+    "resnet50": resnet50,
+}
+
+DESCRIPTIONS = {
+    "small_cnn": "Two conv blocks + global average pooling; the fast default (seconds per epoch on a CPU).",
+    "homl_fashion_cnn": "HOML's Fashion-MNIST CNN: 64-128-128-256-256 filters, two dropout-regularised dense layers.",
+    "cifar10_tutorial_cnn": "The classic CIFAR-10 tutorial net: conv5x5x64 + BN, pool, conv5x5x64, pool, fc256, fc128.",
+    "happy_model": "Ng's HappyModel: zero-pad, one 7x7 conv with BN, max pool, dense.",
+    "small_resnet": "ResNet-20 for 32x32 inputs, built from HOML's residual units.",
+    "resnet34": "HOML's ResNet-34 (21.3 M parameters at 224x224): slow on a CPU.",
+    "resnet50": "Ng's ResNet-50 from identity and convolutional blocks (option: LeakyReLU, the flowers seed).",
+}
+
+
+def build(name: str, input_shape, num_classes: int, **options):
+    """Build a registered model; raises ``KeyError`` naming the choices for an unknown name."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **options)

@@ -1,0 +1,143 @@
+"""lab.jobs with real worker processes and tiny digits runs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lab import jobs
+from lab.errors import InputError
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+TINY = {"dataset": "digits", "model": "small_cnn", "epochs": 2, "batch_size": 64}
+
+
+@pytest.fixture(autouse=True)
+def workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
+    monkeypatch.setenv("CNNLAB_MAX_RUNS", "1")
+    yield tmp_path / "workspace"
+    for run in jobs.list_runs():  # never leave workers behind
+        if run.active and run.pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(run.pid, signal.SIGKILL)
+
+
+def wait_for(run_id: str, statuses: tuple[str, ...], timeout: float = 90) -> jobs.Run:
+    """Poll as the page does (schedule() reaps and starts) until the run reaches a status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs.schedule()
+        run = jobs.get(run_id)
+        if run.status in statuses:
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} still {jobs.get(run_id).status}; log: {log(run_id)}")
+
+
+def log(run_id: str) -> str:
+    path = jobs.run_dir(run_id) / "worker.log"
+    return path.read_text()[-2000:] if path.exists() else ""
+
+
+def completed_epochs(run_id: str) -> list[int]:
+    return [epoch for epoch, step, _, _ in jobs.metrics(run_id, ("loss",)) if step == -1]
+
+
+def test_two_submits_queue_then_both_succeed_with_metrics_and_model():
+    first = jobs.submit("train", TINY)
+    second = jobs.submit("train", {**TINY, "seed": 7})
+    assert jobs.get(second).status == "queued" and jobs.queue_position(second) == 1
+    done = wait_for(first, ("succeeded", "failed"))
+    assert done.status == "succeeded", done.error
+    assert (jobs.run_dir(first) / "model.keras").exists() and (jobs.run_dir(first) / "history.csv").exists()
+    assert completed_epochs(first) == [0, 1]
+    assert {name for _, _, name, _ in jobs.metrics(first)} >= {"loss", "val_accuracy", "batch_loss", "seconds"}
+    assert wait_for(second, ("succeeded", "failed")).status == "succeeded"
+    assert done.result["test_accuracy"] > 0.5
+
+
+def test_double_submit_with_the_same_key_makes_one_run():
+    first = jobs.submit("train", TINY, dedupe="session-1:config")
+    again = jobs.submit("train", TINY, dedupe="session-1:config")
+    assert first == again and len(jobs.list_runs()) == 1
+    jobs.cancel(first)
+
+
+def test_cancel_stops_a_running_worker_within_five_seconds():
+    run_id = jobs.submit("train", {**TINY, "epochs": 150})
+    wait_for(run_id, ("running",))
+    deadline = time.monotonic() + 60
+    while not jobs.metrics(run_id, ("batch_loss",)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    start = time.monotonic()
+    jobs.cancel(run_id)
+    run = wait_for(run_id, ("cancelled", "succeeded", "failed", "interrupted"), timeout=10)
+    assert run.status == "cancelled"
+    while jobs._alive(run.pid, run_id) and time.monotonic() - start < 5:
+        time.sleep(0.05)
+    assert time.monotonic() - start < 5  # cancelled and the process gone (with any GPU memory it held)
+    assert not jobs._alive(run.pid, run_id)
+
+
+def test_killed_worker_is_interrupted_then_resumes_the_remaining_epochs():
+    run_id = jobs.submit("train", {**TINY, "epochs": 6})
+    deadline = time.monotonic() + 90
+    while len(completed_epochs(run_id)) < 2 and time.monotonic() < deadline:
+        jobs.schedule()
+        time.sleep(0.1)
+    os.kill(jobs.get(run_id).pid, signal.SIGKILL)
+    run = wait_for(run_id, ("interrupted",), timeout=15)
+    assert "SIGKILL" in run.error or "stopped unexpectedly" in run.error
+    done_before = completed_epochs(run_id)
+    jobs.resume(run_id)
+    run = wait_for(run_id, ("succeeded", "failed"))
+    assert run.status == "succeeded", run.error
+    assert completed_epochs(run_id) == list(range(6))  # every epoch once: resumed, not restarted
+    assert run.result["epochs"] == 6 - len(done_before)
+    assert run.resumes == 1
+
+
+def test_a_run_survives_the_submitting_process_exiting():
+    code = f"from lab import jobs; print(jobs.submit('train', {TINY!r}))"
+    env = {**os.environ}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
+    run_id = result.stdout.strip().splitlines()[-1]
+    assert wait_for(run_id, ("succeeded", "failed", "interrupted")).status == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("config", "fragment"),
+    [
+        ({**TINY, "epochs": 0}, "epochs"),
+        ({**TINY, "epochs": 10**6}, "epochs"),
+        ({**TINY, "batch_size": 0}, "batch size"),
+        ({**TINY, "learning_rate": float("nan")}, "learning rate"),
+        ({**TINY, "learning_rate": -0.1}, "learning rate"),
+        ({**TINY, "model": "alexnet9000"}, "Unknown model"),
+        ({**TINY, "dataset": "imagenet"}, "Unknown dataset"),
+        ({**TINY, "optimizer": "lbfgs"}, "Unknown optimizer"),
+        ({**TINY, "colour": "red"}, "Unknown training setting"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_run_exists(config, fragment):
+    with pytest.raises(InputError, match=fragment):
+        jobs.submit("train", config)
+    assert jobs.list_runs() == []
+
+
+def test_undownloadable_dataset_fails_fast_with_instructions(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
+    run_id = jobs.create("train", {**TINY, "dataset": "fashion_mnist"}, status="starting")
+    start = time.monotonic()
+    assert jobs.execute(run_id) is None
+    run = jobs.get(run_id)
+    assert run.status == "failed" and "python -m lab assets" in run.error
+    assert time.monotonic() - start < 10
