@@ -145,8 +145,7 @@ def augment_batch(images, seed_pair, flip: bool, color: bool):
     from lab.device import tf
 
     images = tf.convert_to_tensor(images)
-    height, width = images.shape[1], images.shape[2]
-    pad = max(1, height // 10)
+    pad = max(1, images.shape[1] // 10)
     padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
     seeds = tf.random.experimental.stateless_split(tf.constant(seed_pair, dtype=tf.int64), num=7)
     out = tf.image.stateless_random_crop(padded, tf.shape(images), seed=seeds[0])

@@ -207,7 +207,7 @@ def train(config: TrainConfig, run_dir: Path, callbacks: list | None = None) -> 
                 "model": config.model,
                 "preprocessing": "pixels / 255 (digits: / 16)",
             }
-        )  # fmt: skip
+        )
     )
     return {
         "test_accuracy": float(test_accuracy),
