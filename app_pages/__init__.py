@@ -15,7 +15,9 @@ NAVIGATION: dict[str, list[tuple[str, str, str, str]]] = {
         ("app_pages/padding.py", "Padding calculator", "padding", ":material/padding:"),
         ("app_pages/pooling.py", "Pooling viewer", "pooling", ":material/grid_view:"),
     ],
-    "Training": [],
+    "Training": [
+        ("app_pages/train.py", "Train a CNN", "train", ":material/model_training:"),
+    ],
     "Using models": [],
     "Evaluating": [
         ("app_pages/pr.py", "PR / mAP explorer", "pr-map", ":material/show_chart:"),

@@ -41,6 +41,7 @@ DESCRIPTIONS = {
     "fashion_mnist": "70,000 clothing images, 28x28, HOML's dataset (downloaded once, 30 MB).",
     "cifar10": "60,000 colour photos, 32x32, 10 classes (downloaded once, 163 MB).",
 }
+INPUT_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 VALIDATION_SIZE = 5_000  # HOML: the last 5,000 training images
 
 

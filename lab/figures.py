@@ -182,3 +182,84 @@ def channel_bars_figure(series: dict[str, list[float]], channels: list[str]) -> 
         barmode="group", height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"}
     )
     return figure
+
+
+def training_curves(curves: dict, title: str = "") -> go.Figure:
+    """Loss (batch and epoch, train and validation) and accuracy against epochs."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=1, cols=2, subplot_titles=["loss", "accuracy"])
+    styles = {
+        "batch_loss": (1, "batch loss", {"color": "#c6dbef", "width": 1}, "lines"),
+        "loss": (1, "train loss", {"color": "#3182bd"}, "lines+markers"),
+        "val_loss": (1, "validation loss", {"color": "#e6550d"}, "lines+markers"),
+        "batch_accuracy": (2, "batch accuracy", {"color": "#c6dbef", "width": 1}, "lines"),
+        "accuracy": (2, "train accuracy", {"color": "#3182bd"}, "lines+markers"),
+        "val_accuracy": (2, "validation accuracy", {"color": "#e6550d"}, "lines+markers"),
+    }
+    for name, (col, label, line, mode) in styles.items():
+        if name in curves:
+            xs, ys = curves[name]
+            figure.add_trace(go.Scatter(x=xs, y=ys, name=label, line=line, mode=mode), 1, col)
+    for name, (xs, _) in curves.items():
+        if name.startswith("marker:"):  # vertical markers, e.g. the unfreeze point of a fine-tune
+            for x in xs:
+                for col in (1, 2):
+                    figure.add_vline(x=x, line_dash="dot", line_color="gray", row=1, col=col)
+    figure.update_xaxes(title_text="epoch")
+    figure.update_layout(
+        title=title, height=340, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.25}
+    )
+    return figure
+
+
+def confusion_figure(counts, class_names) -> go.Figure:
+    """Confusion matrix (rows: true class, columns: predicted) with counts in the cells."""
+    figure = go.Figure(go.Heatmap(z=counts, x=class_names, y=class_names, colorscale="Blues", texttemplate="%{z}",
+                                  hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))  # fmt: skip
+    figure.update_layout(xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", height=420,
+                         margin={"l": 10, "r": 10, "t": 10, "b": 10})  # fmt: skip
+    return figure
+
+
+def filters_figure(kernels, limit: int = 32) -> go.Figure:
+    """First-layer filters as small tiles: positive red, negative blue (channel-summed).
+
+    Args:
+        kernels: (kh, kw, C, n) weights.
+        limit: Show at most this many filters.
+    """
+    import math
+
+    import numpy as np
+    from plotly.subplots import make_subplots
+
+    maps = np.asarray(kernels).sum(axis=2)[..., :limit]
+    count = maps.shape[-1]
+    columns = min(8, count)
+    rows = math.ceil(count / columns)
+    figure = make_subplots(rows=rows, cols=columns, horizontal_spacing=0.01, vertical_spacing=0.02)
+    bound = float(np.abs(maps).max()) or 1.0
+    for index in range(count):
+        figure.add_trace(go.Heatmap(z=maps[..., index], colorscale="RdBu_r", zmin=-bound, zmax=bound, showscale=False),
+                         index // columns + 1, index % columns + 1)  # fmt: skip
+    figure.update_xaxes(showticklabels=False)
+    figure.update_yaxes(showticklabels=False, autorange="reversed")
+    figure.update_layout(height=90 * rows + 20, margin={"l": 5, "r": 5, "t": 5, "b": 5})
+    return figure
+
+
+def probabilities_figure(probabilities, class_names, true_index: int | None = None) -> go.Figure:
+    colors = ["#31a354" if i == true_index else "#3182bd" for i in range(len(class_names))]
+    figure = go.Figure(go.Bar(x=list(class_names), y=list(probabilities), marker_color=colors))
+    figure.update_layout(
+        yaxis={"range": [0, 1], "title": "probability"}, height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}
+    )
+    return figure
+
+
+def overlay_figure(curves: dict, title: str) -> go.Figure:
+    """Several runs' curves on one axis (for comparing runs)."""
+    figure = go.Figure([go.Scatter(x=xs, y=ys, name=name, mode="lines+markers") for name, (xs, ys) in curves.items()])
+    figure.update_layout(title=title, xaxis_title="epoch", height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure

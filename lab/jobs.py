@@ -194,6 +194,62 @@ def metrics(run_id: str, names: tuple[str, ...] | None = None) -> list[tuple[int
         return [tuple(row) for row in db.execute(query + " ORDER BY rowid", args)]
 
 
+@dataclass(frozen=True)
+class Progress:
+    """What the live panel shows, derived from the metric rows."""
+
+    epochs_total: int
+    epochs_done: int
+    epoch: int  # the epoch in progress (0-based)
+    batch: int  # batches done in it
+    steps_per_epoch: int
+    images_per_second: float | None
+    eta_seconds: float | None
+    curves: dict[str, tuple[list[float], list[float]]]  # name -> (x in epochs, values)
+
+    @property
+    def fraction(self) -> float:
+        if not self.epochs_total:
+            return 0.0
+        within = self.batch / self.steps_per_epoch if self.steps_per_epoch else 0.0
+        return min(1.0, (self.epochs_done + (0 if self.epochs_done > self.epoch else within)) / self.epochs_total)
+
+
+def progress(run_id: str) -> Progress:
+    """Epochs, batch position, speed, ETA and curves of a run (x axis in epochs, batch-level too)."""
+    steps = total = 0
+    epoch = batch = 0
+    epoch_seconds: dict[int, float] = {}
+    speeds: list[float] = []
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+    done: set[int] = set()
+    for row_epoch, step, name, value in metrics(run_id):
+        if step == -2:
+            steps, total = (int(value), total) if name == "steps_per_epoch" else (steps, int(value))
+            continue
+        if name == "progress":
+            epoch, batch = row_epoch, int(value)
+            continue
+        x = row_epoch + 1 if step == -1 else row_epoch + (step + 1) / max(steps, 1)
+        if step == -1:
+            done.add(row_epoch)
+            if name == "seconds":
+                epoch_seconds[row_epoch] = value
+            elif name == "images_per_second":
+                speeds.append(value)
+        xs, ys = curves.setdefault(name, ([], []))
+        xs.append(x)
+        ys.append(value)
+    epochs_done = len(done)
+    if epochs_done and epochs_done > epoch:
+        epoch, batch = epochs_done, 0
+    eta = None
+    if epoch_seconds and total:
+        per_epoch = sum(epoch_seconds.values()) / len(epoch_seconds)
+        eta = max(0.0, (total - epochs_done) * per_epoch - (batch / steps * per_epoch if steps else 0))
+    return Progress(total, epochs_done, epoch, batch, steps, speeds[-1] if speeds else None, eta, curves)
+
+
 def log_metrics(run_id: str, rows: list[tuple]) -> None:
     now = time.time()
     with _db() as db:
@@ -356,7 +412,8 @@ def execute(run_id: str) -> dict | None:
     try:
         from lab import training
 
-        callback = training.metrics_callback(lambda rows: log_metrics(run_id, rows), cancelled)
+        callback = training.metrics_callback(lambda rows: log_metrics(run_id, rows), cancelled,
+                                             batch_size=run.config.get("batch_size"))  # fmt: skip
         if run.kind == "train":
             result = training.train(training.TrainConfig.from_dict(run.config), run_dir(run_id), [callback])
         else:
@@ -373,8 +430,24 @@ def execute(run_id: str) -> dict | None:
     if stop.is_set():
         _set(run_id, status="cancelled", finished=time.time())
         return None
+    write_history(run_id)
     _set(run_id, status="succeeded", result=json.dumps(result), finished=time.time())
     return result
+
+
+def write_history(run_id: str) -> Path:
+    """``history.csv`` (one row per epoch, every epoch-level metric) from the registry: complete
+    across resumes, and no per-epoch file writes while training."""
+    table: dict[int, dict[str, float]] = {}
+    for epoch, step, name, value in metrics(run_id):
+        if step == -1:
+            table.setdefault(epoch, {})[name] = value
+    names = sorted({name for row in table.values() for name in row})
+    path = run_dir(run_id) / "history.csv"
+    lines = [",".join(["epoch", *names])]
+    lines += [",".join([str(epoch), *(repr(table[epoch].get(name, "")) for name in names)]) for epoch in sorted(table)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def _worker(run_id: str) -> None:

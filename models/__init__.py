@@ -22,7 +22,7 @@ MODELS: dict[str, Callable] = {
 }
 
 DESCRIPTIONS = {
-    "small_cnn": "Two conv blocks + global average pooling; the fast default (seconds per epoch on a CPU).",
+    "small_cnn": "Three 3x3 conv layers, two max pools, a dense head: the fast default (seconds per epoch on a CPU).",
     "homl_fashion_cnn": "HOML's Fashion-MNIST CNN: 64-128-128-256-256 filters, two dropout-regularised dense layers.",
     "cifar10_tutorial_cnn": "The classic CIFAR-10 tutorial net: conv5x5x64 + BN, pool, conv5x5x64, pool, fc256, fc128.",
     "happy_model": "Ng's HappyModel: zero-pad, one 7x7 conv with BN, max pool, dense.",

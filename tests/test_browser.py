@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -144,4 +144,21 @@ def test_every_page_in_the_navigation_renders(server, browser):
         page.goto(f"{server}/{path}")
         wait_until_idle(page)
         assert_clean(page, path)
+    page.close()
+
+
+def test_train_one_epoch_then_reload_with_the_run_in_the_url(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/train?train.epochs=1&train.batch=64")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train").click()
+    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
+    page.get_by_text("succeeded").first.wait_for(timeout=120_000)
+    run_url = page.url
+    run_id = parse_qs(urlparse(run_url).query)["run"][0]
+    page.reload()
+    wait_until_idle(page)
+    assert page.get_by_text(run_id).count() >= 1
+    assert page.get_by_text("succeeded").count() >= 1
+    assert_clean(page, "train-run")
     page.close()

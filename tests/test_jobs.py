@@ -23,6 +23,7 @@ TINY = {"dataset": "digits", "model": "small_cnn", "epochs": 2, "batch_size": 64
 def workspace(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
     monkeypatch.setenv("CNNLAB_MAX_RUNS", "1")
+    monkeypatch.setenv("CNNLAB_CHECKPOINT_SECONDS", "0")  # checkpoint every epoch: resume is exact
     yield tmp_path / "workspace"
     for run in jobs.list_runs():  # never leave workers behind
         if run.active and run.pid:
@@ -59,6 +60,8 @@ def test_two_submits_queue_then_both_succeed_with_metrics_and_model():
     assert done.status == "succeeded", done.error
     assert (jobs.run_dir(first) / "model.keras").exists() and (jobs.run_dir(first) / "history.csv").exists()
     assert completed_epochs(first) == [0, 1]
+    history = (jobs.run_dir(first) / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,") and "val_accuracy" in history[0] and len(history) == 3
     assert {name for _, _, name, _ in jobs.metrics(first)} >= {"loss", "val_accuracy", "batch_loss", "seconds"}
     assert wait_for(second, ("succeeded", "failed")).status == "succeeded"
     assert done.result["test_accuracy"] > 0.5

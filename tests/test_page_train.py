@@ -1,0 +1,77 @@
+"""AppTest starts a tiny training run from the page and watches it finish."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lab import jobs
+from tests.conftest import ROOT
+
+PAGE = str(ROOT / "app_pages" / "train.py")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
+    monkeypatch.setenv("CNNLAB_MAX_RUNS", "1")
+
+
+def page(**query) -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in query.items():
+        app.query_params[key] = value
+    return app.run()
+
+
+def train_button(app: AppTest):
+    return next(button for button in app.button if button.label == "Train")
+
+
+def test_train_a_tiny_run_and_see_curves_and_results():
+    app = page(**{"train.epochs": "2", "train.batch": "64"})
+    assert not app.exception and not app.error
+    train_button(app).click().run()
+    run_id = app.query_params["run"]
+    deadline = time.monotonic() + 120
+    while jobs.get(run_id).active and time.monotonic() < deadline:
+        time.sleep(1)
+        app.run()
+    assert jobs.get(run_id).status == "succeeded", jobs.get(run_id).error
+    app.run()
+    assert not app.exception and not app.error
+    assert any("succeeded" in md.value for md in app.markdown)
+    assert any(metric.label == "Test accuracy" for metric in app.metric)
+    assert jobs.progress(run_id).curves["val_accuracy"][1]  # the curves the panel draws
+
+
+def test_double_click_makes_one_run():
+    app = page(**{"train.epochs": "1"})
+    train_button(app).click().run()
+    train_button(app).click().run()
+    assert len(jobs.list_runs()) == 1
+    jobs.cancel(app.query_params["run"])
+
+
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [
+        ({"train.epochs": "0"}, "epochs"),
+        ({"train.epochs": "1000000"}, "epochs"),
+        ({"train.batch": "0"}, "batch size"),
+        ({"train.lr": "-0.5"}, "learning rate"),
+    ],
+)
+def test_bad_settings_are_messages_and_start_nothing(query, fragment):
+    app = page(**query)
+    assert not app.exception
+    assert fragment in app.error[0].value
+    assert jobs.list_runs() == []
+
+
+def test_unknown_run_in_the_url_is_a_message():
+    app = page(run="does-not-exist")
+    assert not app.exception and "No run" in app.error[0].value
