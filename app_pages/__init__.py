@@ -18,7 +18,9 @@ NAVIGATION: dict[str, list[tuple[str, str, str, str]]] = {
     "Training": [
         ("app_pages/train.py", "Train a CNN", "train", ":material/model_training:"),
     ],
-    "Using models": [],
+    "Using models": [
+        ("app_pages/classify.py", "Pretrained classifier", "classify", ":material/image_search:"),
+    ],
     "Evaluating": [
         ("app_pages/pr.py", "PR / mAP explorer", "pr-map", ":material/show_chart:"),
     ],

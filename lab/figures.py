@@ -263,3 +263,29 @@ def overlay_figure(curves: dict, title: str) -> go.Figure:
     figure = go.Figure([go.Scatter(x=xs, y=ys, name=name, mode="lines+markers") for name, (xs, ys) in curves.items()])
     figure.update_layout(title=title, xaxis_title="epoch", height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
+
+
+def topk_figure(predictions, title: str = "") -> go.Figure:
+    """Horizontal bars of the top-k classes, best on top."""
+    labels = [p.label for p in predictions][::-1]
+    values = [p.probability for p in predictions][::-1]
+    figure = go.Figure(go.Bar(x=values, y=labels, orientation="h", marker_color="#3182bd",
+                              text=[f"{v:.1%}" for v in values], textposition="auto"))  # fmt: skip
+    figure.update_layout(
+        title=title, xaxis={"range": [0, 1]}, height=60 + 28 * len(labels), margin={"l": 10, "r": 10, "t": 30, "b": 10}
+    )
+    return figure
+
+
+def overlay_figure_cam(image, cam) -> go.Figure:
+    """A Grad-CAM heatmap over the fitted image the network saw."""
+    import numpy as np
+
+    shown = np.clip(np.asarray(image), 0, 255).astype(np.uint8)
+    if shown.shape[2] == 1:
+        shown = np.repeat(shown, 3, axis=2)
+    figure = go.Figure(go.Image(z=shown))
+    figure.add_trace(go.Heatmap(z=cam, colorscale="Jet", opacity=0.45, showscale=False, hoverinfo="skip"))
+    figure.update_layout(height=300, margin={"l": 0, "r": 0, "t": 0, "b": 0}, xaxis={"visible": False},
+                         yaxis={"visible": False, "autorange": "reversed"})  # fmt: skip
+    return figure

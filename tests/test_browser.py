@@ -162,3 +162,21 @@ def test_train_one_epoch_then_reload_with_the_run_in_the_url(server, browser):
     assert page.get_by_text("succeeded").count() >= 1
     assert_clean(page, "train-run")
     page.close()
+
+
+def test_classifier_upload_shows_a_result(server, browser, tmp_path):
+    from PIL import Image
+
+    from tests.imagegen import gradient
+
+    picture = tmp_path / "mine.png"
+    Image.fromarray(gradient(96, 80)).save(picture)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/classify?cls.random=true")  # offline: random weights, no download
+    wait_until_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(picture))
+    page.get_by_text("mine.png").first.wait_for(timeout=60_000)
+    wait_until_idle(page)
+    assert page.get_by_text("batch of 3").count() >= 1  # two samples + the upload
+    assert_clean(page, "classify-upload")
+    page.close()

@@ -1,0 +1,95 @@
+"""Pretrained classifier: upload images, compare ImageNet models, see preprocessing and Grad-CAM."""
+
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages._widgets import UPLOAD_TYPES, bound, friendly_errors, show_code
+from lab import classify, figures, images
+from lab.errors import InputError
+
+st.title("Pretrained classifier")
+st.markdown(
+    "Networks pretrained on ImageNet's 1,000 classes, from `keras.applications` (HOML classifies its two "
+    "photos with ResNet50). See how each image is fitted to the network's input, compare models side by "
+    "side, and ask Grad-CAM where the evidence for the top class is."
+)
+
+cols = st.columns([2, 3])
+samples = cols[0].multiselect("Sample photos", list(images.SAMPLES), default=list(images.SAMPLES), key="cls.samples")
+uploads = cols[1].file_uploader("Your images", type=UPLOAD_TYPES, accept_multiple_files=True, key="cls.uploads")
+pictures: dict[str, np.ndarray] = {name: images.sample_image(name) for name in samples}
+for upload in (uploads or [])[:8]:
+    try:
+        pictures[upload.name] = images.load_image(upload.getvalue())
+    except InputError as error:  # one bad file does not cost the others
+        st.error(f"{upload.name}: {error}", icon=":material/error:")
+if not pictures:
+    st.info("Pick a sample photo or upload an image.", icon=":material/image:")
+    st.stop()
+
+lab_runs = dict(classify.lab_runs())
+choices = [*classify.IMAGENET_MODELS, *lab_runs]
+picked = st.multiselect("Models (several = comparison)", choices, default=["MobileNetV2"], key="cls.models",
+                        format_func=lambda name: lab_runs.get(name, name))  # fmt: skip
+cols = st.columns(4)
+mode = bound(cols[0].selectbox, "Fit to input", "cls.mode", "resize", list(classify.FIT_MODES))
+top_k = bound(cols[1].slider, "Top k", "cls.k", 5, min_value=1, max_value=10)
+random_weights = bound(cols[2].toggle, "Random weights (offline demo)", "cls.random", False,
+                       help="No download: the predictions are meaningless, but preprocessing and Grad-CAM still show.")  # fmt: skip
+cam_on = bound(cols[3].toggle, "Grad-CAM", "cls.cam", False)
+st.caption(classify.FIT_NOTES[mode])
+
+uploaded_model = None
+if os.environ.get("CNNLAB_ALLOW_MODEL_UPLOAD") == "1":
+    model_file = st.file_uploader("Your .keras model (checked before loading)", type=["keras"], key="cls.model_file")
+    if model_file is not None:
+        with tempfile.NamedTemporaryFile(suffix=".keras") as handle, friendly_errors():
+            handle.write(model_file.getvalue())
+            handle.flush()
+            uploaded_model = classify.load_uploaded(handle.name)
+            picked = [*picked, model_file.name]
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the model (first time: downloading its weights)…")
+def load(name: str, weights: str | None):
+    return classify.load_run(name) if name in lab_runs else classify.load_imagenet(name, weights)
+
+
+first = next(iter(pictures.values()))
+with st.expander("What the network sees: the four ways to fit the first image"):
+    size = classify.IMAGENET_MODELS["ResNet50"].input_size
+    fitted = {m: classify.fit_image(first, size, m) for m in classify.FIT_MODES}
+    st.image([np.clip(v, 0, 255).astype(np.uint8) for v in fitted.values()], caption=list(fitted), width=180)
+
+table: dict[str, dict[str, str]] = {}
+for name in picked:
+    with friendly_errors():
+        loaded = (
+            uploaded_model
+            if uploaded_model and name == uploaded_model.name
+            else load(name, None if random_weights else "imagenet")
+        )
+        result = classify.classify(loaded, list(pictures.values()), min(top_k, len(loaded.class_names)), mode)
+    st.subheader(lab_runs.get(name, name))
+    st.caption(f"input {loaded.input_size[0]}x{loaded.input_size[1]}x{loaded.channels} · "
+               f"{result.seconds_per_image * 1000:.0f} ms per image in a batch of {len(pictures)}")  # fmt: skip
+    columns = st.columns(min(len(pictures), 4))
+    for index, (picture_name, predictions) in enumerate(zip(pictures, result.predictions, strict=True)):
+        column = columns[index % len(columns)]
+        column.plotly_chart(figures.topk_figure(predictions, picture_name), key=f"cls.{name}.{picture_name}")
+        table.setdefault(picture_name, {})[name] = f"{predictions[0].label} ({predictions[0].probability:.0%})"
+        if cam_on:
+            with friendly_errors():
+                cam = classify.grad_cam(loaded, pictures[picture_name], predictions[0].class_id, mode)
+            fitted_image = classify.fit_image(pictures[picture_name], loaded.input_size, mode)
+            column.plotly_chart(figures.overlay_figure_cam(fitted_image, cam), key=f"cam.{name}.{picture_name}")
+if len(picked) > 1:
+    st.subheader("Top-1 side by side")
+    st.dataframe(pd.DataFrame(table).T, width="stretch")
+show_code(
+    classify.code_snippet(picked[0] if picked and picked[0] in classify.IMAGENET_MODELS else "ResNet50", mode, top_k)
+)

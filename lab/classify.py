@@ -1,0 +1,392 @@
+"""Classify images with ImageNet models from keras.applications, or with models trained here.
+
+A :class:`LoadedModel` bundles a Keras model with its input size, preprocessing, class names, a
+compiled inference function and a lock: pages cache one per server process (shared by every
+session), so calls are serialised and nothing mutates the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lab.device import keras, tf
+from lab.errors import InputError, describe_value
+
+FIT_MODES = ("resize", "pad", "crop_or_pad", "crop_and_resize")
+FIT_NOTES = {
+    "resize": "tf.image.resize: squeezes the whole image to a square (may distort it).",
+    "pad": "tf.image.resize_with_pad: keeps the aspect ratio, pads with black.",
+    "crop_or_pad": "tf.image.resize_with_crop_or_pad: no scaling; central crop (or pad) to size.",
+    "crop_and_resize": "tf.image.crop_and_resize: a box (default: the central square) resized to size.",
+}
+WEIGHTS_HOST = "storage.googleapis.com"
+CLASS_INDEX = "imagenet_class_index.json"
+
+
+@dataclass(frozen=True)
+class ImagenetSpec:
+    """One keras.applications model and the facts from the Keras applications table."""
+
+    application: str  # e.g. "resnet50.ResNet50"
+    input_size: int
+    top1: float  # ImageNet top-1 accuracy, Keras table
+    parameters: float  # millions
+    size_mb: int  # weights download
+    weights_file: str  # name in ~/.keras/models
+
+    def module(self):
+        module_name, _ = self.application.split(".")
+        return getattr(keras.applications, module_name)
+
+    def builder(self) -> Callable:
+        return getattr(self.module(), self.application.split(".")[1])
+
+
+IMAGENET_MODELS = {
+    "ResNet50": ImagenetSpec(
+        "resnet50.ResNet50", 224, 0.749, 25.6, 98, "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
+    ),
+    "Xception": ImagenetSpec(
+        "xception.Xception", 299, 0.790, 22.9, 88, "xception_weights_tf_dim_ordering_tf_kernels.h5"
+    ),
+    "MobileNetV2": ImagenetSpec(
+        "mobilenet_v2.MobileNetV2", 224, 0.713, 3.5, 14, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"
+    ),
+    "EfficientNetB0": ImagenetSpec("efficientnet.EfficientNetB0", 224, 0.771, 5.3, 29, "efficientnetb0.h5"),
+    "EfficientNetV2B0": ImagenetSpec("efficientnet_v2.EfficientNetV2B0", 224, 0.787, 7.2, 29, "efficientnetv2-b0.h5"),
+}
+
+
+class WeightsUnavailable(InputError):
+    """ImageNet weights are not cached and cannot be downloaded."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    class_id: int
+    probability: float
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference; build with :func:`load_imagenet` or :func:`load_run`."""
+
+    name: str
+    model: object
+    input_size: tuple[int, int]
+    channels: int
+    class_names: list[str]
+    preprocess: Callable  # float pixels in [0, 255] -> model input; traced into the compiled call
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _infer: Callable | None = field(default=None, repr=False)
+
+    def infer(self, pixels) -> np.ndarray:
+        """Preprocessing + forward pass in one compiled call (a tf.function), serialised.
+
+        Args:
+            pixels: (N, H, W, C) float pixels in [0, 255] at the model's input size.
+        """
+        with self.lock:
+            if self._infer is None:
+                model, preprocess = self.model, self.preprocess
+                self._infer = tf.function(lambda x: model(preprocess(x), training=False), reduce_retracing=True)
+            return np.asarray(self._infer(tf.convert_to_tensor(pixels, dtype=tf.float32)))
+
+
+def keras_models_dir() -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+
+
+def weights_cached(name: str) -> bool:
+    return (keras_models_dir() / IMAGENET_MODELS[name].weights_file).exists()
+
+
+def _reachable(host: str = WEIGHTS_HOST, timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def class_names_imagenet() -> list[str]:
+    """ImageNet's 1,000 class names from the Keras cache; placeholders if it was never fetched."""
+    path = keras_models_dir() / CLASS_INDEX
+    if path.exists():
+        index = json.loads(path.read_text())
+        return [index[str(i)][1] for i in range(1000)]
+    if _reachable():
+        try:
+            keras.utils.get_file(CLASS_INDEX, f"https://{WEIGHTS_HOST}/download.tensorflow.org/data/{CLASS_INDEX}",
+                                 cache_subdir="models")  # fmt: skip
+            return class_names_imagenet()
+        except Exception:  # keras raises a bare Exception on fetch failures: fall back to numbers
+            pass
+    return [f"class {i}" for i in range(1000)]
+
+
+def load_imagenet(name: str, weights: str | None = "imagenet") -> LoadedModel:
+    """Build a keras.applications model; with ``weights="imagenet"`` download them once.
+
+    Raises:
+        InputError: Unknown model.
+        WeightsUnavailable: Not cached and no network (within ~3 s), with pre-fetch instructions.
+    """
+    if name not in IMAGENET_MODELS:
+        raise InputError(f"Unknown model {describe_value(name)}; choose one of {', '.join(IMAGENET_MODELS)}.")
+    spec = IMAGENET_MODELS[name]
+    if weights == "imagenet" and not weights_cached(name) and not _reachable():
+        raise WeightsUnavailable(
+            f"{name}'s ImageNet weights ({spec.size_mb} MB) are not in {keras_models_dir()} and there is no network. "
+            "On a machine with internet run `python -m lab assets`, then copy ~/.keras/models to this server."
+        )
+    try:
+        model = spec.builder()(weights=weights)
+    except Exception as error:  # keras raises a bare Exception("URL fetch failure ...")
+        raise WeightsUnavailable(f"Could not download {name}'s weights: {error}") from None
+    names = class_names_imagenet() if weights == "imagenet" else [f"class {i}" for i in range(1000)]
+    return LoadedModel(name, model, (spec.input_size, spec.input_size), 3, names, spec.module().preprocess_input)
+
+
+def _scale_unit(pixels):
+    """The lab's own models take pixels in [0, 1]."""
+    return pixels / 255.0
+
+
+def load_run(run_id: str) -> LoadedModel:
+    """A model trained in this lab (training or fine-tune run), with its own classes and size."""
+    from lab import jobs, training
+
+    model, labels = training.load_trained(jobs.run_dir(run_id))
+    height, width, channels = labels["input_shape"]
+    if labels.get("preprocessing") == "imagenet":
+        spec = IMAGENET_MODELS[labels["base_model"]]
+        preprocess = spec.module().preprocess_input
+        return LoadedModel(
+            run_id, model, (height, width), channels, labels["class_names"], lambda x: preprocess(np.array(x))
+        )
+    return LoadedModel(run_id, model, (height, width), channels, labels["class_names"], _scale_unit)
+
+
+def fetch_weights() -> int:
+    """Download every registry model's ImageNet weights and the class index (``lab assets``)."""
+    failures = 0
+    for name in IMAGENET_MODELS:
+        try:
+            load_imagenet(name)
+            print(f"ok       weights {name}")
+        except WeightsUnavailable as error:
+            failures += 1
+            print(f"missing  weights {name}: {error}")
+    print(
+        "ok       ImageNet class names" if class_names_imagenet()[0] != "class 0" else "missing  ImageNet class names"
+    )
+    return failures
+
+
+# ---------------------------------------------------------------------------------------------
+# What the network sees
+# ---------------------------------------------------------------------------------------------
+def _pixels(image: np.ndarray):
+    """uint8 stays uint8 (TF resizes it directly); floats are taken as [0, 1] and scaled to 255."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., np.newaxis]
+    if image.ndim != 3 or image.shape[2] not in (1, 3):
+        raise InputError(f"Expected an (H, W, 3) or (H, W, 1) image, got shape {image.shape}.")
+    if image.dtype == np.uint8:
+        return image
+    return np.clip(image.astype(np.float32), 0.0, 1.0) * 255.0
+
+
+def _default_box(height: int, width: int) -> tuple[float, float, float, float]:
+    side = min(height, width)
+    return (
+        (height - side) / 2 / height,
+        (width - side) / 2 / width,
+        (height + side) / 2 / height,
+        (width + side) / 2 / width,
+    )
+
+
+def _fit_batch(batch, size: tuple[int, int], mode: str, box) -> np.ndarray:
+    """Fit a stack of same-sized images in one TF op -> float32 pixels in [0, 255]."""
+    height, width = size
+    if mode in ("resize", "pad", "crop_or_pad") and batch.shape[1:3] == (height, width):
+        return np.asarray(batch, dtype=np.float32)  # already the input size: every mode is the identity
+    if mode == "resize":
+        out = tf.image.resize(batch, (height, width))
+    elif mode == "pad":
+        out = tf.image.resize_with_pad(batch, height, width)
+    elif mode == "crop_or_pad":
+        out = tf.cast(tf.image.resize_with_crop_or_pad(batch, height, width), tf.float32)
+    else:
+        box = [float(v) for v in (box if box is not None else _default_box(*batch.shape[1:3]))]
+        if len(box) != 4 or not (0 <= box[0] < box[2] <= 1 and 0 <= box[1] < box[3] <= 1):
+            raise InputError(f"The box must be (y_min, x_min, y_max, x_max) within [0, 1], got {describe_value(box)}.")
+        out = tf.image.crop_and_resize(
+            tf.cast(batch, tf.float32), [box] * len(batch), list(range(len(batch))), (height, width)
+        )
+    return np.asarray(out, dtype=np.float32)
+
+
+def fit_image(image: np.ndarray, size, mode: str = "resize", box: Sequence[float] | None = None) -> np.ndarray:
+    """Fit an image to ``size`` as HOML shows: resize, pad, crop-or-pad, or crop-and-resize.
+
+    Args:
+        image: (H, W, C) uint8, or float in [0, 1].
+        size: Target (height, width) or an int.
+        mode: One of :data:`FIT_MODES`.
+        box: For ``crop_and_resize``: (y_min, x_min, y_max, x_max) in [0, 1]; default the
+            largest central square.
+
+    Returns:
+        (height, width, C) float32 pixels in [0, 255].
+    """
+    if mode not in FIT_MODES:
+        raise InputError(f"Unknown resize mode {describe_value(mode)}; choose one of {', '.join(FIT_MODES)}.")
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    return _fit_batch(_pixels(image)[np.newaxis], size, mode, box)[0]
+
+
+def _prepare(loaded: LoadedModel, images: Sequence[np.ndarray], mode: str, box=None) -> np.ndarray:
+    """Fit every image (same-sized ones in one batched op) and match the model's channels."""
+    if not len(images):
+        raise InputError("No images to classify.")
+    if mode not in FIT_MODES:
+        raise InputError(f"Unknown resize mode {describe_value(mode)}; choose one of {', '.join(FIT_MODES)}.")
+    pixels = [_pixels(image) for image in images]
+    groups: dict[tuple, list[int]] = {}
+    for index, image in enumerate(pixels):
+        groups.setdefault((image.shape, image.dtype.str), []).append(index)
+    if len(groups) == 1:  # the common case: one op, no copies
+        batch = _fit_batch(np.stack(pixels), loaded.input_size, mode, box)
+        return _match_channels(batch, loaded.channels)
+    batch = np.empty((len(pixels), *loaded.input_size, pixels[0].shape[2] if len(groups) == 1 else 3), np.float32)
+    for indices in groups.values():
+        fitted = _fit_batch(np.stack([pixels[i] for i in indices]), loaded.input_size, mode, box)
+        if batch.shape[3] == 3 and fitted.shape[3] == 1:
+            fitted = np.repeat(fitted, 3, axis=3)
+        batch[indices] = fitted
+    return _match_channels(batch, loaded.channels)
+
+
+def _match_channels(batch: np.ndarray, channels: int) -> np.ndarray:
+    if channels == 1 and batch.shape[3] == 3:
+        return batch @ np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)[:, np.newaxis]
+    if channels == 3 and batch.shape[3] == 1:
+        return np.repeat(batch, 3, axis=3)
+    return batch
+
+
+@dataclass(frozen=True)
+class Classification:
+    predictions: list[list[Prediction]]  # per image, top-k
+    seconds_per_image: float
+
+
+def classify(
+    loaded: LoadedModel, images: Sequence[np.ndarray], top_k: int = 5, mode: str = "resize", box=None
+) -> Classification:
+    """Top-k classes for a batch of images, in one compiled call.
+
+    Args:
+        loaded: From :func:`load_imagenet` or :func:`load_run`.
+        images: (H, W, C) uint8 or [0, 1] float images of any size.
+        top_k: How many classes per image.
+        mode: How to fit each image to the model's input (:func:`fit_image`).
+        box: For ``crop_and_resize``.
+    """
+    if not 1 <= int(top_k) <= len(loaded.class_names):
+        raise InputError(f"top_k must be between 1 and {len(loaded.class_names)}, got {top_k}.")
+    batch = _prepare(loaded, images, mode, box)
+    start = time.perf_counter()
+    probabilities = loaded.infer(batch)
+    seconds = (time.perf_counter() - start) / len(batch)
+    results = []
+    for row in probabilities:
+        best = np.argpartition(-row, top_k - 1)[:top_k]
+        best = best[np.argsort(-row[best])]
+        results.append([Prediction(loaded.class_names[i], int(i), float(row[i])) for i in best])
+    return Classification(results, seconds)
+
+
+def grad_cam(loaded: LoadedModel, image: np.ndarray, class_id: int | None = None, mode: str = "resize") -> np.ndarray:
+    """Grad-CAM heatmap (H, W) in [0, 1] at the fitted image's size for ``class_id`` (default: top).
+
+    The gradient of the class score with respect to the last convolutional feature maps, averaged
+    per channel, weights those maps; their ReLU'd sum shows where the evidence is.
+    """
+    model = loaded.model
+    last = next(
+        (layer for layer in reversed(model.layers) if len(getattr(layer, "output", np.zeros(0)).shape or ()) == 4), None
+    )
+    if last is None:
+        raise InputError("This model has no convolutional feature maps for Grad-CAM.")
+    batch = loaded.preprocess(tf.convert_to_tensor(_prepare(loaded, [image], mode)))
+    with loaded.lock:
+        probe = keras.Model(model.inputs, [last.output, model.output])
+        with tf.GradientTape() as tape:
+            maps, predictions = probe(batch, training=False)
+            index = int(tf.argmax(predictions[0])) if class_id is None else int(class_id)
+            score = predictions[:, index]
+        gradients = tape.gradient(score, maps)
+    weights = tf.reduce_mean(gradients, axis=(0, 1, 2))
+    cam = tf.nn.relu(tf.reduce_sum(maps[0] * weights, axis=-1))
+    peak = float(tf.reduce_max(cam))
+    cam = cam / peak if peak > 0 else cam  # all-zero evidence stays zero
+    return np.asarray(tf.image.resize(cam[..., tf.newaxis], loaded.input_size)[..., 0])
+
+
+def lab_runs() -> list[tuple[str, str]]:
+    """(run id, description) of finished training and fine-tune runs that saved a model."""
+    from lab import jobs
+
+    found = []
+    for run in jobs.list_runs(limit=200):
+        if run.status == "succeeded" and (jobs.run_dir(run.id) / "model.keras").exists():
+            what = run.config.get("model") or run.config.get("base_model") or run.kind
+            found.append((run.id, f"{run.kind}: {what} on {run.config.get('dataset', 'images')}"))
+    return found
+
+
+def code_snippet(name: str, mode: str, top_k: int) -> str:
+    spec = IMAGENET_MODELS.get(name, IMAGENET_MODELS["ResNet50"])
+    module = spec.application.split(".")[0]
+    fit = {
+        "resize": "tf.image.resize(images, [{s}, {s}])",
+        "pad": "tf.image.resize_with_pad(images, {s}, {s})",
+        "crop_or_pad": "tf.image.resize_with_crop_or_pad(images, {s}, {s})",
+        "crop_and_resize": "tf.image.crop_and_resize(images, boxes, box_indices, [{s}, {s}])",
+    }[mode].format(s=spec.input_size)
+    return f"""import keras
+import tensorflow as tf
+
+model = keras.applications.{spec.application}(weights="imagenet")
+images_resized = {fit}
+inputs = keras.applications.{module}.preprocess_input(images_resized)
+probabilities = model.predict(inputs)
+top = keras.applications.{module}.decode_predictions(probabilities, top={top_k})"""
+
+
+def load_uploaded(path) -> LoadedModel:
+    """An uploaded ``.keras`` model, only after :func:`lab.safety.check_keras_file` passes."""
+    from lab import safety
+
+    model = safety.load_checked_model(path)
+    shape = model.input_shape
+    if len(shape) != 4 or shape[1] is None or shape[2] is None or shape[3] not in (1, 3):
+        raise InputError(f"The uploaded model takes inputs of shape {shape}; expected (None, H, W, 1 or 3).")
+    classes = int(model.output_shape[-1])
+    return LoadedModel(Path(path).name, model, (shape[1], shape[2]), shape[3], [f"class {i}" for i in range(classes)],
+                       _scale_unit)  # fmt: skip

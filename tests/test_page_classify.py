@@ -1,0 +1,56 @@
+"""AppTest drives the pretrained classifier, including the hostile image corpus."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from tests.imagegen import encode, gradient, png_bomb
+
+PAGE = str(ROOT / "app_pages" / "classify.py")
+
+
+def page(**query) -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=180)
+    for key, value in query.items():
+        app.query_params[key] = value
+    return app.run()
+
+
+def test_offline_the_weights_message_is_clear(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    app = page()
+    assert not app.exception
+    assert "python -m lab assets" in app.error[0].value
+
+
+def test_random_weights_compare_two_models_with_grad_cam():
+    app = page(**{"cls.random": "true", "cls.cam": "true", "cls.k": "3"})
+    app.multiselect(key="cls.models").set_value(["MobileNetV2", "EfficientNetB0"]).run()
+    assert not app.exception and not app.error
+    assert any("ms per image" in caption.value for caption in app.caption)
+    assert len(app.dataframe) == 1  # the side-by-side table
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "fragment"),
+    [
+        ("empty.png", b"", "empty"),
+        ("noise.jpg", bytes(range(256)) * 20, "Unsupported"),
+        ("bomb.png", png_bomb(10_000, 8_000), "MP"),
+        ("cut.png", encode(Image.fromarray(gradient(64, 64)), "PNG")[:200], "damaged or truncated"),
+    ],
+)
+def test_bad_uploads_are_messages_and_the_good_images_still_classify(name, data, fragment):
+    app = page(**{"cls.random": "true"})
+    app.file_uploader(key="cls.uploads").set_value([(name, data, "image/png")]).run()
+    assert not app.exception
+    assert any(fragment in error.value and name in error.value for error in app.error)
+    assert any("ms per image in a batch of 2" in caption.value for caption in app.caption)  # the samples
+
+
+def test_model_upload_is_off_unless_the_server_allows_it():
+    app = page(**{"cls.random": "true"})
+    assert all(uploader.key != "cls.model_file" for uploader in app.file_uploader)
