@@ -17,6 +17,7 @@ NAVIGATION: dict[str, list[tuple[str, str, str, str]]] = {
     ],
     "Training": [
         ("app_pages/train.py", "Train a CNN", "train", ":material/model_training:"),
+        ("app_pages/finetune.py", "Fine-tune flowers", "finetune", ":material/local_florist:"),
     ],
     "Using models": [
         ("app_pages/classify.py", "Pretrained classifier", "classify", ":material/image_search:"),

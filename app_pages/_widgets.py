@@ -169,8 +169,9 @@ def pixelated(image: np.ndarray, factor: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # The run panel: live status of a background run (training or fine-tuning), shared by pages.
 # ----------------------------------------------------------------------------------------------
-STATUS_ICONS = {"queued": "⏳", "starting": "🚀", "running": "🏃", "succeeded": "✅", "failed": "❌",
-                "cancelled": "⏹️", "interrupted": "⚠️"}  # fmt: skip
+STATUS_ICONS = {"queued": ":material/hourglass_top:", "starting": ":material/rocket_launch:",
+                "running": ":material/directions_run:", "succeeded": ":material/check_circle:", "failed": ":material/error:",
+                "cancelled": ":material/stop_circle:", "interrupted": ":material/warning:"}  # fmt: skip
 
 
 def _duration(seconds: float | None) -> str:

@@ -183,3 +183,172 @@ def augmentation_preview(image: np.ndarray, flip: bool, count: int = 9, seed: in
     """``count`` random distortions of one (H, W, C) image, as the training pipeline makes them."""
     batch = np.repeat(np.asarray(image, dtype=np.float32)[np.newaxis], count, axis=0)
     return np.stack([augment_batch(batch[i : i + 1], (seed, i), flip, True).numpy()[0] for i in range(count)])
+
+
+# ---------------------------------------------------------------------------------------------
+# A user's zip of class folders (training and fine-tuning)
+# ---------------------------------------------------------------------------------------------
+MAX_ZIP_MEMBERS = 20_000
+MAX_ZIP_TOTAL_BYTES = 1024 * 1024 * 1024  # uncompressed, summed (declared and counted)
+MAX_MEMBER_BYTES = 20 * 1024 * 1024  # one image
+MAX_RATIO = 100  # uncompressed / compressed per member; JPEG/PNG barely compress
+MIN_CLASSES, MIN_PER_CLASS = 2, 5
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar"}
+JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
+
+
+class ClassFolders(dict):
+    """{class name: [image paths]} plus what extraction skipped."""
+
+    def __init__(self, classes: dict, unreadable: int = 0, ignored: int = 0):
+        super().__init__(classes)
+        self.unreadable = unreadable  # images that failed to decode: skipped
+        self.ignored = ignored  # junk (__MACOSX, .DS_Store, non-images)
+
+
+def _member_problem(info) -> str | None:
+    import re
+
+    name = info.filename
+    if info.flag_bits & 0x1:
+        return f"{name!r} is encrypted"
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        return f"{name!r} has an absolute path"
+    if "\\" in name:
+        return f"{name!r} uses backslashes (a Windows path that could escape the folder)"
+    if ".." in name.split("/"):
+        return f"{name!r} climbs out of the folder with '..'"
+    if (info.external_attr >> 16) & 0o170000 == 0o120000:
+        return f"{name!r} is a symbolic link"
+    if Path(name).suffix.lower() in ARCHIVE_SUFFIXES:
+        return f"{name!r} is an archive inside the archive"
+    return None
+
+
+def _is_junk(name: str) -> bool:
+    parts = name.split("/")
+    return any(part == "__MACOSX" or part.startswith("._") or part.lower() in JUNK_NAMES for part in parts)
+
+
+def extract_image_zip(zip_path, dest_dir) -> ClassFolders:
+    """Safely extract a zip of class folders (``cats/1.jpg``, ``dogs/2.png``, ...).
+
+    Every member is checked before anything is written: no absolute paths, ``..``, backslashes,
+    drive letters, symlinks, encrypted or nested archives; member count, sizes and compression
+    ratio are capped, and bytes are counted while reading (headers are not trusted). macOS and
+    Windows junk is ignored; one extra top folder (``flowers/roses/...``) is looked through.
+    Images are decoded with :func:`lab.images.load_image`: unreadable ones are skipped and
+    counted. Files are written as ``dest_dir/<class>/<n><suffix>``: nothing lands outside.
+
+    Raises:
+        InputError: With the reason, for any refusal; nothing is written in that case.
+    """
+    import re
+    import zipfile
+
+    from lab import images
+
+    dest = Path(dest_dir).resolve()
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError):
+        raise InputError("This is not a readable zip file (damaged, truncated, or another format).") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_ZIP_MEMBERS:
+            raise InputError(f"The zip has {len(infos):,} entries; the limit is {MAX_ZIP_MEMBERS:,}.")
+        for info in infos:
+            problem = _member_problem(info)
+            if problem:
+                raise InputError(f"Refused: {problem}.")
+        files = [info for info in infos if not info.is_dir()]
+        total = sum(info.file_size for info in files)
+        if total > MAX_ZIP_TOTAL_BYTES:
+            raise InputError(
+                f"The zip expands to {total / 2**20:,.0f} MB; the limit is {MAX_ZIP_TOTAL_BYTES // 2**20} MB."
+            )
+        for info in files:
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise InputError(
+                    f"Refused: {info.filename!r} is {info.file_size / 2**20:.0f} MB; one image may be at most 20 MB."
+                )
+            if info.compress_size and info.file_size > 1_000_000 and info.file_size / info.compress_size > MAX_RATIO:
+                raise InputError(
+                    f"Refused: {info.filename!r} expands {info.file_size / info.compress_size:,.0f}x (a zip bomb?)."
+                )
+        kept = [info for info in files if not _is_junk(info.filename)]
+        ignored = len(files) - len(kept)
+        images_only = [info for info in kept if Path(info.filename).suffix.lower() in IMAGE_SUFFIXES]
+        ignored += len(kept) - len(images_only)
+        parts = [info.filename.strip("/").split("/") for info in images_only]
+        tops = {p[0] for p in parts}
+        depth = 1 if len(tops) == 1 and all(len(p) >= 3 for p in parts) else 0  # one extra wrapping folder
+        by_class: dict[str, list] = {}
+        for info, path_parts in zip(images_only, parts, strict=True):
+            if len(path_parts) != depth + 2:
+                ignored += 1  # loose files at the root, or deeper nesting than class/image
+                continue
+            by_class.setdefault(path_parts[depth], []).append(info)
+        folders = {p[depth] for p in (info.filename.strip("/").split("/") for info in infos if info.is_dir())
+                   if len(p) == depth + 1 and not _is_junk("/".join(p))}  # fmt: skip
+        for empty in sorted(folders - set(by_class)):
+            raise InputError(f"Class folder {empty!r} has no images (each class needs at least {MIN_PER_CLASS}).")
+        if len(by_class) < MIN_CLASSES:
+            found = ", ".join(sorted(by_class)) or "none"
+            raise InputError(
+                f"Found {len(by_class)} class folder(s) ({found}); fine-tuning needs at least {MIN_CLASSES}."
+            )
+        counted = 0
+        decoded: dict[str, list[tuple[str, bytes]]] = {}
+        unreadable = 0
+        for name, members in sorted(by_class.items()):
+            for info in members:
+                with archive.open(info) as handle:
+                    data = handle.read(MAX_MEMBER_BYTES + 1)  # counted, not trusted
+                counted += len(data)
+                if len(data) > MAX_MEMBER_BYTES or counted > MAX_ZIP_TOTAL_BYTES:
+                    raise InputError("Refused: the archive holds more data than its headers declare.")
+                try:
+                    images.load_image(data)
+                except InputError:
+                    unreadable += 1
+                    continue
+                decoded.setdefault(name, []).append((Path(info.filename).suffix.lower(), data))
+        for name in sorted(by_class):
+            if len(decoded.get(name, [])) < MIN_PER_CLASS:
+                raise InputError(
+                    f"Class {name!r} has {len(decoded.get(name, []))} readable images; each class needs at least {MIN_PER_CLASS}."
+                )
+    result: dict[str, list[Path]] = {}
+    for name, items in sorted(decoded.items()):
+        safe = re.sub(r"[^\w .-]", "_", name).strip(" .") or "class"
+        folder = (dest / safe).resolve()
+        if not folder.is_relative_to(dest):
+            raise InputError(f"Refused: class name {name!r} would leave the folder.")
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for index, (suffix, data) in enumerate(items):
+            path = folder / f"{index:05d}{suffix}"
+            path.write_bytes(data)
+            paths.append(path)
+        result[name] = paths
+    return ClassFolders(result, unreadable, ignored)
+
+
+def split_files(classes: dict[str, list], seed: int = 42, test: float = 0.10, valid: float = 0.15):
+    """HOML's proportions per class (10% test, 15% validation, the rest train), shuffled with ``seed``.
+
+    Returns three lists of (path, class index) and the sorted class names.
+    """
+    rng = np.random.default_rng(seed)
+    names = sorted(classes)
+    splits: tuple[list, list, list] = ([], [], [])
+    for label, name in enumerate(names):
+        paths = list(classes[name])
+        rng.shuffle(paths)
+        n_test, n_valid = max(1, round(len(paths) * test)), max(1, round(len(paths) * valid))
+        for index, path in enumerate(paths):
+            target = 0 if index < n_test else 1 if index < n_test + n_valid else 2
+            splits[target].append((path, label))
+    return splits[2], splits[1], splits[0], names  # train, valid, test

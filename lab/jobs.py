@@ -225,7 +225,13 @@ def progress(run_id: str) -> Progress:
     done: set[int] = set()
     for row_epoch, step, name, value in metrics(run_id):
         if step == -2:
-            steps, total = (int(value), total) if name == "steps_per_epoch" else (steps, int(value))
+            if name == "steps_per_epoch":
+                steps = int(value)
+            elif name == "epochs_total":
+                total = int(value)
+            else:  # an event on the epoch axis, e.g. the unfreeze point of a fine-tune
+                xs, _ = curves.setdefault(f"marker:{name}", ([], []))
+                xs.append(value)
             continue
         if name == "progress":
             epoch, batch = row_epoch, int(value)

@@ -180,3 +180,24 @@ def test_classifier_upload_shows_a_result(server, browser, tmp_path):
     assert page.get_by_text("batch of 3").count() >= 1  # two samples + the upload
     assert_clean(page, "classify-upload")
     page.close()
+
+
+def test_finetune_upload_a_small_zip_and_launch(server, browser, tmp_path):
+    from tests.zipgen import make_zip, shapes_members
+
+    archive = tmp_path / "shapes.zip"
+    archive.write_bytes(make_zip(shapes_members(6)))
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    query = "ft.source=zip&ft.base=MobileNetV2&ft.size=64&ft.random=true&ft.e1=1&ft.e2=1&ft.batch=8"
+    page.goto(f"{server}/finetune?{query}")
+    wait_until_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(archive))
+    page.get_by_text("3 classes, 18 images").first.wait_for(timeout=60_000)
+    wait_until_idle(page)
+    page.get_by_role("button", name="Launch fine-tuning").click()
+    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
+    run_id = parse_qs(urlparse(page.url).query)["run"][0]
+    page.get_by_text(run_id).first.wait_for(timeout=60_000)  # the run panel shows the launched run
+    wait_until_idle(page, settle_s=0.5)
+    assert_clean(page, "finetune-launch")
+    page.close()

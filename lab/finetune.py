@@ -1,0 +1,395 @@
+"""Two-phase transfer learning (HOML): a new head on a frozen ImageNet base, then the base unfrozen.
+
+Data: ``tf_flowers`` through tensorflow-datasets with HOML's split (test ``train[:10%]``,
+validation ``train[10%:25%]``, train ``train[25%:]``), or a user's zip of class folders
+(:func:`lab.datasets.extract_image_zip`, split in the same proportions). Evaluation images are
+centre-cropped to a square and resized; training images are randomly cropped and flipped; then the
+base model's own ``preprocess_input``. BatchNormalization stays in inference mode throughout (the
+base is called with ``training=False``), as HOML recommends when fine-tuning.
+
+Runs go through :mod:`lab.jobs` (kind ``"finetune"``), so curves, cancel, resume and the run list
+work as for training. Each phase checkpoints; a resumed run skips a finished phase 1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from lab import classify, datasets
+from lab.device import enable_mixed_precision, keras, tf
+from lab.errors import InputError, describe_value
+
+os.environ.setdefault("TFDS_DISABLE_GCS", "1")  # tensorflow-datasets: never reach for Google Cloud Storage
+
+BASES = ("Xception", "MobileNetV2", "EfficientNetB0")
+SOURCES = ("tf_flowers", "zip")
+HOML_SPLITS = ("train[:10%]", "train[10%:25%]", "train[25%:]")  # test, validation, train
+MARGIN = 1.14  # stored images are this much larger than the input, room for the random crop
+THUMBNAIL = 64
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Settings of one fine-tuning run; defaults are HOML's recipe (2nd edition)."""
+
+    source: str = "tf_flowers"  # or "zip" with data_dir
+    data_dir: str | None = None  # extracted class folders, for source="zip"
+    base_model: str = "Xception"  # HOML
+    weights: str | None = "imagenet"  # None: random initialisation (only if the user confirms)
+    image_size: int = 224  # HOML resizes to 224x224
+    batch_size: int = 32
+    head_epochs: int = 5  # phase 1: SGD(lr 0.2, momentum 0.9, decay 0.01)
+    head_learning_rate: float = 0.2
+    head_decay: float = 0.01
+    finetune_epochs: int = 10  # phase 2: SGD(lr 0.01, Nesterov, decay 0.001)
+    finetune_learning_rate: float = 0.01
+    finetune_decay: float = 0.001
+    unfreeze_from: int = 0  # first base layer made trainable in phase 2 (0: all)
+    patience: int = 3  # early stopping on validation loss, per phase
+    augmentation: bool = True  # random crop + horizontal flip
+    seed: int = 42
+
+    @classmethod
+    def from_dict(cls, values: dict) -> FinetuneConfig:
+        unknown = set(values) - {field.name for field in fields(cls)}
+        if unknown:
+            raise InputError(f"Unknown fine-tuning setting(s): {', '.join(sorted(unknown))}.")
+        return cls(**values).validated()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validated(self) -> FinetuneConfig:
+        if self.source not in SOURCES:
+            raise InputError(f"Unknown data source {describe_value(self.source)}; choose one of {', '.join(SOURCES)}.")
+        if self.source == "zip" and not (self.data_dir and Path(self.data_dir).is_dir()):
+            raise InputError("Upload a zip of class folders first (no extracted data folder).")
+        if self.base_model not in BASES:
+            raise InputError(f"Unknown base model {describe_value(self.base_model)}; choose one of {', '.join(BASES)}.")
+        if self.weights not in ("imagenet", None):
+            raise InputError(f"Weights must be 'imagenet' or None, got {describe_value(self.weights)}.")
+        for name, value, low, high in (("image size", self.image_size, 32, 512), ("batch size", self.batch_size, 1, 512),
+                                       ("head epochs", self.head_epochs, 0, 100), ("fine-tune epochs", self.finetune_epochs, 0, 100),
+                                       ("unfreeze-from layer", self.unfreeze_from, 0, 10_000), ("patience", self.patience, 1, 100)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InputError(
+                    f"The {name} must be a whole number from {low} to {high}, got {describe_value(value)}."
+                )
+        if self.head_epochs + self.finetune_epochs == 0:
+            raise InputError("Train at least one epoch in one of the two phases.")
+        for name, value in (("head learning rate", self.head_learning_rate), ("fine-tune learning rate", self.finetune_learning_rate),
+                            ("head decay", self.head_decay), ("fine-tune decay", self.finetune_decay)):  # fmt: skip
+            positive = "rate" in name
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
+                    or (positive and not 0 < value <= 10):  # fmt: skip
+                raise InputError(
+                    f"The {name} must be a finite number{' above 0 and at most 10' if positive else ' >= 0'}, got {describe_value(value)}."
+                )
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+def _square(image, side: int):
+    """Central square crop, resized to ``side`` (uint8 kept)."""
+    shape = tf.shape(image)
+    smallest = tf.minimum(shape[0], shape[1])
+    top, left = (shape[0] - smallest) // 2, (shape[1] - smallest) // 2
+    crop = image[top : top + smallest, left : left + smallest]
+    return tf.cast(tf.image.resize(crop, (side, side)), tf.uint8)
+
+
+def tf_flowers_available() -> str:
+    """'prepared' (ready offline), 'downloadable', or 'unavailable' (no copy and no network)."""
+    import tensorflow_datasets as tfds
+
+    try:
+        tfds.builder("tf_flowers").as_dataset(split="train[:1]")
+        return "prepared"
+    except Exception:  # DatasetNotFoundError and friends: not prepared here
+        pass
+    try:
+        socket.create_connection(("storage.googleapis.com", 443), timeout=3).close()
+        return "downloadable"
+    except OSError:
+        return "unavailable"
+
+
+def _tf_flowers(side: int):
+    import tensorflow_datasets as tfds
+
+    def load(download: bool):
+        return tfds.load("tf_flowers", split=list(HOML_SPLITS), as_supervised=True, with_info=True, download=download)
+
+    try:
+        splits, info = load(download=False)  # fails in under a second when not prepared
+    except Exception:
+        if tf_flowers_available() == "unavailable":
+            raise datasets.DatasetUnavailable(
+                "tf_flowers is not prepared here and there is no network. On a machine with internet run "
+                "`python -m lab assets`, then copy ~/tensorflow_datasets to this server; or upload a zip of class folders."
+            ) from None
+        splits, info = load(download=True)
+    test, valid, train = (split.map(lambda image, label: (_square(image, side), label)) for split in splits)
+    return train, valid, test, list(info.features["label"].names)
+
+
+def _zip_folders(data_dir: str, side: int, seed: int):
+    from lab import images
+
+    folders = {
+        p.name: sorted(q for q in p.iterdir() if q.is_file()) for p in sorted(Path(data_dir).iterdir()) if p.is_dir()
+    }
+    train, valid, test, names = datasets.split_files(folders, seed=seed)
+
+    def arrays(items):
+        pixels = (
+            np.stack([_square(images.load_image(path), side).numpy() for path, _ in items])
+            if items
+            else np.zeros((0, side, side, 3), np.uint8)
+        )
+        return tf.data.Dataset.from_tensor_slices((pixels, np.array([label for _, label in items], np.int64)))
+
+    return arrays(train), arrays(valid), arrays(test), names
+
+
+def load_splits(config: FinetuneConfig):
+    """train, valid, test datasets of (uint8 square image at size * MARGIN, label) and class names."""
+    side = round(config.image_size * MARGIN)
+    if config.source == "tf_flowers":
+        return _tf_flowers(side)
+    return _zip_folders(config.data_dir, side, config.seed)
+
+
+def pipelines(config: FinetuneConfig, train, valid, test):
+    """Batched, preprocessed, prefetched datasets; evaluation ones cached."""
+    size = config.image_size
+    preprocess = classify.IMAGENET_MODELS[config.base_model].module().preprocess_input
+
+    def evaluate(image, label):  # the central crop of the stored square
+        return preprocess(tf.image.resize_with_crop_or_pad(tf.cast(image, tf.float32), size, size)), label
+
+    def augment(image, label):
+        image = tf.image.random_crop(tf.cast(image, tf.float32), (size, size, 3), seed=config.seed)
+        return preprocess(tf.image.random_flip_left_right(image, seed=config.seed)), label
+
+    autotune = tf.data.AUTOTUNE
+    train_data = train.shuffle(1000, seed=config.seed).map(
+        augment if config.augmentation else evaluate, num_parallel_calls=autotune
+    )
+    batch = config.batch_size
+    return (
+        train_data.batch(batch).prefetch(autotune),
+        valid.map(evaluate, num_parallel_calls=autotune).cache().batch(batch).prefetch(autotune),
+        test.map(evaluate, num_parallel_calls=autotune).cache().batch(batch).prefetch(autotune),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Model and the two phases
+# ---------------------------------------------------------------------------------------------
+def build(config: FinetuneConfig, num_classes: int):
+    """(model, base): GlobalAveragePooling + Dense softmax on the ImageNet base, base frozen."""
+    spec = classify.IMAGENET_MODELS[config.base_model]
+    if config.weights == "imagenet" and not classify.weights_cached(config.base_model) and not classify._reachable():
+        raise classify.WeightsUnavailable(
+            f"{config.base_model}'s ImageNet weights are not cached and there is no network. Run `python -m lab assets` "
+            "where there is internet, or confirm random initialisation (it learns far less)."
+        )
+    size = config.image_size
+    base = spec.builder()(weights=config.weights, include_top=False, input_shape=(size, size, 3))
+    inputs = keras.Input((size, size, 3))
+    features = base(inputs, training=False)  # BN in inference mode, even once unfrozen
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(pooled)
+    base.trainable = False
+    return keras.Model(inputs, outputs, name=f"{config.base_model.lower()}_finetuned"), base
+
+
+def calibrate_batchnorm(base, data, steps: int = 20) -> None:
+    """Estimate BatchNormalization statistics for a randomly initialised base.
+
+    Pretrained bases carry ImageNet statistics, which inference-mode BN keeps. A random base has
+    only mean 0 / variance 1, under which its activations shrink to ~1e-12 through the depth, so
+    its features are constant and nothing can learn. A few forward passes in training mode (no
+    gradient steps) give the moving averages real values.
+    """
+    norms = [layer for layer in _all_layers(base) if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [(layer.momentum, layer.trainable) for layer in norms]  # momentum then set to 0.9 for training
+    for layer in norms:
+        layer.trainable, layer.momentum = True, 0.5
+    for images, _ in data.take(steps):
+        base(images, training=True)
+    for layer, (_, trainable) in zip(norms, saved, strict=True):
+        layer.momentum, layer.trainable = 0.9, trainable  # faster tracking while a random base trains
+
+
+def _sgd(learning_rate: float, decay: float, nesterov: bool):
+    schedule = keras.optimizers.schedules.InverseTimeDecay(
+        learning_rate, decay_steps=1, decay_rate=decay
+    )  # lr / (1 + decay * step)
+    return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=nesterov)
+
+
+def _all_layers(layer):
+    for inner in getattr(layer, "layers", []):
+        yield inner
+        yield from _all_layers(inner)
+
+
+def unfreeze(base, first_layer: int = 0, freeze_batchnorm: bool = True) -> None:
+    """Make the base trainable from layer ``first_layer`` on, BatchNormalization excepted.
+
+    Keras 3 does not honour ``base(inputs, training=False)`` once the base is trainable: ``fit``
+    runs BN in training mode (its moving statistics change; tested). A BN layer with
+    ``trainable=False`` always runs in inference mode, so that is how we keep pretrained
+    statistics. A randomly initialised base has none to keep: ``freeze_batchnorm=False``.
+    """
+    base.trainable = True
+    for index, layer in enumerate(base.layers):
+        if index < first_layer:
+            layer.trainable = False
+    if freeze_batchnorm:
+        for layer in _all_layers(base):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+
+
+def parameter_counts(model) -> tuple[int, int]:
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    return trainable, model.count_params() - trainable
+
+
+def saved_epoch(run_dir: Path) -> int:
+    """Epochs (counted across both phases) that a resumed run will not repeat."""
+    run_dir = Path(run_dir)
+    phase = run_dir / "phase.json"
+    for backup in ("backup_phase2", "backup_phase1"):
+        metadata = run_dir / backup / "training_metadata.json"
+        if metadata.exists() and (backup == "backup_phase1" or phase.exists()):
+            return int(json.loads(metadata.read_text())["epoch"])
+    return int(json.loads(phase.read_text())["phase1_epochs"]) if phase.exists() else 0
+
+
+def base_layer_names(base_model: str) -> list[str]:
+    """The base's layer names in order (HOML prints them to choose where to unfreeze)."""
+    spec = classify.IMAGENET_MODELS[base_model]
+    return [layer.name for layer in spec.builder()(weights=None, include_top=False).layers]
+
+
+def run(config: FinetuneConfig, run_dir: Path, callback) -> dict | None:
+    """Both phases into ``run_dir`` (``model.keras``, ``labels.json``, ``predictions.npz``)."""
+    from lab import training
+
+    config = config.validated()
+    run_dir = Path(run_dir)
+    keras.utils.set_random_seed(config.seed)
+    mixed = enable_mixed_precision(True)  # mixed_float16 on a GPU; float32 on the CPU
+    train, valid, test, names = load_splits(config)
+    train_data, valid_data, test_data = pipelines(config, train, valid, test)
+    model, base = build(config, len(names))
+    if config.weights is None:
+        calibrate_batchnorm(base, train_data)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+    phase_file = run_dir / "phase.json"
+    counts: dict[str, list[int]] = {}
+    start = time.perf_counter()
+    if phase_file.exists():  # resumed after phase 1 finished
+        model.load_weights(run_dir / "phase1.weights.h5")
+        head_epochs = json.loads(phase_file.read_text())["phase1_epochs"]
+    else:
+        counts["phase 1"] = list(parameter_counts(model))
+        model.compile(optimizer=_sgd(config.head_learning_rate, config.head_decay, False),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
+        head_epochs = 0
+        if config.head_epochs:
+            history = model.fit(train_data, validation_data=valid_data, epochs=config.head_epochs, verbose=0, shuffle=False,
+                                callbacks=[training.checkpoint_callback(run_dir / "backup_phase1"), stop, callback])  # fmt: skip
+            if getattr(callback, "cancelled", False):
+                return None
+            head_epochs = (
+                history.epoch[-1] + 1 if history.epoch else config.head_epochs
+            )  # early stopping may end it sooner
+        model.save_weights(run_dir / "phase1.weights.h5")
+        phase_file.write_text(json.dumps({"phase1_epochs": head_epochs}))
+    callback.buffer.append((head_epochs, -2, "unfreeze_epoch", float(head_epochs)))
+    pretrained = config.weights == "imagenet"
+    unfreeze(base, config.unfreeze_from, freeze_batchnorm=pretrained)
+    counts["phase 2"] = list(parameter_counts(model))
+    if config.finetune_epochs:
+        model.compile(optimizer=_sgd(config.finetune_learning_rate, config.finetune_decay, True),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
+        # Early stopping needs trustworthy validation numbers: a random base's BN statistics lag
+        # behind its weights until recalibrated at the end, so it trains its epochs in full.
+        stops = (
+            [keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)]
+            if pretrained
+            else []
+        )
+        model.fit(train_data, validation_data=valid_data, initial_epoch=head_epochs, epochs=head_epochs + config.finetune_epochs,
+                  verbose=0, shuffle=False, callbacks=[training.checkpoint_callback(run_dir / "backup_phase2"), *stops, callback])  # fmt: skip
+        if getattr(callback, "cancelled", False):
+            return None
+    if not pretrained:
+        calibrate_batchnorm(base, train_data)  # statistics for the final weights, not an average of the way there
+    seconds = time.perf_counter() - start
+    test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
+    probabilities = model.predict(test_data, verbose=0)
+    labels = np.concatenate([y for _, y in test.batch(256)]) if probabilities.size else np.zeros(0, np.int64)
+    thumbnails = np.stack(
+        [tf.image.resize(image, (THUMBNAIL, THUMBNAIL)).numpy().astype(np.uint8) for image, _ in test]
+    )
+    np.savez_compressed(run_dir / "predictions.npz", probabilities=probabilities, labels=labels, thumbnails=thumbnails)
+    model.save(run_dir / "model.keras")
+    (run_dir / "labels.json").write_text(json.dumps({
+        "class_names": names, "input_shape": [config.image_size, config.image_size, 3], "dataset": config.source,
+        "preprocessing": "imagenet", "base_model": config.base_model, "model": f"{config.base_model} fine-tuned",
+    }))  # fmt: skip
+    return {"test_accuracy": float(test_accuracy), "test_loss": float(test_loss), "head_epochs": head_epochs,
+            "seconds": round(seconds, 1), "parameters": counts, "mixed_precision": mixed, "classes": names}  # fmt: skip
+
+
+def augmentation_preview(image: np.ndarray, size: int, count: int = 6, seed: int = 0) -> np.ndarray:
+    """``count`` training views of one image (square, random crop, flip), uint8 (count, size, size, 3)."""
+    square = _square(np.asarray(image), round(size * MARGIN))
+    views = []
+    for index in range(count):
+        crop = tf.image.stateless_random_crop(square, (size, size, 3), seed=(seed, index))
+        views.append(tf.image.stateless_random_flip_left_right(crop, seed=(index, seed)).numpy())
+    return np.stack(views)
+
+
+def code_snippet(config: FinetuneConfig) -> str:
+    module = classify.IMAGENET_MODELS[config.base_model].application
+    return f"""import keras
+
+base = keras.applications.{module}(weights="imagenet", include_top=False)
+inputs = keras.Input(({config.image_size}, {config.image_size}, 3))
+x = base(inputs, training=False)
+outputs = keras.layers.Dense(num_classes, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+model = keras.Model(inputs, outputs)
+
+base.trainable = False  # phase 1: train the new head only
+schedule = keras.optimizers.schedules.InverseTimeDecay({config.head_learning_rate}, 1, {config.head_decay})
+model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(train_set, validation_data=valid_set, epochs={config.head_epochs})
+
+base.trainable = True  # phase 2: unfreeze (from layer {config.unfreeze_from}); BN stays in inference mode
+for layer in base.layers[:{config.unfreeze_from}]:
+    layer.trainable = False
+for layer in base.layers:
+    if isinstance(layer, keras.layers.BatchNormalization):
+        layer.trainable = False
+schedule = keras.optimizers.schedules.InverseTimeDecay({config.finetune_learning_rate}, 1, {config.finetune_decay})
+model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+model.fit(train_set, validation_data=valid_set, epochs={config.finetune_epochs})"""

@@ -1,0 +1,118 @@
+"""extract_image_zip against hostile and odd archives built in the test; nothing escapes dest_dir."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from lab import datasets
+from lab.errors import InputError
+from tests.zipgen import make_zip, shape_image, shapes_members
+
+
+def extract(tmp_path, data: bytes):
+    archive = tmp_path / "upload.zip"
+    archive.write_bytes(data)
+    dest = tmp_path / "dest"
+    dest.mkdir(exist_ok=True)
+    return datasets.extract_image_zip(archive, dest), dest
+
+
+def nothing_outside(tmp_path):
+    allowed = {tmp_path / "upload.zip", tmp_path / "dest"}
+    strays = [p for p in tmp_path.iterdir() if p not in allowed]
+    assert strays == [], strays
+    assert not (tmp_path.parent / "x").exists()
+
+
+def test_good_archive_with_wrapper_folder_and_macos_junk(tmp_path):
+    members = shapes_members(6, root="flowers/")
+    members["__MACOSX/flowers/._red"] = b"junk"
+    members["flowers/.DS_Store"] = b"junk"
+    members["flowers/red/Thumbs.db"] = b"junk"
+    classes, dest = extract(tmp_path, make_zip(members))
+    assert sorted(classes) == ["blue", "green", "red"] and all(len(v) == 6 for v in classes.values())
+    assert classes.ignored == 3 and classes.unreadable == 0
+    assert all(path.resolve().is_relative_to(dest.resolve()) for paths in classes.values() for path in paths)
+    nothing_outside(tmp_path)
+
+
+def test_ten_percent_corrupt_images_are_skipped_and_counted(tmp_path):
+    members = shapes_members(10)
+    for name in ("red/0.png", "green/0.png", "blue/0.png"):
+        members[name] = members[name][:60]  # truncated
+    classes, _ = extract(tmp_path, make_zip(members))
+    assert classes.unreadable == 3 and all(len(v) == 9 for v in classes.values())
+
+
+@pytest.mark.parametrize(
+    ("bad_name", "fragment"),
+    [("../x", "'..'"), ("/abs/evil.png", "absolute"), ("C:\\x.png", "absolute"), ("..\\x.png", "backslashes")],
+)
+def test_zip_slip_members_are_refused(tmp_path, bad_name, fragment):
+    members = shapes_members(6)
+    members[bad_name] = shape_image((0, 0, 0), 1)
+    with pytest.raises(InputError, match=fragment):
+        extract(tmp_path, make_zip(members))
+    assert list((tmp_path / "dest").iterdir()) == []
+    nothing_outside(tmp_path)
+
+
+def test_symlink_member_is_refused(tmp_path):
+    with pytest.raises(InputError, match="symbolic link"):
+        extract(tmp_path, make_zip(shapes_members(6), symlinks={"red/link.png": "/etc/passwd"}))
+
+
+def test_ratio_bomb_is_refused_before_writing(tmp_path):
+    archive = tmp_path / "upload.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as handle:
+        for name, data in shapes_members(6).items():
+            handle.writestr(name, data)
+        with handle.open("red/huge.png", "w", force_zip64=True) as member:
+            chunk = b"\0" * (1024 * 1024)
+            for _ in range(1024):  # 1 GB of zeros, about 1 MB compressed
+                member.write(chunk)
+    (tmp_path / "dest").mkdir()
+    with pytest.raises(InputError, match=r"MB|expands"):
+        datasets.extract_image_zip(archive, tmp_path / "dest")
+    assert list((tmp_path / "dest").iterdir()) == []
+
+
+def test_nested_zip_is_refused(tmp_path):
+    members = shapes_members(6)
+    members["red/inner.zip"] = make_zip({"a.png": shape_image((1, 2, 3), 0)})
+    with pytest.raises(InputError, match="archive inside"):
+        extract(tmp_path, make_zip(members))
+
+
+def test_too_many_members_is_refused(tmp_path):
+    archive = tmp_path / "upload.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as handle:
+        for i in range(200_000):
+            handle.writestr(f"c{i % 2}/{i}.txt", b"")
+    (tmp_path / "dest").mkdir()
+    with pytest.raises(InputError, match="200,000 entries"):
+        datasets.extract_image_zip(archive, tmp_path / "dest")
+
+
+def test_encrypted_truncated_one_class_and_empty_class(tmp_path):
+    with pytest.raises(InputError, match="encrypted"):
+        extract(tmp_path, make_zip(shapes_members(6), encrypt_flag=True))
+    good = make_zip(shapes_members(6))
+    with pytest.raises(InputError, match="not a readable zip"):
+        extract(tmp_path, good[: len(good) // 2])
+    with pytest.raises(InputError, match="at least 2"):
+        extract(tmp_path, make_zip({f"red/{i}.png": shape_image((200, 0, 0), i) for i in range(6)}))
+    members = shapes_members(6)
+    members["purple/"] = b""
+    with pytest.raises(InputError, match="'purple' has no images"):
+        extract(tmp_path, make_zip(members))
+
+
+def test_split_files_follows_homl_proportions(tmp_path):
+    classes, _ = extract(tmp_path, make_zip(shapes_members(20)))
+    train, valid, test, names = datasets.split_files(classes, seed=1)
+    assert names == ["blue", "green", "red"]
+    assert (len(train), len(valid), len(test)) == (45, 9, 6)
+    assert not {p for p, _ in train} & {p for p, _ in test}
