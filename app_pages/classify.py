@@ -67,12 +67,16 @@ with st.expander("What the network sees: the four ways to fit the first image"):
 
 table: dict[str, dict[str, str]] = {}
 for name in picked:
-    with friendly_errors():
+    try:
         loaded = (
             uploaded_model
             if uploaded_model and name == uploaded_model.name
             else load(name, None if random_weights else "imagenet")
         )
+    except classify.WeightsUnavailable as error:  # the environment, not the learner's input: say what to do
+        st.warning(f"{error} Or switch on *Random weights (offline demo)*.", icon=":material/cloud_off:")
+        continue
+    with friendly_errors():
         result = classify.classify(loaded, list(pictures.values()), min(top_k, len(loaded.class_names)), mode)
     st.subheader(lab_runs.get(name, name))
     st.caption(f"input {loaded.input_size[0]}x{loaded.input_size[1]}x{loaded.channels} · "

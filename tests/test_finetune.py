@@ -76,7 +76,8 @@ def test_config_validation_and_fail_fast_weights(monkeypatch, tmp_path):
 def test_two_phases_through_the_runner_beat_chance(tmp_path, monkeypatch, shapes_dir):
     monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
     config = {"source": "zip", "data_dir": shapes_dir, "base_model": "MobileNetV2", "weights": None, "image_size": 96,
-              "batch_size": 16, "head_epochs": 2, "finetune_epochs": 4, "head_learning_rate": 0.05}  # fmt: skip
+              "batch_size": 16, "head_epochs": 2, "finetune_epochs": 5, "head_learning_rate": 0.05,
+              "augmentation": False}  # fmt: skip
     run_id = jobs.submit("finetune", config)
     deadline = time.monotonic() + 240
     while jobs.get(run_id).active and time.monotonic() < deadline:
@@ -89,7 +90,7 @@ def test_two_phases_through_the_runner_beat_chance(tmp_path, monkeypatch, shapes
         run.result["parameters"]["phase 1"][0] < run.result["parameters"]["phase 2"][0]
     )  # more trainable after unfreezing
     state = jobs.progress(run_id)
-    assert state.curves["marker:unfreeze_epoch"][0] == [2.0] and state.epochs_done == 6
+    assert state.curves["marker:unfreeze_epoch"][0] == [2.0] and state.epochs_done == 7
     assert (jobs.run_dir(run_id) / "model.keras").exists()
     from lab import classify
 
