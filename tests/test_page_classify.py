@@ -8,15 +8,13 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.imagegen import encode, gradient, png_bomb
+from tests.pages import open_page
 
 PAGE = str(ROOT / "app_pages" / "classify.py")
 
 
 def page(**query) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=180)
-    for key, value in query.items():
-        app.query_params[key] = value
-    return app.run()
+    return open_page("classify", 180, **query)
 
 
 def test_offline_the_weights_message_is_clear(monkeypatch, tmp_path):

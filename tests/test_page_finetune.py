@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import jobs
 from tests.conftest import ROOT
+from tests.pages import open_page, wait_for_run
 from tests.zipgen import make_zip, shapes_members
 
 PAGE = str(ROOT / "app_pages" / "finetune.py")
@@ -21,10 +19,7 @@ def workspace(tmp_path, monkeypatch):
 
 
 def page(**query) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=180)
-    for key, value in query.items():
-        app.query_params[key] = value
-    return app.run()
+    return open_page("finetune", 180, **query)
 
 
 def test_offline_tf_flowers_and_weights_say_how_to_prefetch():
@@ -50,10 +45,7 @@ def test_upload_a_zip_launch_and_see_the_result():
     launch = next(button for button in app.button if button.label.startswith("Launch"))
     launch.click().run()
     run_id = app.query_params["run"]
-    deadline = time.monotonic() + 180
-    while jobs.get(run_id).active and time.monotonic() < deadline:
-        time.sleep(1)
-        app.run()
-    assert jobs.get(run_id).status == "succeeded", jobs.get(run_id).error
+    run = wait_for_run(app, run_id)
+    assert run.status == "succeeded", run.error
     app.run()
     assert not app.exception and any(metric.label == "Test accuracy" for metric in app.metric)

@@ -8,15 +8,13 @@ import sys
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from tests.pages import open_page
 
 PAGE = str(ROOT / "app_pages" / "padding.py")
 
 
 def page(**query) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=120)
-    for key, value in query.items():
-        app.query_params[key] = value
-    return app.run()
+    return open_page("padding", 120, **query)
 
 
 def metrics(app: AppTest) -> dict[str, str]:

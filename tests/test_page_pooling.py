@@ -7,19 +7,13 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.imagegen import encode, gradient
+from tests.pages import metric, open_page
 
 PAGE = str(ROOT / "app_pages" / "pooling.py")
 
 
 def page(**query) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=120)
-    for key, value in query.items():
-        app.query_params[key] = value
-    return app.run()
-
-
-def metric(app: AppTest, label: str) -> str:
-    return next(item.value for item in app.metric if item.label == label)
+    return open_page("pooling", 120, **query)
 
 
 def test_defaults_pool_the_homl_crop():

@@ -5,15 +5,13 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from tests.pages import open_page
 
 PAGE = str(ROOT / "app_pages" / "pr.py")
 
 
 def page(**query) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in query.items():
-        app.query_params[key] = value
-    return app.run()
+    return open_page("pr", 60, **query)
 
 
 def ap_table(app: AppTest) -> dict[str, float]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab import jobs
 from tests.conftest import ROOT
+from tests.pages import open_page, wait_for_run
 
 PAGE = str(ROOT / "app_pages" / "train.py")
 pytestmark = pytest.mark.slow
@@ -21,10 +20,7 @@ def workspace(tmp_path, monkeypatch):
 
 
 def page(**query) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=120)
-    for key, value in query.items():
-        app.query_params[key] = value
-    return app.run()
+    return open_page("train", 120, **query)
 
 
 def train_button(app: AppTest):
@@ -36,11 +32,8 @@ def test_train_a_tiny_run_and_see_curves_and_results():
     assert not app.exception and not app.error
     train_button(app).click().run()
     run_id = app.query_params["run"]
-    deadline = time.monotonic() + 120
-    while jobs.get(run_id).active and time.monotonic() < deadline:
-        time.sleep(1)
-        app.run()
-    assert jobs.get(run_id).status == "succeeded", jobs.get(run_id).error
+    run = wait_for_run(app, run_id)
+    assert run.status == "succeeded", run.error
     app.run()
     assert not app.exception and not app.error
     assert any("succeeded" in md.value for md in app.markdown)
