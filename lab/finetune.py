@@ -321,7 +321,7 @@ def run(config: FinetuneConfig, run_dir: Path, callback) -> dict | None:
             )  # early stopping may end it sooner
         model.save_weights(run_dir / "phase1.weights.h5")
         phase_file.write_text(json.dumps({"phase1_epochs": head_epochs}))
-    callback.buffer.append((head_epochs, -2, "unfreeze_epoch", float(head_epochs)))
+    callback.note(head_epochs, "unfreeze_epoch", head_epochs)
     pretrained = config.weights == "imagenet"
     unfreeze(base, config.unfreeze_from, freeze_batchnorm=pretrained)
     counts["phase 2"] = list(parameter_counts(model))

@@ -134,6 +134,10 @@ def metrics_callback(report: Callable[[list[tuple]], None], should_stop: Callabl
             self.epoch_start = time.monotonic()
             self.cancelled = False
 
+        def note(self, epoch: int, name: str, value: float) -> None:
+            """Record an event on the epoch axis (step -2), e.g. where a fine-tune unfreezes."""
+            self.buffer.append((epoch, -2, name, float(value)))
+
         def flush(self) -> None:
             if self.buffer:
                 report(self.buffer)
