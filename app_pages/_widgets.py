@@ -94,11 +94,6 @@ def show_code(snippet: str) -> None:
         st.code(snippet.strip(), language="python")
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _sample(name: str) -> np.ndarray:
-    return images.sample_image(name)
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def _decode(data: bytes) -> np.ndarray:
     return images.load_image(data)
@@ -117,7 +112,7 @@ def image_picker(prefix: str) -> np.ndarray | None:
     )
     to_url(key)
     if source != "upload":
-        return _sample(source or "china")
+        return images.sample_image(source or "china")  # cached in lab (lru_cache), a copy each call
     upload = st.file_uploader(
         "Your image (JPEG, PNG, GIF, WebP, BMP or TIFF)", type=UPLOAD_TYPES, key=f"{prefix}.upload"
     )

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._widgets import UPLOAD_TYPES, bound, friendly_errors, results_panel, run_panel, session_key, show_code
-from lab import classify, datasets, finetune, images, jobs
+from lab import classify, datasets, finetune, images, jobs, network
 
 st.title("Fine-tune flowers")
 st.markdown(
@@ -60,7 +60,7 @@ size = bound(cols[1].number_input, "Image size", "ft.size", 224, step=16)
 batch = bound(cols[2].number_input, "Batch size", "ft.batch", 32, step=1)
 augment = bound(cols[3].toggle, "Random crop + flip", "ft.augment", True)
 weights = "imagenet"
-if not classify.weights_cached(base) and not classify._reachable():
+if not classify.weights_cached(base) and not network.reachable():
     st.warning(f"{base}'s ImageNet weights are not here and there is no network (`python -m lab assets` fetches them).")
     if bound(st.checkbox, "Train from random initialisation instead (learns far less)", "ft.random", False):
         weights = None

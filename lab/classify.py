@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +19,8 @@ import numpy as np
 
 from lab.device import keras, tf
 from lab.errors import InputError, describe_value
+from lab.images import LUMA
+from lab.network import reachable
 
 FIT_MODES = ("resize", "pad", "crop_or_pad", "crop_and_resize")
 FIT_NOTES = {
@@ -111,21 +112,13 @@ def weights_cached(name: str) -> bool:
     return (keras_models_dir() / IMAGENET_MODELS[name].weights_file).exists()
 
 
-def _reachable(host: str = WEIGHTS_HOST, timeout: float = 3.0) -> bool:
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 def class_names_imagenet() -> list[str]:
     """ImageNet's 1,000 class names from the Keras cache; placeholders if it was never fetched."""
     path = keras_models_dir() / CLASS_INDEX
     if path.exists():
         index = json.loads(path.read_text())
         return [index[str(i)][1] for i in range(1000)]
-    if _reachable():
+    if reachable(WEIGHTS_HOST):
         try:
             keras.utils.get_file(CLASS_INDEX, f"https://{WEIGHTS_HOST}/download.tensorflow.org/data/{CLASS_INDEX}",
                                  cache_subdir="models")  # fmt: skip
@@ -145,7 +138,7 @@ def load_imagenet(name: str, weights: str | None = "imagenet") -> LoadedModel:
     if name not in IMAGENET_MODELS:
         raise InputError(f"Unknown model {describe_value(name)}; choose one of {', '.join(IMAGENET_MODELS)}.")
     spec = IMAGENET_MODELS[name]
-    if weights == "imagenet" and not weights_cached(name) and not _reachable():
+    if weights == "imagenet" and not weights_cached(name) and not reachable(WEIGHTS_HOST):
         raise WeightsUnavailable(
             f"{name}'s ImageNet weights ({spec.size_mb} MB) are not in {keras_models_dir()} and there is no network. "
             "On a machine with internet run `python -m lab assets`, then copy ~/.keras/models to this server."
@@ -209,6 +202,11 @@ def _pixels(image: np.ndarray):
     return np.clip(image.astype(np.float32), 0.0, 1.0) * 255.0
 
 
+def _check_mode(mode: str) -> None:
+    if mode not in FIT_MODES:
+        raise InputError(f"Unknown resize mode {describe_value(mode)}; choose one of {', '.join(FIT_MODES)}.")
+
+
 def _default_box(height: int, width: int) -> tuple[float, float, float, float]:
     side = min(height, width)
     return (
@@ -253,8 +251,7 @@ def fit_image(image: np.ndarray, size, mode: str = "resize", box: Sequence[float
     Returns:
         (height, width, C) float32 pixels in [0, 255].
     """
-    if mode not in FIT_MODES:
-        raise InputError(f"Unknown resize mode {describe_value(mode)}; choose one of {', '.join(FIT_MODES)}.")
+    _check_mode(mode)
     size = (size, size) if isinstance(size, int) else tuple(size)
     return _fit_batch(_pixels(image)[np.newaxis], size, mode, box)[0]
 
@@ -263,8 +260,7 @@ def _prepare(loaded: LoadedModel, images: Sequence[np.ndarray], mode: str, box=N
     """Fit every image (same-sized ones in one batched op) and match the model's channels."""
     if not len(images):
         raise InputError("No images to classify.")
-    if mode not in FIT_MODES:
-        raise InputError(f"Unknown resize mode {describe_value(mode)}; choose one of {', '.join(FIT_MODES)}.")
+    _check_mode(mode)
     pixels = [_pixels(image) for image in images]
     groups: dict[tuple, list[int]] = {}
     for index, image in enumerate(pixels):
@@ -283,7 +279,7 @@ def _prepare(loaded: LoadedModel, images: Sequence[np.ndarray], mode: str, box=N
 
 def _match_channels(batch: np.ndarray, channels: int) -> np.ndarray:
     if channels == 1 and batch.shape[3] == 3:
-        return batch @ np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)[:, np.newaxis]
+        return batch @ LUMA[:, np.newaxis]
     if channels == 3 and batch.shape[3] == 1:
         return np.repeat(batch, 3, axis=3)
     return batch

@@ -127,10 +127,6 @@ def expand_kernel(kernel: np.ndarray, channels: int, per_channel: bool = False) 
     return np.repeat(kernel[:, :, None, None], channels, axis=2)
 
 
-def _pair(name: str, value) -> tuple[int, int]:
-    return shapes.as_pair(name, value)
-
-
 def _validate(image, kernels, stride, padding_mode, dilation):
     image = np.asarray(image)
     if image.ndim != 3:
@@ -145,7 +141,7 @@ def _validate(image, kernels, stride, padding_mode, dilation):
     if not np.isfinite(kernels).all():
         row, col = np.argwhere(~np.isfinite(kernels))[0][:2]
         raise InputError(f"The kernel has an empty, NaN or infinite cell (row {row}, column {col}).")
-    strides, dilations = _pair("stride", stride), _pair("dilation", dilation)
+    strides, dilations = shapes.as_pair("stride", stride), shapes.as_pair("dilation", dilation)
     if max(strides) > 1 and max(dilations) > 1:
         raise InputError("TensorFlow's conv2d does not support stride > 1 together with dilation > 1.")
     for axis, name in ((0, "height"), (1, "width")):

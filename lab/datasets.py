@@ -8,7 +8,6 @@ Keras cache; offline they fail within seconds with instructions instead of hangi
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,14 +81,14 @@ def is_cached(name: str) -> bool:
 
 def _ensure_reachable(name: str, host: str) -> None:
     """Fail in seconds, not minutes, when an uncached dataset cannot be downloaded."""
-    try:
-        socket.create_connection((host, 443), timeout=3).close()
-    except OSError:
+    from lab.network import reachable
+
+    if not reachable(host):
         raise DatasetUnavailable(
             f"{name} is not in the Keras cache ({keras_cache_dir()}) and cannot be downloaded: no network. "
             "On a machine with internet run `python -m lab assets`, then copy ~/.keras/datasets here; "
             "or pick 'digits', which ships with the lab."
-        ) from None
+        )
 
 
 def _digits(seed: int) -> Dataset:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 from lab import classify, datasets
 from lab.device import enable_mixed_precision, keras, tf
 from lab.errors import InputError, describe_value
+from lab.network import reachable
 
 os.environ.setdefault("TFDS_DISABLE_GCS", "1")  # tensorflow-datasets: never reach for Google Cloud Storage
 
@@ -117,11 +117,7 @@ def tf_flowers_available() -> str:
         return "prepared"
     except Exception:  # DatasetNotFoundError and friends: not prepared here
         pass
-    try:
-        socket.create_connection(("storage.googleapis.com", 443), timeout=3).close()
-        return "downloadable"
-    except OSError:
-        return "unavailable"
+    return "downloadable" if reachable() else "unavailable"
 
 
 def _tf_flowers(side: int):
@@ -200,7 +196,7 @@ def pipelines(config: FinetuneConfig, train, valid, test):
 def build(config: FinetuneConfig, num_classes: int):
     """(model, base): GlobalAveragePooling + Dense softmax on the ImageNet base, base frozen."""
     spec = classify.IMAGENET_MODELS[config.base_model]
-    if config.weights == "imagenet" and not classify.weights_cached(config.base_model) and not classify._reachable():
+    if config.weights == "imagenet" and not classify.weights_cached(config.base_model) and not reachable():
         raise classify.WeightsUnavailable(
             f"{config.base_model}'s ImageNet weights are not cached and there is no network. Run `python -m lab assets` "
             "where there is internet, or confirm random initialisation (it learns far less)."
@@ -342,9 +338,9 @@ def run(config: FinetuneConfig, run_dir: Path, callback) -> dict | None:
     if not pretrained:
         calibrate_batchnorm(base, train_data)  # statistics for the final weights, not an average of the way there
     seconds = time.perf_counter() - start
-    test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
     probabilities = model.predict(test_data, verbose=0)
     labels = np.concatenate([y for _, y in test.batch(256)]) if probabilities.size else np.zeros(0, np.int64)
+    test_loss, test_accuracy = training.test_scores(probabilities, labels)
     thumbnails = np.stack(
         [tf.image.resize(image, (THUMBNAIL, THUMBNAIL)).numpy().astype(np.uint8) for image, _ in test]
     )

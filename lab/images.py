@@ -26,6 +26,7 @@ DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: any phone photo, far below Pillow's 89
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # matches server.maxUploadSize in .streamlit/config.toml
 HOML_CROP = (150, 220, 130, 250)  # rows 150:220, columns 130:250 (Hands-On ML, chapter 14)
 SAMPLES = {"china": "china.jpg", "flower": "flower.jpg"}
+LUMA = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)  # ITU-R 601, as tf.image.rgb_to_grayscale
 Image.init()  # register every plugin: WEBP and TIFF are not among Pillow's preloaded ones
 
 # Signatures of common files that are not images we take, so the message can name them.
@@ -204,6 +205,5 @@ def prepare(
         image = image[top:bottom, left:right]
     scaled = image.astype(np.float32) / 255.0
     if grayscale:
-        luma = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)
-        scaled = (scaled @ luma)[..., np.newaxis]
+        scaled = (scaled @ LUMA)[..., np.newaxis]
     return np.ascontiguousarray(scaled)

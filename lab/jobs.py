@@ -34,6 +34,7 @@ FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 KILL_AFTER_SECONDS = 4.0  # a cancelled worker that has not stopped by then is killed (cancel <= 5 s)
 START_TIMEOUT_SECONDS = 60.0
 ROOT = Path(__file__).resolve().parent.parent
+_READY: set[Path] = set()  # databases whose schema this process has already ensured
 _CHILDREN: dict[str, subprocess.Popen] = {}  # workers this process started, so it can reap them
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -73,13 +74,17 @@ def max_runs() -> int:
 
 @contextlib.contextmanager
 def _db(immediate: bool = False):
-    home().mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(home() / "lab.db", timeout=30, isolation_level=None)
+    path = home() / "lab.db"
+    if path not in _READY:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
     connection.row_factory = sqlite3.Row
     try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.executescript(_SCHEMA)
+        if path not in _READY:  # once per database and process: WAL mode is stored in the file
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+            _READY.add(path)
+        connection.execute("PRAGMA synchronous=NORMAL")  # per connection
         if immediate:
             connection.execute("BEGIN IMMEDIATE")  # one writer decides: no double starts
         yield connection

@@ -237,8 +237,8 @@ def train(config: TrainConfig, run_dir: Path, callbacks: list | None = None) -> 
     if any(getattr(callback, "cancelled", False) for callback in callbacks or []):
         return None  # cancelled: stop now, no evaluation or export
     epochs_run = len(history.history.get("loss", []))
-    test_loss, test_accuracy = model.evaluate(datasets.pipeline(data.x_test, data.y_test, 256), verbose=0)
     probabilities = model.predict(datasets.pipeline(data.x_test, data.y_test, 256), verbose=0)
+    test_loss, test_accuracy = test_scores(probabilities, data.y_test)
     model.save(run_dir / "model.keras")
     np.savez_compressed(run_dir / "predictions.npz", probabilities=probabilities, labels=data.y_test)
     (run_dir / "labels.json").write_text(
@@ -264,6 +264,15 @@ def train(config: TrainConfig, run_dir: Path, callbacks: list | None = None) -> 
 # ---------------------------------------------------------------------------------------------
 # A look inside a trained model
 # ---------------------------------------------------------------------------------------------
+def test_scores(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Sparse cross-entropy and accuracy from predicted probabilities (one pass over the test set,
+    not ``evaluate`` and ``predict`` both); probabilities are clipped as Keras clips them."""
+    if not len(labels):
+        return 0.0, 0.0
+    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return float(-np.log(picked).mean()), float((probabilities.argmax(axis=1) == labels).mean())
+
+
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
     """counts[true, predicted]."""
     counts = np.zeros((num_classes, num_classes), dtype=np.int64)
