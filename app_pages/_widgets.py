@@ -1,4 +1,7 @@
-"""Widget helpers shared by several pages. They hold no math: that lives in ``lab``.
+"""Widget helpers shared by several pages: URL-bound widgets, error display, the image input.
+
+They hold no math: that lives in ``lab``. The run panel shared by the training pages is
+:mod:`app_pages._runs`.
 
 URL state: every widget that matters has a namespaced key (``"pool.size"``); :func:`from_url`
 seeds it from ``st.query_params`` once per session and :func:`to_url` mirrors it back, so a
@@ -7,7 +10,6 @@ shared link reproduces the view.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,7 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 import streamlit as st
 
-from lab import figures, images, jobs
+from lab import images
 from lab.errors import InputError
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff"]
@@ -99,6 +101,15 @@ def _decode(data: bytes) -> np.ndarray:
     return images.load_image(data)
 
 
+def decode_upload(upload) -> np.ndarray | None:
+    """An uploaded image as (H, W, 3) uint8 (decoded once per content), or None with its error shown."""
+    try:
+        return _decode(upload.getvalue())
+    except InputError as error:  # one bad file does not cost the others
+        st.error(f"{upload.name}: {error}", icon=":material/error:")
+        return None
+
+
 def image_picker(prefix: str) -> np.ndarray | None:
     """Sample photo or upload -> (H, W, 3) uint8, or None (with a message shown) if none usable."""
     key = f"{prefix}.image"
@@ -119,11 +130,7 @@ def image_picker(prefix: str) -> np.ndarray | None:
     if upload is None:
         st.info("Upload an image, or pick a sample above.", icon=":material/upload:")
         return None
-    try:
-        return _decode(upload.getvalue())
-    except InputError as error:
-        st.error(f"{upload.name}: {error}", icon=":material/error:")
-        return None
+    return decode_upload(upload)
 
 
 CROPS = {"full": "Full image", "homl": "HOML crop (rows 150:220, cols 130:250)", "custom": "Custom box"}
@@ -159,97 +166,6 @@ def pixelated(image: np.ndarray, factor: int) -> np.ndarray:
     if shown.shape[2] == 1:
         shown = np.repeat(shown, 3, axis=2)
     return np.repeat(np.repeat(shown, factor, axis=0), factor, axis=1)
-
-
-# ----------------------------------------------------------------------------------------------
-# The run panel: live status of a background run (training or fine-tuning), shared by pages.
-# ----------------------------------------------------------------------------------------------
-STATUS_ICONS = {"queued": ":material/hourglass_top:", "starting": ":material/rocket_launch:",
-                "running": ":material/directions_run:", "succeeded": ":material/check_circle:", "failed": ":material/error:",
-                "cancelled": ":material/stop_circle:", "interrupted": ":material/warning:"}  # fmt: skip
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "…"
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-def run_panel(run_id: str, markers: dict | None = None) -> jobs.Run | None:
-    """Status, progress, curves and Cancel/Resume for a run, polled every second while active.
-
-    The page only reads the registry: the run lives in its own process, so clicks, refreshes
-    and server restarts do not touch it. Returns the run, or None when the id is unknown.
-    """
-    try:
-        run = jobs.get(run_id)
-    except InputError as error:
-        st.error(str(error), icon=":material/error:")
-        return None
-
-    @st.fragment(run_every=1.0 if run.active else None)
-    def live() -> None:
-        jobs.schedule()  # reaps dead workers and starts queued runs: nothing is lost if no one else polls
-        current = jobs.get(run_id)
-        state = jobs.progress(run_id)
-        cols = st.columns([3, 1])
-        line = f"{STATUS_ICONS.get(current.status, '')} **{current.status}** · run `{run_id}`"
-        if current.status == "queued":
-            line += f" · position {jobs.queue_position(run_id)} in the queue"
-        if state.epochs_total:
-            line += f" · epoch {min(state.epoch + 1, state.epochs_total)}/{state.epochs_total}"
-        if state.images_per_second:
-            line += f" · {state.images_per_second:,.0f} images/s"
-        if current.active and state.eta_seconds is not None:
-            line += f" · about {_duration(state.eta_seconds)} left"
-        cols[0].markdown(line)
-        if current.active and cols[1].button("Cancel", key=f"cancel.{run_id}", icon=":material/stop:"):
-            jobs.cancel(run_id)
-        if current.status in ("interrupted", "cancelled", "failed") and cols[1].button(
-            "Resume", key=f"resume.{run_id}"
-        ):
-            with friendly_errors():
-                jobs.resume(run_id)
-            st.rerun()
-        if current.active:
-            st.progress(state.fraction)
-        if current.error:
-            st.error(current.error, icon=":material/error:")
-        curves = {**state.curves, **(markers or {})}
-        if any(name in curves for name in ("batch_loss", "loss")):
-            st.plotly_chart(figures.training_curves(curves), key=f"curves.{run_id}")
-        if run.active and not current.active:
-            st.rerun()  # finished while we watched: redraw the whole page with the results
-
-    live()
-    return jobs.get(run_id)
-
-
-def results_panel(key: str, probabilities, labels, class_names, test_images) -> None:
-    """Test accuracy, confusion matrix with a gallery of one cell's mistakes, and the worst examples."""
-    from lab import training
-
-    predicted = probabilities.argmax(axis=1)
-    counts = training.confusion_matrix(labels, predicted, len(class_names))
-    st.metric("Test accuracy", f"{(predicted == labels).mean():.4f}", help=f"{len(labels):,} test images")
-    left, right = st.columns([3, 2])
-    left.plotly_chart(figures.confusion_figure(counts, class_names), key=f"{key}.confusion")
-    with right:
-        off = [(t, p) for t in range(len(class_names)) for p in range(len(class_names)) if t != p and counts[t, p]]
-        if off:
-            cell = st.selectbox("Mistakes (true → predicted)", off, key=f"{key}.cell",
-                                format_func=lambda c: f"{class_names[c[0]]} → {class_names[c[1]]} ({counts[c]})")  # fmt: skip
-            chosen = np.flatnonzero((labels == cell[0]) & (predicted == cell[1]))[:12]
-            st.image([np.clip(test_images[i], 0, 1) for i in chosen], width=72, caption=[f"#{i}" for i in chosen])
-        else:
-            st.success("No mistakes on the test set.")
-    worst, losses = training.highest_loss(probabilities, labels)
-    st.caption("Highest-loss test images (true / predicted, loss)")
-    st.image([np.clip(test_images[i], 0, 1) for i in worst], width=72,
-             caption=[f"{class_names[labels[i]]}/{class_names[predicted[i]]} {loss:.1f}" for i, loss in zip(worst, losses, strict=True)])  # fmt: skip
-
-
-MODEL_LOCK = threading.Lock()  # Keras models are not safe to call from several sessions at once
 
 
 def session_key() -> str:

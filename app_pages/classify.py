@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages._widgets import UPLOAD_TYPES, bound, friendly_errors, show_code
+from app_pages._widgets import UPLOAD_TYPES, bound, decode_upload, friendly_errors, show_code
 from lab import classify, figures, images
-from lab.errors import InputError
 
 st.title("Pretrained classifier")
 st.markdown(
@@ -23,23 +22,31 @@ samples = cols[0].multiselect("Sample photos", list(images.SAMPLES), default=lis
 uploads = cols[1].file_uploader("Your images", type=UPLOAD_TYPES, accept_multiple_files=True, key="cls.uploads")
 pictures: dict[str, np.ndarray] = {name: images.sample_image(name) for name in samples}
 for upload in (uploads or [])[:8]:
-    try:
-        pictures[upload.name] = images.load_image(upload.getvalue())
-    except InputError as error:  # one bad file does not cost the others
-        st.error(f"{upload.name}: {error}", icon=":material/error:")
+    if (picture := decode_upload(upload)) is not None:  # one bad file does not cost the others
+        pictures[upload.name] = picture
 if not pictures:
     st.info("Pick a sample photo or upload an image.", icon=":material/image:")
     st.stop()
 
 lab_runs = dict(classify.lab_runs())
 choices = [*classify.IMAGENET_MODELS, *lab_runs]
-picked = st.multiselect("Models (several = comparison)", choices, default=["MobileNetV2"], key="cls.models",
-                        format_func=lambda name: lab_runs.get(name, name))  # fmt: skip
+picked = st.multiselect(
+    "Models (several = comparison)",
+    choices,
+    default=["MobileNetV2"],
+    key="cls.models",
+    format_func=lambda name: lab_runs.get(name, name),
+)
 cols = st.columns(4)
 mode = bound(cols[0].selectbox, "Fit to input", "cls.mode", "resize", list(classify.FIT_MODES))
 top_k = bound(cols[1].slider, "Top k", "cls.k", 5, min_value=1, max_value=10)
-random_weights = bound(cols[2].toggle, "Random weights (offline demo)", "cls.random", False,
-                       help="No download: the predictions are meaningless, but preprocessing and Grad-CAM still show.")  # fmt: skip
+random_weights = bound(
+    cols[2].toggle,
+    "Random weights (offline demo)",
+    "cls.random",
+    False,
+    help="No download: the predictions are meaningless, but preprocessing and Grad-CAM still show.",
+)
 cam_on = bound(cols[3].toggle, "Grad-CAM", "cls.cam", False)
 st.caption(classify.FIT_NOTES[mode])
 
@@ -79,8 +86,10 @@ for name in picked:
     with friendly_errors():
         result = classify.classify(loaded, list(pictures.values()), min(top_k, len(loaded.class_names)), mode)
     st.subheader(lab_runs.get(name, name))
-    st.caption(f"input {loaded.input_size[0]}x{loaded.input_size[1]}x{loaded.channels} · "
-               f"{result.seconds_per_image * 1000:.0f} ms per image in a batch of {len(pictures)}")  # fmt: skip
+    st.caption(
+        f"input {loaded.input_size[0]}x{loaded.input_size[1]}x{loaded.channels} · "
+        f"{result.seconds_per_image * 1000:.0f} ms per image in a batch of {len(pictures)}"
+    )
     columns = st.columns(min(len(pictures), 4))
     for index, (picture_name, predictions) in enumerate(zip(pictures, result.predictions, strict=True)):
         column = columns[index % len(columns)]

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._widgets import bound, friendly_errors, show_code
-from lab import figures, padding
+from lab import figures, padding, planner
 from lab.errors import InputError
 
 st.title("Padding calculator")
@@ -32,8 +32,15 @@ with width_col:
     width = axis_ui("Width", "w", 8)
 with options_col:
     mode = bound(st.radio, "Padding", "pad.padding", "same", list(padding.PADDINGS), horizontal=True)
-    op = bound(st.radio, "Layer", "pad.op", "conv", ["conv", "max", "avg"], horizontal=True,
-               format_func={"conv": "Conv2D", "max": "MaxPool", "avg": "AvgPool"}.get)  # fmt: skip
+    op = bound(
+        st.radio,
+        "Layer",
+        "pad.op",
+        "conv",
+        ["conv", "max", "avg"],
+        horizontal=True,
+        format_func={"conv": "Conv2D", "max": "MaxPool", "avg": "AvgPool"}.get,
+    )
     channels = bound(st.number_input, "channels", "pad.c", 3, step=1)
     predict = bound(st.toggle, "Predict, then reveal", "pad.predict", False)
 
@@ -65,8 +72,9 @@ cols[4].metric("Dropped rows / cols", f"{plans[0].dropped} / {plans[1].dropped}"
 
 axis_name = st.segmented_control("Diagram axis", ["height", "width"], default="height", key="pad.axis") or "height"
 st.plotly_chart(figures.axis_diagram(plans[axis_name == "width"], axis_name), key="pad.diagram")
-index = st.slider("Output index", 0, max(plans[0].output_size - 1, 1), 0, key="pad.index",
-                  disabled=plans[0].output_size == 1)  # fmt: skip
+index = st.slider(
+    "Output index", 0, max(plans[0].output_size - 1, 1), 0, key="pad.index", disabled=plans[0].output_size == 1
+)
 first, last = plans[0].input_span(min(index, plans[0].output_size - 1))
 st.caption(
     f"Output row {index} reads input rows {first}..{last} (negative or past {plans[0].input_size - 1}: padding)."
@@ -76,17 +84,8 @@ if st.button("Verify with TensorFlow", icon=":material/verified:"):
     with st.spinner("Running the real TensorFlow op…"), friendly_errors():
         from lab import padding_tf  # imports TensorFlow: only when asked
 
-        check = padding_tf.check_layer(
-            (height["input_size"], width["input_size"]), (height["kernel_size"], width["kernel_size"]),
-            (height["stride"], width["stride"]), mode, (height["dilation"], width["dilation"]), op=op,
-        )  # fmt: skip
-    verdict = st.success if check.agrees else st.error
-    detail = (
-        ""
-        if check.same_identity_error is None
-        else f"; VALID on our padding = SAME (max error {check.same_identity_error:.1e})"
-    )
-    verdict(f"Ours {check.ours}, TensorFlow {check.tensorflow}{detail}.")
+        check = padding_tf.check_plans(plans, op)
+    (st.success if check.agrees else st.error)(check.message)
 show_code(padding.layer_snippet(plans, channels, op))
 
 st.header("Layer-stack planner")
@@ -94,57 +93,41 @@ st.markdown(
     "Shapes, parameters, activation memory and receptive field, layer by layer. Inference needs only "
     "two consecutive layers' activations at a time; training keeps them **all** for backpropagation."
 )
-preset = bound(st.selectbox, "Preset", "plan.preset", "HOML Fashion-MNIST CNN", list(padding.PRESETS))
-preset_shape, preset_specs = padding.PRESETS[preset]
+preset = bound(st.selectbox, "Preset", "plan.preset", "HOML Fashion-MNIST CNN", list(planner.PRESETS))
+preset_shape, preset_specs = planner.PRESETS[preset]
 shape_cols = st.columns(4)
-input_shape = [shape_cols[i].number_input(name, value=preset_shape[i], step=1, key=f"plan.{name}.{preset}")
-               for i, name in enumerate(("height", "width", "channels"))]  # fmt: skip
+input_shape = [
+    shape_cols[i].number_input(name, value=preset_shape[i], step=1, key=f"plan.{name}.{preset}")
+    for i, name in enumerate(("height", "width", "channels"))
+]
 batch = shape_cols[3].number_input("batch size", value=32, min_value=1, max_value=4096, key="plan.batch")
 rows = st.data_editor(
-    pd.DataFrame([padding.spec_to_row(spec) for spec in preset_specs]),
+    pd.DataFrame([planner.spec_to_row(spec) for spec in preset_specs]),
     num_rows="dynamic",
     key=f"plan.table.{preset}",
     column_config={
-        "layer": st.column_config.SelectboxColumn(options=padding.LAYER_KINDS, required=True),
+        "layer": st.column_config.SelectboxColumn(options=planner.LAYER_KINDS, required=True),
         "size": st.column_config.NumberColumn(help="filters, units, or zero-padding width", step=1),
         "padding": st.column_config.SelectboxColumn(options=padding.PADDINGS),
         "kernel": st.column_config.TextColumn(help="3 or 3x5; the window for pooling"),
         "stride": st.column_config.TextColumn(help="blank: 1 for conv, the window for pooling"),
+        "bias": st.column_config.CheckboxColumn(help="convolutions and Dense only"),
     },
     width="stretch",
 )
 try:
-    specs = padding.parse_stack(rows.to_dict("records"))
-    plan = padding.plan_stack(input_shape, specs)
+    plan = planner.plan_stack(input_shape, planner.parse_stack(rows.to_dict("records")))
 except InputError as error:
     st.error(str(error), icon=":material/error:")
     st.stop()
-table = pd.DataFrame(
-    {
-        "layer": [layer.spec.kind for layer in plan.layers],
-        "output shape": [layer.shape_text for layer in plan.layers],
-        "parameters": [layer.params for layer in plan.layers],
-        "activations (KB)": [round(layer.activation_bytes / 1024, 1) for layer in plan.layers],
-        "receptive field": [f"{r[0]}x{r[1]}" if r else "all" for r in (layer.receptive_field for layer in plan.layers)],
-        "jump": [f"{j[0]:g}x{j[1]:g}" if j else "-" for j in (layer.jump for layer in plan.layers)],
-    }
-)
+table = plan.table()
 if st.button("Verify planner with Keras", icon=":material/verified:"):
     with st.spinner("Building the model in Keras…"), friendly_errors():
         from lab import padding_tf
 
-        report = padding_tf.keras_report(plan.input_shape, specs)
-    table["Keras shape"] = [" x ".join(map(str, shape)) for shape, _ in report]
-    table["Keras parameters"] = [params for _, params in report]
-    agree = (table["Keras shape"] == table["output shape"]).all() and (
-        table["Keras parameters"] == table["parameters"]
-    ).all()
+        table, agree = padding_tf.compare_with_keras(plan)
     (st.success if agree else st.error)("Keras agrees on every layer." if agree else "Keras disagrees: see the table.")
-st.dataframe(table, width="stretch")
-mb = 1024**2
-cols = st.columns(4)
-cols[0].metric("Parameters", f"{plan.total_params:,}")
-cols[1].metric("Weights (float32)", f"{plan.parameter_bytes / mb:.1f} MB")
-cols[2].metric(f"Inference RAM, batch {batch}", f"{plan.inference_bytes * batch / mb:.1f} MB")
-cols[3].metric(f"Training RAM, batch {batch}", f"{plan.training_bytes * batch / mb:.1f} MB")
-show_code(padding.keras_snippet(plan.input_shape, specs))
+st.dataframe(pd.DataFrame(table), width="stretch")
+for col, (label, value) in zip(st.columns(4), plan.memory_figures(batch).items(), strict=True):
+    col.metric(label, value)
+show_code(planner.keras_snippet(plan.input_shape, [layer.spec for layer in plan.layers]))

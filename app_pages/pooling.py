@@ -1,5 +1,7 @@
 """Pooling viewer: max, average, global-average and depth-wise pooling on real images."""
 
+from dataclasses import replace
+
 import numpy as np
 import streamlit as st
 
@@ -21,22 +23,23 @@ crop, gray = image_settings_ui("pool", raw, default_crop="homl")
 with friendly_errors():
     image = images.prepare(raw, grayscale=gray, crop=crop)
 
-cols = st.columns(4)
-kind = bound(
-    cols[0].segmented_control,
-    "Kind",
-    "pool.kind",
-    "max",
-    list(pooling.KINDS),
-    format_func={"max": "Max", "avg": "Average"}.get,
-)
-size = bound(cols[1].slider, "Pool size", "pool.size", 2, min_value=1, max_value=8)
-stride = bound(cols[2].slider, "Stride (0 = pool size)", "pool.stride", 0, min_value=0, max_value=8)
-mode = bound(cols[3].radio, "Padding", "pool.padding", "valid", ["valid", "same"], horizontal=True)
-config = pooling.PoolConfig(kind or "max", size, stride or None, mode)
+DEFAULT = pooling.PoolConfig()
 
+
+def settings_ui() -> pooling.PoolConfig:
+    cols = st.columns(4)
+    kinds = {"max": "Max", "avg": "Average"}
+    kind = bound(cols[0].segmented_control, "Kind", "pool.kind", DEFAULT.kind, list(kinds), format_func=kinds.get)
+    size = bound(cols[1].slider, "Pool size", "pool.size", DEFAULT.pool_size, min_value=1, max_value=8)
+    stride = bound(cols[2].slider, "Stride (0 = pool size)", "pool.stride", 0, min_value=0, max_value=8)
+    mode = bound(cols[3].radio, "Padding", "pool.padding", DEFAULT.padding, ["valid", "same"], horizontal=True)
+    with friendly_errors():
+        return pooling.PoolConfig(kind=kind or DEFAULT.kind, pool_size=size, stride=stride or None, padding=mode)
+
+
+config = settings_ui()
 with friendly_errors():
-    pooled = pooling.pool(image, config.kind, config.pool_size, config.stride, config.padding)
+    pooled = pooling.pool(image, config)
 
 cols = st.columns(3)
 cols[0].metric("Input", " x ".join(map(str, image.shape)))
@@ -78,7 +81,8 @@ st.subheader("Depth-wise pooling")
 st.markdown(
     "Pooling can also run **across channels**: HOML's `DepthMaxPool` keeps the strongest of several feature maps at each pixel."
 )
-depth = st.radio("Group size", [2, 3, 6], index=2, horizontal=True, key="pool.depth")
+depth = bound(st.radio, "Group size", "pool.depth", DEFAULT.depth_size, pooling.DEPTH_SIZES, horizontal=True)
+config = replace(config, depth_size=depth)
 with friendly_errors():
     stack, names = pooling.feature_stack(image)
     deep = pooling.depth_pool(stack, depth, config.kind)
@@ -100,11 +104,14 @@ channel_names = list("RGB") if image.shape[2] == 3 else ["gray"]
 cols[0].plotly_chart(
     figures.channel_bars_figure({"global average": gap, "global max": gmp}, channel_names), key="pool.global"
 )
-cols[1].markdown("`GlobalAveragePooling2D` turns each map into **one number**: a classifier head needs no Flatten. "
-                 f"Here: {np.array2string(gap, precision=4)}.")  # fmt: skip
+cols[1].markdown(
+    "`GlobalAveragePooling2D` turns each map into **one number**: a classifier head needs no Flatten. "
+    f"Here: {np.array2string(gap, precision=4)}."
+)
 
 st.subheader("Translation invariance")
-shift = st.slider("Shift the input right by (pixels)", 1, 4, 1, key="pool.shift")
+shift = bound(st.slider, "Shift the input right by (pixels)", "pool.shift", DEFAULT.shift, min_value=1, max_value=4)
+config = replace(config, shift=shift)
 try:
     moved = pooling.invariance(image, shift, max(config.pool_size, 2))
 except InputError as error:  # a tiny upload: say so, keep the rest of the page
@@ -127,4 +134,4 @@ cols[2].metric(
 st.caption(
     f"Interior values compared: {moved.compared[0]:,} conv, {moved.compared[1]:,} pooled (ReLU 7x7 vertical-line filter)."
 )
-show_code(pooling.code_snippet(config, depth))
+show_code(pooling.code_snippet(config))

@@ -1,15 +1,11 @@
 """Train a small CNN: background runs with live curves, the seeds' models, and a look inside."""
 
-from dataclasses import asdict
-
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-import models
-from app_pages._widgets import MODEL_LOCK, bound, friendly_errors, results_panel, run_panel, session_key, show_code
-from lab import datasets, figures, jobs, training
-from lab.errors import InputError
+from app_pages._runs import downloads, launch_and_watch, results_panel
+from app_pages._widgets import bound, friendly_errors, show_code
+from lab import classify, datasets, figures, jobs, runlog, training
 
 st.title("Train a CNN")
 st.markdown(
@@ -18,31 +14,31 @@ st.markdown(
     "Then look inside: the confusion matrix, the mistakes, the learned filters and each layer's maps."
 )
 
-defaults = training.TrainConfig()
-cols = st.columns(4)
-dataset = bound(cols[0].selectbox, "Dataset", "train.dataset", defaults.dataset, list(datasets.DATASETS))
-model = bound(cols[1].selectbox, "Model", "train.model", defaults.model, list(models.MODELS))
-epochs = bound(cols[2].number_input, "Epochs", "train.epochs", defaults.epochs, step=1)
-batch = bound(cols[3].number_input, "Batch size", "train.batch", defaults.batch_size, step=1)
-cols = st.columns(4)
-optimizer = bound(cols[0].selectbox, "Optimizer", "train.optimizer", defaults.optimizer, list(training.OPTIMIZERS))
-rate = bound(cols[1].number_input, "Learning rate", "train.lr", defaults.learning_rate, format="%.5f", step=1e-4)
-seed = bound(cols[2].number_input, "Seed", "train.seed", defaults.seed, step=1)
-augment = bound(cols[3].toggle, "Augmentation", "train.augment", defaults.augmentation)
-st.caption(f"{datasets.DESCRIPTIONS[dataset]} · {models.DESCRIPTIONS[model]}")
-if not datasets.is_cached(dataset):
-    st.info(f"{dataset} is not downloaded yet: the run will fetch it first (offline it fails within seconds).")
 
-with friendly_errors():
-    config = training.TrainConfig(
-        dataset, model, int(epochs), int(batch), optimizer, float(rate), augment, int(seed)
-    ).validated()
+def settings_ui() -> training.TrainConfig:
+    """The run's settings, seeded from the URL, defaults from :class:`TrainConfig`."""
+    default = training.TrainConfig()
+    top, bottom = st.columns(4), st.columns(4)
+    values = {
+        "dataset": bound(top[0].selectbox, "Dataset", "train.dataset", default.dataset, list(datasets.DATASETS)),
+        "model": bound(top[1].selectbox, "Model", "train.model", default.model, list(training.MODELS)),
+        "epochs": bound(top[2].number_input, "Epochs", "train.epochs", default.epochs, step=1),
+        "batch_size": bound(top[3].number_input, "Batch size", "train.batch", default.batch_size, step=1),
+        "optimizer": bound(bottom[0].selectbox, "Optimizer", "train.optimizer", default.optimizer, training.OPTIMIZERS),
+        "learning_rate": bound(
+            bottom[1].number_input, "Learning rate", "train.lr", default.learning_rate, format="%.5f", step=1e-4
+        ),
+        "seed": bound(bottom[2].number_input, "Seed", "train.seed", default.seed, step=1),
+        "augmentation": bound(bottom[3].toggle, "Augmentation", "train.augment", default.augmentation),
+    }
+    st.caption(f"{datasets.DESCRIPTIONS[values['dataset']]} · {training.MODEL_DESCRIPTIONS[values['model']]}")
+    with friendly_errors():
+        return training.TrainConfig(**values)
 
 
 @st.cache_data(max_entries=32, show_spinner="Building the model…")
-def summary(config_dict: dict) -> list[dict]:
-    shape = datasets.INPUT_SHAPES[config_dict["dataset"]]
-    return training.model_summary(training.TrainConfig(**config_dict), shape, 10)
+def summary(config: training.TrainConfig) -> pd.DataFrame:
+    return pd.DataFrame(training.model_summary(config, datasets.INPUT_SHAPES[config.dataset], 10))
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
@@ -50,74 +46,78 @@ def load_dataset(name: str, seed: int) -> datasets.Dataset:
     return datasets.load(name, seed)
 
 
+@st.cache_resource(max_entries=4, show_spinner="Loading the trained model…")
+def load_run(run_id: str) -> classify.LoadedModel:
+    return classify.load_run(run_id)
+
+
+def inside(run: jobs.Run) -> None:
+    """The finished run's test results, filters, activation maps and files."""
+    data = load_dataset(run.config["dataset"], run.config["seed"])
+    st.header("Inside the trained model")
+    predictions = runlog.load_predictions(jobs.run_dir(run.id))
+    results_panel(f"train.{run.id}", predictions, data.class_names, data.x_test)
+    loaded = load_run(run.id)
+    st.subheader("First-layer filters (red positive, blue negative)")
+    st.plotly_chart(figures.filters_figure(training.first_conv_filters(loaded.model)), key="train.filters")
+    index = st.number_input("Test image", 0, len(data.x_test) - 1, 0, key="train.image")
+    maps, probabilities = classify.look_inside(loaded, data.x_test[index])
+    true_class = int(data.y_test[index])
+    chart = figures.probabilities_figure(probabilities, data.class_names, true_class)
+    st.plotly_chart(chart, key="train.probs")
+    for name, activation in maps[:4]:
+        shown = activation[..., : min(6, activation.shape[-1])]
+        titles = [f"{name}[{i}]" for i in range(shown.shape[-1])]
+        st.plotly_chart(figures.feature_maps_figure(data.x_test[index], shown, titles), key=f"train.maps.{name}")
+    downloads(run.id, {runlog.MODEL_FILE: f"{run.id}.keras", runlog.HISTORY_FILE: f"{run.id}-history.csv"})
+
+
+def runs_section() -> None:
+    """Every training run, and a comparison of up to four."""
+    st.header("Runs")
+    runs = jobs.list_runs("train", limit=50)
+    if not runs:
+        return
+    shown = ("dataset", "model", "epochs", "optimizer")
+    accuracy = "test accuracy"
+    rows = [
+        {
+            "run": r.id,
+            "status": r.status,
+            **{k: r.config[k] for k in shown},
+            accuracy: (r.result or {}).get("test_accuracy"),
+        }
+        for r in runs
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    chosen = st.multiselect("Compare runs", [r.id for r in runs], max_selections=4, key="train.compare")
+    if not chosen:
+        return
+    curves = {rid: runlog.progress(jobs.metrics(rid)).curves for rid in chosen}
+    overlay = {f"val_accuracy {rid[-6:]}": curves[rid].get("val_accuracy", ([], [])) for rid in chosen}
+    st.plotly_chart(figures.overlay_figure(overlay, "validation accuracy"), key="train.overlay")
+    settings = pd.DataFrame({rid: jobs.get(rid).config for rid in chosen})
+    st.dataframe(settings[settings.nunique(axis=1) > 1] if len(chosen) > 1 else settings, width="stretch")
+    if st.button("Open the first one"):
+        st.query_params["run"] = chosen[0]
+        st.rerun()
+
+
+config = settings_ui()
+if not datasets.is_cached(config.dataset):
+    st.info(f"{config.dataset} is not downloaded yet: the run fetches it first (offline it fails within seconds).")
 with st.expander("Model summary (before training)"):
-    layers = pd.DataFrame(summary(asdict(config)))
+    layers = summary(config)
     st.dataframe(layers, hide_index=True, width="stretch")
     st.caption(f"{layers['parameters'].sum():,} parameters")
-if augment and datasets.is_cached(dataset):
+if config.augmentation and datasets.is_cached(config.dataset):
     with st.expander("Augmentation preview: 9 random distortions of one training image"), friendly_errors():
-        data = load_dataset(dataset, int(seed))
+        data = load_dataset(config.dataset, config.seed)
         st.image(list(datasets.augmentation_preview(data.x_train[0], data.flip_ok)), width=96)
 
-if st.button("Train", type="primary", icon=":material/play_arrow:"):
-    with friendly_errors():  # one run per session and settings, however many clicks
-        st.query_params["run"] = jobs.submit(
-            "train", config.to_dict(), dedupe=f"{session_key()}:{sorted(asdict(config).items())}"
-        )
-
-run_id = st.query_params.get("run")
-run = run_panel(run_id) if run_id else None
+run = launch_and_watch("train", config, "Train", ":material/play_arrow:")
 if run is not None and run.status == "succeeded" and run.kind == "train":
     with friendly_errors():
-        data = load_dataset(run.config["dataset"], run.config["seed"])
-        predictions = np.load(jobs.run_dir(run.id) / "predictions.npz")
-        st.header("Inside the trained model")
-        results_panel(
-            f"train.{run.id}", predictions["probabilities"], predictions["labels"], data.class_names, data.x_test
-        )
-        trained, labels = st.cache_resource(training.load_trained, max_entries=4)(jobs.run_dir(run.id))
-        st.subheader("First-layer filters (red positive, blue negative)")
-        st.plotly_chart(figures.filters_figure(training.first_conv_filters(trained)), key="train.filters")
-        index = st.number_input("Test image", 0, len(data.x_test) - 1, 0, key="train.image")
-        with MODEL_LOCK:
-            maps = training.activation_maps(trained, data.x_test[index])
-            probabilities = np.asarray(trained(data.x_test[index : index + 1], training=False))[0]
-        st.plotly_chart(
-            figures.probabilities_figure(probabilities, data.class_names, int(data.y_test[index])), key="train.probs"
-        )
-        for name, activation in maps[:4]:
-            shown = activation[..., : min(6, activation.shape[-1])]
-            st.plotly_chart(figures.feature_maps_figure(data.x_test[index], shown, [f"{name}[{i}]" for i in range(shown.shape[-1])]),
-                            key=f"train.maps.{name}")  # fmt: skip
-        folder = jobs.run_dir(run.id)
-        cols = st.columns(2)
-        cols[0].download_button("model.keras", (folder / "model.keras").read_bytes(), f"{run.id}.keras")
-        cols[1].download_button("history.csv", (folder / "history.csv").read_bytes(), f"{run.id}-history.csv")
-
-st.header("Runs")
-runs = jobs.list_runs("train", limit=50)
-if runs:
-    table = pd.DataFrame([{"run": r.id, "status": r.status, **{k: r.config[k] for k in ("dataset", "model", "epochs", "optimizer")},
-                           "test accuracy": (r.result or {}).get("test_accuracy")} for r in runs])  # fmt: skip
-    st.dataframe(table, hide_index=True, width="stretch")
-    chosen = st.multiselect("Compare runs", [r.id for r in runs], max_selections=4, key="train.compare")
-    if chosen:
-        try:
-            overlay = {
-                f"val_accuracy {rid[-6:]}": jobs.progress(rid).curves.get("val_accuracy", ([], [])) for rid in chosen
-            }
-        except InputError as error:
-            st.error(str(error))
-            overlay = {}
-        st.plotly_chart(figures.overlay_figure(overlay, "validation accuracy"), key="train.overlay")
-        settings = pd.DataFrame({rid: jobs.get(rid).config for rid in chosen})
-        st.dataframe(settings[settings.nunique(axis=1) > 1] if len(chosen) > 1 else settings, width="stretch")
-        if st.button("Open the first one"):
-            st.query_params["run"] = chosen[0]
-            st.rerun()
-show_code(f"""import keras
-model = ...  # models.build({config.model!r}, input_shape, num_classes=10)
-model.compile(optimizer=keras.optimizers.{ {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adam": "Adam", "nadam": "Nadam"}[config.optimizer] }(learning_rate={config.learning_rate}),
-              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-history = model.fit(train_data, validation_data=valid_data, epochs={config.epochs},
-                    callbacks=[keras.callbacks.BackupAndRestore("backup"), keras.callbacks.CSVLogger("history.csv")])""")
+        inside(run)
+runs_section()
+show_code(training.code_snippet(config))

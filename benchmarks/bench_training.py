@@ -29,10 +29,10 @@ def plain_fit(config) -> float:
 
 
 def through_jobs(config) -> tuple[float, dict]:
-    from lab import jobs
+    from lab import worker
 
-    run_id = jobs.create("train", config.to_dict(), status="starting")
-    result = jobs.execute(run_id)
+    run_id = worker.create("train", config.to_dict(), status="starting")
+    result = worker.execute(run_id)
     return result["images_per_second"], result
 
 
@@ -47,8 +47,10 @@ def main() -> None:
         base.append(plain_fit(config))
         ours.append(through_jobs(config)[0])
     ratio = statistics.median(ours) / statistics.median(base)
-    print(f"images/s, digits small_cnn {EPOCHS} epochs: lab.jobs {statistics.median(ours):,.0f}, "
-          f"plain fit {statistics.median(base):,.0f}, ratio {ratio:.3f} {'OK' if ratio >= 0.95 else 'BELOW 0.95'}")  # fmt: skip
+    print(
+        f"images/s, digits small_cnn {EPOCHS} epochs: lab.jobs {statistics.median(ours):,.0f}, "
+        f"plain fit {statistics.median(base):,.0f}, ratio {ratio:.3f} {'OK' if ratio >= 0.95 else 'BELOW 0.95'}"
+    )
     _, result = through_jobs(TrainConfig(dataset="digits", model="small_cnn", epochs=10))
     print(
         f"digits, small_cnn, 10 epochs: test accuracy {result['test_accuracy']:.4f} in {result['seconds']:.1f} s of training"

@@ -2,6 +2,8 @@
 
 python -m lab train --dataset digits --model small_cnn --epochs 10 --json
 python -m lab assets            # pre-fetch datasets and ImageNet weights for offline use
+
+The training options and their defaults come from :class:`lab.training.TrainConfig` itself.
 """
 
 from __future__ import annotations
@@ -9,18 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 
 from lab.errors import InputError
 
 
 def _train(args: argparse.Namespace) -> int:
-    from lab import jobs
+    from lab import jobs, worker
     from lab.training import TrainConfig
 
-    config = TrainConfig(args.dataset, args.model, args.epochs, args.batch_size, args.optimizer, args.learning_rate,
-                         args.augmentation, args.seed)  # fmt: skip
-    run_id = jobs.create("train", config.validated().to_dict(), status="starting")
-    result = jobs.execute(run_id)
+    config = TrainConfig(**{field.name: getattr(args, field.name) for field in fields(TrainConfig)})
+    run_id = worker.create("train", config, status="starting")
+    result = worker.execute(run_id)
     run = jobs.get(run_id)
     if result is None:
         print(f"run {run_id} {run.status}: {run.error or ''}", file=sys.stderr)
@@ -40,18 +42,25 @@ def _assets(args: argparse.Namespace) -> int:
     return assets.fetch_all(datasets=not args.no_datasets, weights=not args.no_weights)
 
 
+def _add_config_options(parser: argparse.ArgumentParser, config_class) -> None:
+    """One ``--option`` per field of a settings dataclass, typed and defaulted by the dataclass."""
+    defaults = config_class()
+    for field in fields(config_class):
+        default = getattr(defaults, field.name)
+        flag = "--" + field.name.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            parser.add_argument(flag, type=type(default), default=default, help=f"default: {default}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from lab.training import TrainConfig
+
     parser = argparse.ArgumentParser(prog="python -m lab", description="CNN Lab command line")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train one model in the foreground")
-    train.add_argument("--dataset", default="digits")
-    train.add_argument("--model", default="small_cnn")
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--optimizer", default="adam")
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--augmentation", action="store_true")
-    train.add_argument("--seed", type=int, default=42)
+    _add_config_options(train, TrainConfig)
     train.add_argument("--json", action="store_true", help="print one JSON object")
     train.set_defaults(handler=_train)
     assets = commands.add_parser("assets", help="download datasets and ImageNet weights into the caches")

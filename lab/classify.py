@@ -8,7 +8,6 @@ session), so calls are serialised and nothing mutates the model.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from lab import jobs, network, runlog, training
 from lab.device import keras, tf
-from lab.errors import InputError, describe_value
+from lab.errors import InputError, WeightsUnavailable, describe_value
 from lab.images import LUMA
-from lab.network import reachable
+from models.imagenet import CLASS_INDEX, IMAGENET_MODELS, WEIGHTS_HOST
 
 FIT_MODES = ("resize", "pad", "crop_or_pad", "crop_and_resize")
 FIT_NOTES = {
@@ -29,46 +29,6 @@ FIT_NOTES = {
     "crop_or_pad": "tf.image.resize_with_crop_or_pad: no scaling; central crop (or pad) to size.",
     "crop_and_resize": "tf.image.crop_and_resize: a box (default: the central square) resized to size.",
 }
-WEIGHTS_HOST = "storage.googleapis.com"
-CLASS_INDEX = "imagenet_class_index.json"
-
-
-@dataclass(frozen=True)
-class ImagenetSpec:
-    """One keras.applications model and the facts from the Keras applications table."""
-
-    application: str  # e.g. "resnet50.ResNet50"
-    input_size: int
-    top1: float  # ImageNet top-1 accuracy, Keras table
-    parameters: float  # millions
-    size_mb: int  # weights download
-    weights_file: str  # name in ~/.keras/models
-
-    def module(self):
-        module_name, _ = self.application.split(".")
-        return getattr(keras.applications, module_name)
-
-    def builder(self) -> Callable:
-        return getattr(self.module(), self.application.split(".")[1])
-
-
-IMAGENET_MODELS = {
-    "ResNet50": ImagenetSpec(
-        "resnet50.ResNet50", 224, 0.749, 25.6, 98, "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
-    ),
-    "Xception": ImagenetSpec(
-        "xception.Xception", 299, 0.790, 22.9, 88, "xception_weights_tf_dim_ordering_tf_kernels.h5"
-    ),
-    "MobileNetV2": ImagenetSpec(
-        "mobilenet_v2.MobileNetV2", 224, 0.713, 3.5, 14, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"
-    ),
-    "EfficientNetB0": ImagenetSpec("efficientnet.EfficientNetB0", 224, 0.771, 5.3, 29, "efficientnetb0.h5"),
-    "EfficientNetV2B0": ImagenetSpec("efficientnet_v2.EfficientNetV2B0", 224, 0.787, 7.2, 29, "efficientnetv2-b0.h5"),
-}
-
-
-class WeightsUnavailable(InputError):
-    """ImageNet weights are not cached and cannot be downloaded."""
 
 
 @dataclass(frozen=True)
@@ -104,24 +64,16 @@ class LoadedModel:
             return np.asarray(self._infer(tf.convert_to_tensor(pixels, dtype=tf.float32)))
 
 
-def keras_models_dir() -> Path:
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
-
-
-def weights_cached(name: str) -> bool:
-    return (keras_models_dir() / IMAGENET_MODELS[name].weights_file).exists()
-
-
 def class_names_imagenet() -> list[str]:
     """ImageNet's 1,000 class names from the Keras cache; placeholders if it was never fetched."""
-    path = keras_models_dir() / CLASS_INDEX
+    path = network.keras_home() / "models" / CLASS_INDEX
     if path.exists():
         index = json.loads(path.read_text())
         return [index[str(i)][1] for i in range(1000)]
-    if reachable(WEIGHTS_HOST):
+    if network.reachable(WEIGHTS_HOST):
+        url = f"https://{WEIGHTS_HOST}/download.tensorflow.org/data/{CLASS_INDEX}"
         try:
-            keras.utils.get_file(CLASS_INDEX, f"https://{WEIGHTS_HOST}/download.tensorflow.org/data/{CLASS_INDEX}",
-                                 cache_subdir="models")  # fmt: skip
+            keras.utils.get_file(CLASS_INDEX, url, cache_subdir="models")
             return class_names_imagenet()
         except Exception:  # keras raises a bare Exception on fetch failures: fall back to numbers
             pass
@@ -138,11 +90,8 @@ def load_imagenet(name: str, weights: str | None = "imagenet") -> LoadedModel:
     if name not in IMAGENET_MODELS:
         raise InputError(f"Unknown model {describe_value(name)}; choose one of {', '.join(IMAGENET_MODELS)}.")
     spec = IMAGENET_MODELS[name]
-    if weights == "imagenet" and not weights_cached(name) and not reachable(WEIGHTS_HOST):
-        raise WeightsUnavailable(
-            f"{name}'s ImageNet weights ({spec.size_mb} MB) are not in {keras_models_dir()} and there is no network. "
-            "On a machine with internet run `python -m lab assets`, then copy ~/.keras/models to this server."
-        )
+    if weights == "imagenet":
+        network.require_weights(name)
     try:
         model = spec.builder()(weights=weights)
     except Exception as error:  # keras raises a bare Exception("URL fetch failure ...")
@@ -158,17 +107,15 @@ def _scale_unit(pixels):
 
 def load_run(run_id: str) -> LoadedModel:
     """A model trained in this lab (training or fine-tune run), with its own classes and size."""
-    from lab import jobs, training
-
-    model, labels = training.load_trained(jobs.run_dir(run_id))
-    height, width, channels = labels["input_shape"]
-    if labels.get("preprocessing") == "imagenet":
-        spec = IMAGENET_MODELS[labels["base_model"]]
-        preprocess = spec.module().preprocess_input
-        return LoadedModel(
-            run_id, model, (height, width), channels, labels["class_names"], lambda x: preprocess(np.array(x))
-        )
-    return LoadedModel(run_id, model, (height, width), channels, labels["class_names"], _scale_unit)
+    folder = jobs.run_dir(run_id)
+    model, labels = runlog.load_model(folder), runlog.read_labels(folder)
+    height, width, channels = labels.input_shape
+    if labels.preprocessing == runlog.IMAGENET_PIXELS:
+        # The base's preprocess_input works on tensors: it is traced into the compiled call.
+        preprocess = IMAGENET_MODELS[labels.base_model].module().preprocess_input
+    else:
+        preprocess = _scale_unit
+    return LoadedModel(run_id, model, (height, width), channels, labels.class_names, preprocess)
 
 
 def fetch_weights() -> int:
@@ -345,15 +292,38 @@ def grad_cam(loaded: LoadedModel, image: np.ndarray, class_id: int | None = None
 
 
 def lab_runs() -> list[tuple[str, str]]:
-    """(run id, description) of finished training and fine-tune runs that saved a model."""
-    from lab import jobs
+    """(run id, description) of finished training and fine-tune runs that saved a model.
 
+    The description names the model, the data, the date and the test accuracy, so two runs of
+    the same settings are told apart.
+    """
     found = []
     for run in jobs.list_runs(limit=200):
-        if run.status == "succeeded" and (jobs.run_dir(run.id) / "model.keras").exists():
-            what = run.config.get("model") or run.config.get("base_model") or run.kind
-            found.append((run.id, f"{run.kind}: {what} on {run.config.get('dataset', 'images')}"))
+        if run.status == "succeeded" and runlog.has_model(jobs.run_dir(run.id)):
+            labels = runlog.read_labels(jobs.run_dir(run.id))
+            accuracy = (run.result or {}).get("test_accuracy")
+            score = f" · test accuracy {accuracy:.3f}" if accuracy is not None else ""
+            when = time.strftime("%b %d %H:%M", time.localtime(run.created))
+            found.append((run.id, f"{run.kind}: {labels.model} on {labels.dataset} · {when}{score} · {run.id[-6:]}"))
     return found
+
+
+def look_inside(loaded: LoadedModel, image: np.ndarray, limit: int = 8) -> tuple[list, np.ndarray]:
+    """Each convolutional layer's maps and the class probabilities for one test image.
+
+    Args:
+        loaded: A lab-trained model (:func:`load_run`).
+        image: (H, W, C) in the training data's [0, 1] scale, at the model's input size.
+
+    Returns:
+        ``[(layer name, (H, W, C) maps), ...]`` and the probabilities, computed under the
+        model's lock (the model is shared by every session).
+    """
+    batch = np.asarray(image, dtype=np.float32)[np.newaxis]
+    with loaded.lock:
+        maps = training.activation_maps(loaded.model, image, limit)
+        probabilities = np.asarray(loaded.model(batch, training=False))[0]
+    return maps, probabilities
 
 
 def code_snippet(name: str, mode: str, top_k: int) -> str:
@@ -384,5 +354,5 @@ def load_uploaded(path) -> LoadedModel:
     if len(shape) != 4 or shape[1] is None or shape[2] is None or shape[3] not in (1, 3):
         raise InputError(f"The uploaded model takes inputs of shape {shape}; expected (None, H, W, 1 or 3).")
     classes = int(model.output_shape[-1])
-    return LoadedModel(Path(path).name, model, (shape[1], shape[2]), shape[3], [f"class {i}" for i in range(classes)],
-                       _scale_unit)  # fmt: skip
+    names = [f"class {i}" for i in range(classes)]
+    return LoadedModel(Path(path).name, model, (shape[1], shape[2]), shape[3], names, _scale_unit)

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lab import padding as shapes  # as `shapes`: `padding` is a parameter name here
+from lab.config import Config, choice, number, whole
 from lab.device import keras, tf
 from lab.errors import InputError, describe_value
+from lab.padding import PADDINGS, as_pair, conv_output_size, plan_2d, positive_int
+from lab.planner import LayerSpec, plan_stack
 
 PRESETS = (
     "vertical line",
@@ -40,19 +42,53 @@ MAX_KERNEL = 31
 
 
 @dataclass(frozen=True)
-class ConvConfig:
+class ConvConfig(Config):
     """Settings of the convolution playground (the page mirrors them in the URL)."""
 
+    what = "convolution"
     preset: str = "vertical line"  # HOML's first filter
     kernel_size: int = 7  # HOML uses 7x7 line filters
     sigma: float = 1.0  # gaussian blur only
     seed: int = 42  # "random" only
     per_channel: bool = False  # False: one map summing all channels (HOML); True: one map per channel
     stride: int = 1
-    padding: str = "same"
+    padding: str = "same"  # HOML's tf.nn.conv2d(..., padding="SAME")
     dilation: int = 1
     bias: float = 0.0
     relu: bool = False
+
+    def check(self) -> None:
+        choice("kernel preset", self.preset, PRESETS)
+        whole("kernel size", self.kernel_size, 1, MAX_KERNEL)
+        number("sigma", self.sigma, 0, 100, low_open=True)
+        whole("seed", self.seed, 0, 2**31 - 1)
+        whole("stride", self.stride, 1, MAX_SIDE)
+        choice("padding", self.padding, PADDINGS)
+        whole("dilation", self.dilation, 1, MAX_SIDE)
+        number("bias", self.bias, -1e6, 1e6)
+
+    @property
+    def activation(self) -> str | None:
+        return "relu" if self.relu else None
+
+    def kernel(self) -> np.ndarray:
+        """The preset's (size, size) kernel for these settings (the page's grid starts from it)."""
+        return kernel_2d(self.preset, self.kernel_size, self.sigma, self.seed)
+
+
+def _layer_settings(config: ConvConfig | None, options: dict) -> dict:
+    """convolve/explain_pixel take the playground's config, or the settings one by one."""
+    if config is None:
+        return options
+    if options:
+        raise InputError(f"Pass a ConvConfig or separate settings, not both (got {', '.join(options)}).")
+    return {
+        "stride": config.stride,
+        "padding": config.padding,
+        "dilation": config.dilation,
+        "bias": config.bias,
+        "activation": config.activation,
+    }
 
 
 def kernel_2d(name: str, size: int = 7, sigma: float = 1.0, seed: int = 42) -> np.ndarray:
@@ -61,7 +97,7 @@ def kernel_2d(name: str, size: int = 7, sigma: float = 1.0, seed: int = 42) -> n
         raise InputError(f"Unknown kernel preset {describe_value(name)}; choose one of {', '.join(PRESETS)}.")
     if name in FIXED_3X3:
         return np.array(FIXED_3X3[name], dtype=np.float32)
-    size = shapes._positive_int("kernel size", size)
+    size = positive_int("kernel size", size)
     if size > MAX_KERNEL:
         raise InputError(f"Kernel size must be at most {MAX_KERNEL}, got {size}.")
     kernel = np.zeros((size, size), dtype=np.float32)
@@ -141,34 +177,25 @@ def _validate(image, kernels, stride, padding_mode, dilation):
     if not np.isfinite(kernels).all():
         row, col = np.argwhere(~np.isfinite(kernels))[0][:2]
         raise InputError(f"The kernel has an empty, NaN or infinite cell (row {row}, column {col}).")
-    strides, dilations = shapes.as_pair("stride", stride), shapes.as_pair("dilation", dilation)
+    strides, dilations = as_pair("stride", stride), as_pair("dilation", dilation)
     if max(strides) > 1 and max(dilations) > 1:
         raise InputError("TensorFlow's conv2d does not support stride > 1 together with dilation > 1.")
     for axis, name in ((0, "height"), (1, "width")):
         try:
-            shapes.conv_output_size(
-                image.shape[axis], kernels.shape[axis], strides[axis], padding_mode, dilations[axis]
-            )
+            conv_output_size(image.shape[axis], kernels.shape[axis], strides[axis], padding_mode, dilations[axis])
         except InputError as error:
             raise InputError(f"Along the {name}: {error}") from None
     return image.astype(np.float32, copy=False), kernels, strides, dilations
 
 
-def convolve(
-    image: np.ndarray,
-    kernels: np.ndarray,
-    *,
-    stride: int | tuple[int, int] = 1,
-    padding: str = "same",
-    dilation: int | tuple[int, int] = 1,
-    bias: float | np.ndarray | None = None,
-    activation: str | None = None,
-) -> np.ndarray:
+def convolve(image: np.ndarray, kernels: np.ndarray, config: ConvConfig | None = None, **options) -> np.ndarray:
     """Convolve one image with a bank of kernels using ``tf.nn.conv2d``.
 
     Args:
         image: (H, W, C) float32 image.
         kernels: (kh, kw, C, n) filters.
+        config: The playground's settings (stride, padding, dilation, bias, ReLU); or, instead,
+            these keyword options:
         stride: Step per axis, int or (height, width).
         padding: ``"same"`` or ``"valid"`` (TensorFlow's rules).
         dilation: Gap between kernel taps per axis, int or pair.
@@ -182,6 +209,10 @@ def convolve(
         InputError: For wrong shapes, NaN kernels, zero strides, a kernel larger than the image
             under VALID, or stride and dilation both above 1.
     """
+    return _convolve(image, kernels, **_layer_settings(config, options))
+
+
+def _convolve(image, kernels, stride=1, padding="same", dilation=1, bias=None, activation=None) -> np.ndarray:
     if activation not in ACTIVATIONS:
         raise InputError(f"Activation must be None or 'relu', got {describe_value(activation)}.")
     image, kernels, strides, dilations = _validate(image, kernels, stride, padding, dilation)
@@ -210,26 +241,33 @@ class PixelExplanation:
     output: float  # after bias and activation
     rows: np.ndarray  # input row of each tap (may be <0 or >=H: padding)
     cols: np.ndarray
+    relu: bool = False
+
+    def sentence(self, stored: float) -> str:
+        """The arithmetic in words, beside the value the feature map holds (``stored``)."""
+        relu = " → ReLU" if self.relu else ""
+        return (
+            f"Sum of all {self.products.size} products **{self.total:.4f}** + bias {self.bias:g}{relu} "
+            f"= **{self.output:.4f}**; the feature map holds **{stored:.4f}** (taps on rows "
+            f"{self.rows.min()}..{self.rows.max()}, columns {self.cols.min()}..{self.cols.max()}; "
+            "outside the image is zero padding)."
+        )
 
 
 def explain_pixel(
-    image: np.ndarray,
-    kernel: np.ndarray,
-    row: int,
-    col: int,
-    *,
-    stride=1,
-    padding: str = "same",
-    dilation=1,
-    bias: float = 0.0,
-    activation: str | None = None,
+    image: np.ndarray, kernel: np.ndarray, row: int, col: int, config: ConvConfig | None = None, **options
 ) -> PixelExplanation:
     """Patch, elementwise products, sum, bias and activation for output pixel (row, col).
 
-    ``kernel`` is one filter, (kh, kw, C). The result equals ``convolve(...)[row, col, 0]``.
+    ``kernel`` is one filter, (kh, kw, C); ``config`` or ``options`` as for :func:`convolve`.
+    The result equals ``convolve(...)[row, col, 0]``.
     """
+    return _explain(image, kernel, int(row), int(col), **_layer_settings(config, options))
+
+
+def _explain(image, kernel, row, col, stride=1, padding="same", dilation=1, bias=0.0, activation=None):
     image, kernels, strides, dilations = _validate(image, np.asarray(kernel)[..., None], stride, padding, dilation)
-    plans = shapes.plan_2d(image.shape[:2], kernels.shape[:2], strides, padding, dilations)
+    plans = plan_2d(image.shape[:2], kernels.shape[:2], strides, padding, dilations)
     if not (0 <= row < plans[0].output_size and 0 <= col < plans[1].output_size):
         raise InputError(
             f"Output pixel ({row}, {col}) is outside the {plans[0].output_size}x{plans[1].output_size} output."
@@ -245,7 +283,7 @@ def explain_pixel(
     value = total + bias
     if activation == "relu":
         value = max(value, 0.0)
-    return PixelExplanation(row, col, patch, products, total, float(bias), value, rows, cols)
+    return PixelExplanation(row, col, patch, products, total, float(bias), value, rows, cols, activation == "relu")
 
 
 @dataclass(frozen=True)
@@ -283,9 +321,22 @@ def homl_line_filters(channels: int = 3, size: int = 7) -> np.ndarray:
 @dataclass(frozen=True)
 class TransposedDemo:
     output_shape: tuple[int, int]  # Conv2DTranspose's output height and width
-    planned_shape: tuple[int, int]  # lab.padding's prediction
+    planned_shape: tuple[int, int]  # lab.planner's prediction
     manual_equal: bool  # zero-upsample + flipped kernel + VALID conv == Conv2DTranspose
     max_error: float
+    input_size: int = 5
+    kernel_size: int = 3
+    stride: int = 2
+
+    def explanation(self) -> str:
+        k, s, n = self.kernel_size, self.stride, self.input_size
+        return (
+            f"`Conv2DTranspose({k}, strides={s}, padding='valid')` turns {n}x{n} into "
+            f"**{self.output_shape[0]}x{self.output_shape[1]}** (planner: "
+            f"{self.planned_shape[0]}x{self.planned_shape[1]}). Inserting {s - 1} zero(s) between pixels, padding "
+            f"{k - 1}, and a VALID convolution with the flipped kernel gives the same output: `np.allclose` → "
+            f"**{self.manual_equal}** (max error {self.max_error:.1e})."
+        )
 
 
 def transposed_demo(input_hw=(5, 5), kernel_size: int = 3, stride: int = 2, seed: int = 0) -> TransposedDemo:
@@ -294,8 +345,8 @@ def transposed_demo(input_hw=(5, 5), kernel_size: int = 3, stride: int = 2, seed
     Insert ``stride - 1`` zeros between input pixels, pad ``k - 1`` zeros all round, and run a
     regular VALID convolution with the kernel flipped in space and its in/out channels swapped.
     """
-    height, width = shapes.as_pair("input size", input_hw)
-    kernel_size, stride = shapes._positive_int("kernel size", kernel_size), shapes._positive_int("stride", stride)
+    height, width = as_pair("input size", input_hw)
+    kernel_size, stride = positive_int("kernel size", kernel_size), positive_int("stride", stride)
     if max(height, width) > 256 or kernel_size > MAX_KERNEL:
         raise InputError("Keep the transposed-convolution demo small: input up to 256, kernel up to 31.")
     rng = np.random.default_rng(seed)
@@ -309,9 +360,7 @@ def transposed_demo(input_hw=(5, 5), kernel_size: int = 3, stride: int = 2, seed
     padded = np.pad(upsampled, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     flipped = np.transpose(kernel[::-1, ::-1], (0, 1, 3, 2))  # (k, k, in=2, out=3)
     manual = _conv2d(padded, flipped, (1, 1), "VALID", (1, 1))
-    planned = shapes.plan_stack(
-        (height, width, 2), [shapes.LayerSpec("Conv2DTranspose", 3, (kernel_size,) * 2, (stride,) * 2)]
-    )
+    planned = plan_stack((height, width, 2), [LayerSpec("Conv2DTranspose", 3, (kernel_size,) * 2, (stride,) * 2)])
     same_shape = manual.shape == expected.shape
     error = float(np.abs(manual - expected).max()) if same_shape else float("inf")
     return TransposedDemo(
@@ -319,6 +368,9 @@ def transposed_demo(input_hw=(5, 5), kernel_size: int = 3, stride: int = 2, seed
         planned.layers[0].output_shape[:2],
         same_shape and bool(np.allclose(manual, expected, atol=1e-5)),
         error,
+        height,
+        kernel_size,
+        stride,
     )
 
 

@@ -7,12 +7,13 @@ Keras cache; offline they fail within seconds with instructions instead of hangi
 
 from __future__ import annotations
 
-import os
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from lab import images, network, safety
 from lab.errors import InputError, describe_value
 
 # name: (keras cache file, host it downloads from, class names, channels, whether flips are natural)
@@ -70,7 +71,7 @@ class Dataset:
 
 
 def keras_cache_dir() -> Path:
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    return network.keras_home() / "datasets"
 
 
 def is_cached(name: str) -> bool:
@@ -81,9 +82,7 @@ def is_cached(name: str) -> bool:
 
 def _ensure_reachable(name: str, host: str) -> None:
     """Fail in seconds, not minutes, when an uncached dataset cannot be downloaded."""
-    from lab.network import reachable
-
-    if not reachable(host):
+    if not network.reachable(host):
         raise DatasetUnavailable(
             f"{name} is not in the Keras cache ({keras_cache_dir()}) and cannot be downloaded: no network. "
             "On a machine with internet run `python -m lab assets`, then copy ~/.keras/datasets here; "
@@ -132,11 +131,9 @@ def load(name: str, seed: int = 42) -> Dataset:
 
     y_full, y_test = y_full.reshape(-1).astype(np.int64), y_test.reshape(-1).astype(np.int64)
     x_full = scale(x_full)
-    return Dataset(
-        name,
-        x_full[:-VALIDATION_SIZE], y_full[:-VALIDATION_SIZE], x_full[-VALIDATION_SIZE:], y_full[-VALIDATION_SIZE:],
-        scale(x_test), y_test, class_names, flip_ok,
-    )  # fmt: skip
+    x_train, y_train = x_full[:-VALIDATION_SIZE], y_full[:-VALIDATION_SIZE]
+    x_valid, y_valid = x_full[-VALIDATION_SIZE:], y_full[-VALIDATION_SIZE:]
+    return Dataset(name, x_train, y_train, x_valid, y_valid, scale(x_test), y_test, class_names, flip_ok)
 
 
 def augment_batch(images, seed_pair, flip: bool, color: bool):
@@ -190,7 +187,6 @@ def augmentation_preview(image: np.ndarray, flip: bool, count: int = 9, seed: in
 MAX_ZIP_MEMBERS = 20_000
 MAX_ZIP_TOTAL_BYTES = 1024 * 1024 * 1024  # uncompressed, summed (declared and counted)
 MAX_MEMBER_BYTES = 20 * 1024 * 1024  # one image
-MAX_RATIO = 100  # uncompressed / compressed per member; JPEG/PNG barely compress
 MIN_CLASSES, MIN_PER_CLASS = 2, 5
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar"}
@@ -206,12 +202,13 @@ class ClassFolders(dict):
         self.ignored = ignored  # junk (__MACOSX, .DS_Store, non-images)
 
 
+STAGED_NOTE = "staged.json"  # written last into a staged upload: what extraction skipped
+
+
 def _member_problem(info) -> str | None:
     import re
 
     name = info.filename
-    if info.flag_bits & 0x1:
-        return f"{name!r} is encrypted"
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
         return f"{name!r} has an absolute path"
     if "\\" in name:
@@ -230,95 +227,66 @@ def _is_junk(name: str) -> bool:
     return any(part == "__MACOSX" or part.startswith("._") or part.lower() in JUNK_NAMES for part in parts)
 
 
-def extract_image_zip(zip_path, dest_dir) -> ClassFolders:
-    """Safely extract a zip of class folders (``cats/1.jpg``, ``dogs/2.png``, ...).
+def _class_members(infos) -> tuple[dict[str, list], int]:
+    """{class: [image members]} from ``class/image`` (or ``top/class/image``) paths, and the count ignored."""
+    files = [info for info in infos if not info.is_dir()]
+    kept = [info for info in files if not _is_junk(info.filename)]
+    pictures = [info for info in kept if Path(info.filename).suffix.lower() in IMAGE_SUFFIXES]
+    ignored = len(files) - len(pictures)
+    parts = [info.filename.strip("/").split("/") for info in pictures]
+    tops = {p[0] for p in parts}
+    depth = 1 if len(tops) == 1 and all(len(p) >= 3 for p in parts) else 0  # one extra wrapping folder
+    by_class: dict[str, list] = {}
+    for info, path_parts in zip(pictures, parts, strict=True):
+        if len(path_parts) != depth + 2:
+            ignored += 1  # loose files at the root, or deeper nesting than class/image
+            continue
+        by_class.setdefault(path_parts[depth], []).append(info)
+    folders = set()
+    for info in infos:
+        path_parts = info.filename.strip("/").split("/")
+        if info.is_dir() and len(path_parts) == depth + 1 and not _is_junk(info.filename):
+            folders.add(path_parts[depth])
+    for empty in sorted(folders - set(by_class)):
+        raise InputError(f"Class folder {empty!r} has no images (each class needs at least {MIN_PER_CLASS}).")
+    if len(by_class) < MIN_CLASSES:
+        found = ", ".join(sorted(by_class)) or "none"
+        raise InputError(f"Found {len(by_class)} class folder(s) ({found}); a dataset needs at least {MIN_CLASSES}.")
+    return by_class, ignored
 
-    Every member is checked before anything is written: no absolute paths, ``..``, backslashes,
-    drive letters, symlinks, encrypted or nested archives; member count, sizes and compression
-    ratio are capped, and bytes are counted while reading (headers are not trusted). macOS and
-    Windows junk is ignored; one extra top folder (``flowers/roses/...``) is looked through.
-    Images are decoded with :func:`lab.images.load_image`: unreadable ones are skipped and
-    counted. Files are written as ``dest_dir/<class>/<n><suffix>``: nothing lands outside.
 
-    Raises:
-        InputError: With the reason, for any refusal; nothing is written in that case.
-    """
-    import re
+def _read_images(archive, by_class: dict[str, list]) -> tuple[dict[str, list[tuple[str, bytes]]], int]:
+    """Read and decode every member, counting bytes (headers can lie); unreadable images are skipped."""
     import zipfile
 
-    from lab import images
-
-    dest = Path(dest_dir).resolve()
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError):
-        raise InputError("This is not a readable zip file (damaged, truncated, or another format).") from None
-    with archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_ZIP_MEMBERS:
-            raise InputError(f"The zip has {len(infos):,} entries; the limit is {MAX_ZIP_MEMBERS:,}.")
-        for info in infos:
-            problem = _member_problem(info)
-            if problem:
-                raise InputError(f"Refused: {problem}.")
-        files = [info for info in infos if not info.is_dir()]
-        total = sum(info.file_size for info in files)
-        if total > MAX_ZIP_TOTAL_BYTES:
-            raise InputError(
-                f"The zip expands to {total / 2**20:,.0f} MB; the limit is {MAX_ZIP_TOTAL_BYTES // 2**20} MB."
-            )
-        for info in files:
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise InputError(
-                    f"Refused: {info.filename!r} is {info.file_size / 2**20:.0f} MB; one image may be at most 20 MB."
-                )
-            if info.compress_size and info.file_size > 1_000_000 and info.file_size / info.compress_size > MAX_RATIO:
-                raise InputError(
-                    f"Refused: {info.filename!r} expands {info.file_size / info.compress_size:,.0f}x (a zip bomb?)."
-                )
-        kept = [info for info in files if not _is_junk(info.filename)]
-        ignored = len(files) - len(kept)
-        images_only = [info for info in kept if Path(info.filename).suffix.lower() in IMAGE_SUFFIXES]
-        ignored += len(kept) - len(images_only)
-        parts = [info.filename.strip("/").split("/") for info in images_only]
-        tops = {p[0] for p in parts}
-        depth = 1 if len(tops) == 1 and all(len(p) >= 3 for p in parts) else 0  # one extra wrapping folder
-        by_class: dict[str, list] = {}
-        for info, path_parts in zip(images_only, parts, strict=True):
-            if len(path_parts) != depth + 2:
-                ignored += 1  # loose files at the root, or deeper nesting than class/image
-                continue
-            by_class.setdefault(path_parts[depth], []).append(info)
-        folders = {p[depth] for p in (info.filename.strip("/").split("/") for info in infos if info.is_dir())
-                   if len(p) == depth + 1 and not _is_junk("/".join(p))}  # fmt: skip
-        for empty in sorted(folders - set(by_class)):
-            raise InputError(f"Class folder {empty!r} has no images (each class needs at least {MIN_PER_CLASS}).")
-        if len(by_class) < MIN_CLASSES:
-            found = ", ".join(sorted(by_class)) or "none"
-            raise InputError(
-                f"Found {len(by_class)} class folder(s) ({found}); fine-tuning needs at least {MIN_CLASSES}."
-            )
-        counted = 0
-        decoded: dict[str, list[tuple[str, bytes]]] = {}
-        unreadable = 0
-        for name, members in sorted(by_class.items()):
-            for info in members:
+    counted = unreadable = 0
+    decoded: dict[str, list[tuple[str, bytes]]] = {}
+    for name, members in sorted(by_class.items()):
+        for info in members:
+            try:
                 with archive.open(info) as handle:
                     data = handle.read(MAX_MEMBER_BYTES + 1)  # counted, not trusted
-                counted += len(data)
-                if len(data) > MAX_MEMBER_BYTES or counted > MAX_ZIP_TOTAL_BYTES:
-                    raise InputError("Refused: the archive holds more data than its headers declare.")
-                try:
-                    images.load_image(data)
-                except InputError:
-                    unreadable += 1
-                    continue
-                decoded.setdefault(name, []).append((Path(info.filename).suffix.lower(), data))
-        for name in sorted(by_class):
-            if len(decoded.get(name, [])) < MIN_PER_CLASS:
-                raise InputError(
-                    f"Class {name!r} has {len(decoded.get(name, []))} readable images; each class needs at least {MIN_PER_CLASS}."
-                )
+            except (zipfile.BadZipFile, OSError, EOFError) as error:  # a bad CRC, a truncated member
+                raise InputError(f"Refused: {info.filename!r} is damaged ({error}).") from None
+            counted += len(data)
+            if len(data) > MAX_MEMBER_BYTES or counted > MAX_ZIP_TOTAL_BYTES:
+                raise InputError("Refused: the archive holds more data than its headers declare.")
+            try:
+                images.load_image(data)
+            except InputError:
+                unreadable += 1
+                continue
+            decoded.setdefault(name, []).append((Path(info.filename).suffix.lower(), data))
+    for name in sorted(by_class):
+        count = len(decoded.get(name, []))
+        if count < MIN_PER_CLASS:
+            raise InputError(f"Class {name!r} has {count} readable images; each class needs at least {MIN_PER_CLASS}.")
+    return decoded, unreadable
+
+
+def _write_classes(decoded: dict[str, list[tuple[str, bytes]]], dest: Path) -> dict[str, list[Path]]:
+    import re
+
     result: dict[str, list[Path]] = {}
     for name, items in sorted(decoded.items()):
         safe = re.sub(r"[^\w .-]", "_", name).strip(" .") or "class"
@@ -332,7 +300,103 @@ def extract_image_zip(zip_path, dest_dir) -> ClassFolders:
             path.write_bytes(data)
             paths.append(path)
         result[name] = paths
-    return ClassFolders(result, unreadable, ignored)
+    return result
+
+
+def extract_image_zip(source, dest_dir) -> ClassFolders:
+    """Safely extract a zip of class folders (``cats/1.jpg``, ``dogs/2.png``, ...).
+
+    Every member is checked before anything is written: no absolute paths, ``..``, backslashes,
+    drive letters, symlinks, encrypted or nested archives; member count, sizes and compression
+    ratio are capped (:func:`lab.safety.check_zip_sizes`), and bytes are counted while reading.
+    macOS and Windows junk is ignored; one extra top folder (``flowers/roses/...``) is looked
+    through. Images are decoded with :func:`lab.images.load_image`: unreadable ones are skipped and
+    counted. Files are written as ``dest_dir/<class>/<n><suffix>``: nothing lands outside.
+
+    Args:
+        source: The zip's bytes, or a path to it.
+        dest_dir: Where the class folders go.
+
+    Raises:
+        InputError: With the reason, for any refusal; nothing is written in that case.
+    """
+    import io
+    import zipfile
+
+    dest = Path(dest_dir).resolve()
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+    except (zipfile.BadZipFile, OSError):
+        raise InputError("This is not a readable zip file (damaged, truncated, or another format).") from None
+    with archive:
+        infos = archive.infolist()
+        for info in infos:
+            problem = _member_problem(info)
+            if problem:
+                raise InputError(f"Refused: {problem}.")
+        safety.check_zip_sizes(
+            infos,
+            max_members=MAX_ZIP_MEMBERS,
+            max_total_bytes=MAX_ZIP_TOTAL_BYTES,
+            max_member_bytes=MAX_MEMBER_BYTES,
+        )
+        by_class, ignored = _class_members(infos)
+        decoded, unreadable = _read_images(archive, by_class)
+    return ClassFolders(_write_classes(decoded, dest), unreadable, ignored)
+
+
+@dataclass(frozen=True)
+class StagedZip:
+    """An uploaded zip of class folders, checked and extracted once (keyed by its content)."""
+
+    path: Path  # the extracted class folders
+    classes: dict[str, list[Path]]
+    unreadable: int
+    ignored: int
+
+    @property
+    def count(self) -> int:
+        return sum(map(len, self.classes.values()))
+
+
+def _staged(path: Path) -> StagedZip:
+    skipped = json.loads((path / STAGED_NOTE).read_text())
+    classes = {p.name: sorted(p.iterdir()) for p in sorted(path.iterdir()) if p.is_dir()}
+    return StagedZip(path, classes, skipped["unreadable"], skipped["ignored"])
+
+
+def stage_zip(data: bytes, uploads_dir: Path) -> StagedZip:
+    """Check and extract an uploaded zip into ``uploads_dir/<content hash>``, once per content.
+
+    Each call extracts into a private temporary folder and renames it into place, so sessions
+    uploading the same zip at the same moment never share a half-written folder; the first rename
+    wins and the others' copies are removed. A refused zip leaves nothing behind. A staged folder
+    is reused by every later upload of the same bytes (and by a run's ``?run=`` link).
+
+    Raises:
+        InputError: For any refusal (see :func:`extract_image_zip`).
+    """
+    import hashlib
+    import shutil
+    import tempfile
+
+    uploads_dir = Path(uploads_dir)
+    target = uploads_dir / hashlib.sha256(data).hexdigest()[:24]
+    if (target / STAGED_NOTE).exists():
+        return _staged(target)
+    uploads_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".part-", dir=uploads_dir))
+    try:
+        found = extract_image_zip(data, scratch)
+        (scratch / STAGED_NOTE).write_text(json.dumps({"unreadable": found.unreadable, "ignored": found.ignored}))
+        try:
+            scratch.rename(target)
+        except OSError:  # another session staged the same bytes first: use theirs
+            if not (target / STAGED_NOTE).exists():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return _staged(target)
 
 
 def split_files(classes: dict[str, list], seed: int = 42, test: float = 0.10, valid: float = 0.15):

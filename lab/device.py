@@ -43,12 +43,6 @@ class DeviceInfo:
     gpus: list[GpuInfo] = field(default_factory=list)
     mixed_precision: str = "float32"  # the global Keras dtype policy
 
-    @property
-    def summary(self) -> str:
-        if not self.gpus:
-            return f"CPU only ({self.cpu_count} cores)"
-        return ", ".join(gpu.name for gpu in self.gpus)
-
 
 def configure() -> list:
     """Turn on memory growth for every GPU. Idempotent; returns the GPU devices."""

@@ -12,6 +12,10 @@ class InputError(ValueError):
     """Bad input from a user: an upload, a widget value or a table cell."""
 
 
+class WeightsUnavailable(InputError):
+    """ImageNet weights are not cached and cannot be downloaded (the environment, not the learner)."""
+
+
 def describe_value(value: object, limit: int = 60) -> str:
     """A short, safe rendering of a received value for an error message."""
     text = repr(value)

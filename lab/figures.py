@@ -20,8 +20,15 @@ def axis_diagram(plan: AxisPlan, axis_name: str = "height", max_cells: int = 64,
     for cell in range(cells):
         is_pad = cell < plan.pad_before or cell >= plan.pad_before + plan.input_size
         label = "pad" if is_pad else str(cell - plan.pad_before)
-        figure.add_shape(type="rect", x0=cell + 0.05, x1=cell + 0.95, y0=0.1, y1=0.9, line_width=0,
-                         fillcolor=PAD_COLOR if is_pad else INPUT_COLOR)  # fmt: skip
+        figure.add_shape(
+            type="rect",
+            x0=cell + 0.05,
+            x1=cell + 0.95,
+            y0=0.1,
+            y1=0.9,
+            line_width=0,
+            fillcolor=PAD_COLOR if is_pad else INPUT_COLOR,
+        )
         if cells <= 40:
             figure.add_annotation(x=cell + 0.5, y=0.5, text=label, showarrow=False, font_size=10)
     shown = 0
@@ -32,11 +39,15 @@ def axis_diagram(plan: AxisPlan, axis_name: str = "height", max_cells: int = 64,
         y = -(index + 1) * 0.8
         figure.add_trace(
             go.Scatter(
-                x=[tap + 0.5 for tap in taps], y=[y] * len(taps), mode="lines+markers",
-                marker={"symbol": "square", "size": 9, "color": WINDOW_COLOR}, line={"color": WINDOW_COLOR, "width": 1},
-                name=f"output {index}", hovertemplate=f"output {index} reads padded cell %{{x:.0f}}<extra></extra>",
+                x=[tap + 0.5 for tap in taps],
+                y=[y] * len(taps),
+                mode="lines+markers",
+                marker={"symbol": "square", "size": 9, "color": WINDOW_COLOR},
+                line={"color": WINDOW_COLOR, "width": 1},
+                name=f"output {index}",
+                hovertemplate=f"output {index} reads padded cell %{{x:.0f}}<extra></extra>",
             )
-        )  # fmt: skip
+        )
         shown += 1
     cut = []
     if plan.padded_size > cells:
@@ -66,18 +77,53 @@ def pr_figure(recall, precision, operating=None, title: str = "Precision-recall 
     levels = np.linspace(0, 1, 11)
     samples = pr.interpolated_precision(recall, precision, levels)
     figure = go.Figure()
-    figure.add_trace(go.Scatter(x=np.concatenate(([0.0], recall)), y=np.concatenate(([best[0]], best)), line_shape="vh",
-                                fill="tozeroy", fillcolor="rgba(49,130,189,0.15)", line={"color": WINDOW_COLOR, "dash": "dash"},
-                                name="envelope (area = all-point AP)"))  # fmt: skip
-    figure.add_trace(go.Scatter(x=recall, y=precision, mode="lines+markers" if len(recall) <= 60 else "lines",
-                                line={"color": "#e6550d"}, name="precision"))  # fmt: skip
-    figure.add_trace(go.Scatter(x=levels, y=samples, mode="markers", marker={"symbol": "diamond", "size": 9, "color": "black"},
-                                name="11-point samples"))  # fmt: skip
+    figure.add_trace(
+        go.Scatter(
+            x=np.concatenate(([0.0], recall)),
+            y=np.concatenate(([best[0]], best)),
+            line_shape="vh",
+            fill="tozeroy",
+            fillcolor="rgba(49,130,189,0.15)",
+            line={"color": WINDOW_COLOR, "dash": "dash"},
+            name="envelope (area = all-point AP)",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=recall,
+            y=precision,
+            mode="lines+markers" if len(recall) <= 60 else "lines",
+            line={"color": "#e6550d"},
+            name="precision",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=levels,
+            y=samples,
+            mode="markers",
+            marker={"symbol": "diamond", "size": 9, "color": "black"},
+            name="11-point samples",
+        )
+    )
     if operating is not None:
-        figure.add_trace(go.Scatter(x=[operating.recall], y=[operating.precision], mode="markers", name="threshold",
-                                    marker={"size": 14, "color": "#31a354", "line": {"width": 2, "color": "white"}}))  # fmt: skip
-    figure.update_layout(title=title, xaxis={"title": "recall", "range": [0, 1.02]}, yaxis={"title": "precision", "range": [0, 1.05]},
-                         height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.2})  # fmt: skip
+        figure.add_trace(
+            go.Scatter(
+                x=[operating.recall],
+                y=[operating.precision],
+                mode="markers",
+                name="threshold",
+                marker={"size": 14, "color": "#31a354", "line": {"width": 2, "color": "white"}},
+            )
+        )
+    figure.update_layout(
+        title=title,
+        xaxis={"title": "recall", "range": [0, 1.02]},
+        yaxis={"title": "precision", "range": [0, 1.05]},
+        height=420,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.2},
+    )
     return figure
 
 
@@ -85,16 +131,29 @@ def boxes_figure(box_a, box_b) -> go.Figure:
     """Two (x_min, y_min, x_max, y_max) boxes and their overlap, in image coordinates (y down)."""
     figure = go.Figure()
     for box, color, name in ((box_a, "#3182bd", "A"), (box_b, "#e6550d", "B")):
-        figure.add_shape(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3], line={"color": color, "width": 2},
-                         fillcolor=color, opacity=0.15, label={"text": name})  # fmt: skip
+        figure.add_shape(
+            type="rect",
+            x0=box[0],
+            y0=box[1],
+            x1=box[2],
+            y1=box[3],
+            line={"color": color, "width": 2},
+            fillcolor=color,
+            opacity=0.15,
+            label={"text": name},
+        )
     x0, y0 = max(box_a[0], box_b[0]), max(box_a[1], box_b[1])
     x1, y1 = min(box_a[2], box_b[2]), min(box_a[3], box_b[3])
     if x1 > x0 and y1 > y0:
         figure.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line_width=0, fillcolor="#31a354", opacity=0.5)
     low = min(box_a[0], box_b[0], box_a[1], box_b[1]) - 5
     high = max(box_a[2], box_b[2], box_a[3], box_b[3]) + 5
-    figure.update_layout(xaxis={"range": [low, high]}, yaxis={"range": [high, low], "scaleanchor": "x"},
-                         height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10})  # fmt: skip
+    figure.update_layout(
+        xaxis={"range": [low, high]},
+        yaxis={"range": [high, low], "scaleanchor": "x"},
+        height=320,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
     return figure
 
 
@@ -135,20 +194,42 @@ def feature_maps_figure(image, maps, titles, shared_scale: bool = True, pixel=No
         values, step = _subsample(maps[..., index])
         figure.add_trace(
             go.Heatmap(
-                z=np.round(values, 4), x=np.arange(0, maps.shape[1], step), y=np.arange(0, maps.shape[0], step),
-                colorscale="RdBu_r" if low < 0 < high else "Viridis", zmin=low if shared_scale else None,
-                zmax=high if shared_scale else None, showscale=index == count - 1 or not shared_scale,
+                z=np.round(values, 4),
+                x=np.arange(0, maps.shape[1], step),
+                y=np.arange(0, maps.shape[0], step),
+                colorscale="RdBu_r" if low < 0 < high else "Viridis",
+                zmin=low if shared_scale else None,
+                zmax=high if shared_scale else None,
+                showscale=index == count - 1 or not shared_scale,
                 hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
             ),
-            1, index + 2,
-        )  # fmt: skip
+            1,
+            index + 2,
+        )
         if pixel is not None:
-            figure.add_trace(go.Scatter(x=[pixel[1]], y=[pixel[0]], mode="markers", showlegend=False,
-                                        marker={"symbol": "x", "size": 12, "color": "magenta"}), 1, index + 2)  # fmt: skip
+            figure.add_trace(
+                go.Scatter(
+                    x=[pixel[1]],
+                    y=[pixel[0]],
+                    mode="markers",
+                    showlegend=False,
+                    marker={"symbol": "x", "size": 12, "color": "magenta"},
+                ),
+                1,
+                index + 2,
+            )
     if taps is not None:
         tap_rows, tap_cols = taps
-        figure.add_shape(type="rect", x0=tap_cols.min() - 0.5, x1=tap_cols.max() + 0.5, y0=tap_rows.min() - 0.5,
-                         y1=tap_rows.max() + 0.5, line={"color": "magenta", "width": 2}, row=1, col=1)  # fmt: skip
+        figure.add_shape(
+            type="rect",
+            x0=tap_cols.min() - 0.5,
+            x1=tap_cols.max() + 0.5,
+            y0=tap_rows.min() - 0.5,
+            y1=tap_rows.max() + 0.5,
+            line={"color": "magenta", "width": 2},
+            row=1,
+            col=1,
+        )
     for index in range(count + 1):
         figure.update_yaxes(autorange="reversed", scaleanchor=f"x{index + 1 if index else ''}", row=1, col=index + 1)
     figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False)
@@ -162,16 +243,28 @@ def grid_figure(
     import numpy as np
 
     values = np.asarray(values, dtype=float)
-    figure = go.Figure(go.Heatmap(z=values, text=[[format(v, text_format) for v in row] for row in values],
-                                  texttemplate="%{text}", colorscale=colorscale, showscale=False,
-                                  zmid=0 if colorscale == "RdBu" else None))  # fmt: skip
+    figure = go.Figure(
+        go.Heatmap(
+            z=values,
+            text=[[format(v, text_format) for v in row] for row in values],
+            texttemplate="%{text}",
+            colorscale=colorscale,
+            showscale=False,
+            zmid=0 if colorscale == "RdBu" else None,
+        )
+    )
     for row, col in highlight or []:
         figure.add_shape(
             type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5, line={"color": "#e6550d", "width": 3}
         )
     size = max(values.shape)
-    figure.update_layout(title=title, height=max(180, 32 * size + 60), margin={"l": 10, "r": 10, "t": 30 if title else 5, "b": 5},
-                         yaxis={"autorange": "reversed", "showticklabels": size <= 12}, xaxis={"showticklabels": size <= 12})  # fmt: skip
+    figure.update_layout(
+        title=title,
+        height=max(180, 32 * size + 60),
+        margin={"l": 10, "r": 10, "t": 30 if title else 5, "b": 5},
+        yaxis={"autorange": "reversed", "showticklabels": size <= 12},
+        xaxis={"showticklabels": size <= 12},
+    )
     return figure
 
 
@@ -215,10 +308,23 @@ def training_curves(curves: dict, title: str = "") -> go.Figure:
 
 def confusion_figure(counts, class_names) -> go.Figure:
     """Confusion matrix (rows: true class, columns: predicted) with counts in the cells."""
-    figure = go.Figure(go.Heatmap(z=counts, x=class_names, y=class_names, colorscale="Blues", texttemplate="%{z}",
-                                  hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))  # fmt: skip
-    figure.update_layout(xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", height=420,
-                         margin={"l": 10, "r": 10, "t": 10, "b": 10})  # fmt: skip
+    figure = go.Figure(
+        go.Heatmap(
+            z=counts,
+            x=class_names,
+            y=class_names,
+            colorscale="Blues",
+            texttemplate="%{z}",
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis_title="predicted",
+        yaxis_title="true",
+        yaxis_autorange="reversed",
+        height=420,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
     return figure
 
 
@@ -241,8 +347,11 @@ def filters_figure(kernels, limit: int = 32) -> go.Figure:
     figure = make_subplots(rows=rows, cols=columns, horizontal_spacing=0.01, vertical_spacing=0.02)
     bound = float(np.abs(maps).max()) or 1.0
     for index in range(count):
-        figure.add_trace(go.Heatmap(z=maps[..., index], colorscale="RdBu_r", zmin=-bound, zmax=bound, showscale=False),
-                         index // columns + 1, index % columns + 1)  # fmt: skip
+        figure.add_trace(
+            go.Heatmap(z=maps[..., index], colorscale="RdBu_r", zmin=-bound, zmax=bound, showscale=False),
+            index // columns + 1,
+            index % columns + 1,
+        )
     figure.update_xaxes(showticklabels=False)
     figure.update_yaxes(showticklabels=False, autorange="reversed")
     figure.update_layout(height=90 * rows + 20, margin={"l": 5, "r": 5, "t": 5, "b": 5})
@@ -269,8 +378,16 @@ def topk_figure(predictions, title: str = "") -> go.Figure:
     """Horizontal bars of the top-k classes, best on top."""
     labels = [p.label for p in predictions][::-1]
     values = [p.probability for p in predictions][::-1]
-    figure = go.Figure(go.Bar(x=values, y=labels, orientation="h", marker_color="#3182bd",
-                              text=[f"{v:.1%}" for v in values], textposition="auto"))  # fmt: skip
+    figure = go.Figure(
+        go.Bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            marker_color="#3182bd",
+            text=[f"{v:.1%}" for v in values],
+            textposition="auto",
+        )
+    )
     figure.update_layout(
         title=title, xaxis={"range": [0, 1]}, height=60 + 28 * len(labels), margin={"l": 10, "r": 10, "t": 30, "b": 10}
     )
@@ -286,6 +403,10 @@ def overlay_figure_cam(image, cam) -> go.Figure:
         shown = np.repeat(shown, 3, axis=2)
     figure = go.Figure(go.Image(z=shown))
     figure.add_trace(go.Heatmap(z=cam, colorscale="Jet", opacity=0.45, showscale=False, hoverinfo="skip"))
-    figure.update_layout(height=300, margin={"l": 0, "r": 0, "t": 0, "b": 0}, xaxis={"visible": False},
-                         yaxis={"visible": False, "autorange": "reversed"})  # fmt: skip
+    figure.update_layout(
+        height=300,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        xaxis={"visible": False},
+        yaxis={"visible": False, "autorange": "reversed"},
+    )
     return figure

@@ -7,25 +7,25 @@ centre-cropped to a square and resized; training images are randomly cropped and
 base model's own ``preprocess_input``. BatchNormalization stays in inference mode throughout (the
 base is called with ``training=False``), as HOML recommends when fine-tuning.
 
-Runs go through :mod:`lab.jobs` (kind ``"finetune"``), so curves, cancel, resume and the run list
+Its :func:`run` is the ``"finetune"`` run kind (:mod:`lab.worker`), so curves, cancel, resume and the run list
 work as for training. Each phase checkpoints; a resumed run skips a finished phase 1.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lab import classify, datasets
+from lab import datasets, network, runlog, training
+from lab.config import Config, choice, number, whole
 from lab.device import enable_mixed_precision, keras, tf
-from lab.errors import InputError, describe_value
-from lab.network import reachable
+from lab.errors import InputError
+from models.imagenet import IMAGENET_MODELS
 
 os.environ.setdefault("TFDS_DISABLE_GCS", "1")  # tensorflow-datasets: never reach for Google Cloud Storage
 
@@ -37,9 +37,10 @@ THUMBNAIL = 64
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
+class FinetuneConfig(Config):
     """Settings of one fine-tuning run; defaults are HOML's recipe (2nd edition)."""
 
+    what = "fine-tuning"
     source: str = "tf_flowers"  # or "zip" with data_dir
     data_dir: str | None = None  # extracted class folders, for source="zip"
     base_model: str = "Xception"  # HOML
@@ -57,43 +58,25 @@ class FinetuneConfig:
     augmentation: bool = True  # random crop + horizontal flip
     seed: int = 42
 
-    @classmethod
-    def from_dict(cls, values: dict) -> FinetuneConfig:
-        unknown = set(values) - {field.name for field in fields(cls)}
-        if unknown:
-            raise InputError(f"Unknown fine-tuning setting(s): {', '.join(sorted(unknown))}.")
-        return cls(**values).validated()
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def validated(self) -> FinetuneConfig:
-        if self.source not in SOURCES:
-            raise InputError(f"Unknown data source {describe_value(self.source)}; choose one of {', '.join(SOURCES)}.")
+    def check(self) -> None:
+        choice("data source", self.source, SOURCES)
         if self.source == "zip" and not (self.data_dir and Path(self.data_dir).is_dir()):
             raise InputError("Upload a zip of class folders first (no extracted data folder).")
-        if self.base_model not in BASES:
-            raise InputError(f"Unknown base model {describe_value(self.base_model)}; choose one of {', '.join(BASES)}.")
-        if self.weights not in ("imagenet", None):
-            raise InputError(f"Weights must be 'imagenet' or None, got {describe_value(self.weights)}.")
-        for name, value, low, high in (("image size", self.image_size, 32, 512), ("batch size", self.batch_size, 1, 512),
-                                       ("head epochs", self.head_epochs, 0, 100), ("fine-tune epochs", self.finetune_epochs, 0, 100),
-                                       ("unfreeze-from layer", self.unfreeze_from, 0, 10_000), ("patience", self.patience, 1, 100)):  # fmt: skip
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise InputError(
-                    f"The {name} must be a whole number from {low} to {high}, got {describe_value(value)}."
-                )
+        choice("base model", self.base_model, BASES)
+        choice("weights", self.weights, ("imagenet", None))
+        whole("image size", self.image_size, 32, 512)
+        whole("batch size", self.batch_size, 1, 512)
+        whole("head epochs", self.head_epochs, 0, 100)
+        whole("fine-tune epochs", self.finetune_epochs, 0, 100)
+        whole("unfreeze-from layer", self.unfreeze_from, 0, 10_000)
+        whole("patience", self.patience, 1, 100)
+        whole("seed", self.seed, 0, 2**31 - 1)
         if self.head_epochs + self.finetune_epochs == 0:
             raise InputError("Train at least one epoch in one of the two phases.")
-        for name, value in (("head learning rate", self.head_learning_rate), ("fine-tune learning rate", self.finetune_learning_rate),
-                            ("head decay", self.head_decay), ("fine-tune decay", self.finetune_decay)):  # fmt: skip
-            positive = "rate" in name
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
-                    or (positive and not 0 < value <= 10):  # fmt: skip
-                raise InputError(
-                    f"The {name} must be a finite number{' above 0 and at most 10' if positive else ' >= 0'}, got {describe_value(value)}."
-                )
-        return self
+        number("head learning rate", self.head_learning_rate, 0, 10, low_open=True)
+        number("fine-tune learning rate", self.finetune_learning_rate, 0, 10, low_open=True)
+        number("head decay", self.head_decay, 0, 10)
+        number("fine-tune decay", self.finetune_decay, 0, 10)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,7 +100,7 @@ def tf_flowers_available() -> str:
         return "prepared"
     except Exception:  # DatasetNotFoundError and friends: not prepared here
         pass
-    return "downloadable" if reachable() else "unavailable"
+    return "downloadable" if network.reachable() else "unavailable"
 
 
 def _tf_flowers(side: int):
@@ -169,7 +152,7 @@ def load_splits(config: FinetuneConfig):
 def pipelines(config: FinetuneConfig, train, valid, test):
     """Batched, preprocessed, prefetched datasets; evaluation ones cached."""
     size = config.image_size
-    preprocess = classify.IMAGENET_MODELS[config.base_model].module().preprocess_input
+    preprocess = IMAGENET_MODELS[config.base_model].module().preprocess_input
 
     def evaluate(image, label):  # the central crop of the stored square
         return preprocess(tf.image.resize_with_crop_or_pad(tf.cast(image, tf.float32), size, size)), label
@@ -195,12 +178,9 @@ def pipelines(config: FinetuneConfig, train, valid, test):
 # ---------------------------------------------------------------------------------------------
 def build(config: FinetuneConfig, num_classes: int):
     """(model, base): GlobalAveragePooling + Dense softmax on the ImageNet base, base frozen."""
-    spec = classify.IMAGENET_MODELS[config.base_model]
-    if config.weights == "imagenet" and not classify.weights_cached(config.base_model) and not reachable():
-        raise classify.WeightsUnavailable(
-            f"{config.base_model}'s ImageNet weights are not cached and there is no network. Run `python -m lab assets` "
-            "where there is internet, or confirm random initialisation (it learns far less)."
-        )
+    spec = IMAGENET_MODELS[config.base_model]
+    if config.weights == "imagenet":
+        network.require_weights(config.base_model)
     size = config.image_size
     base = spec.builder()(weights=config.weights, include_top=False, input_shape=(size, size, 3))
     inputs = keras.Input((size, size, 3))
@@ -265,28 +245,14 @@ def parameter_counts(model) -> tuple[int, int]:
     return trainable, model.count_params() - trainable
 
 
-def saved_epoch(run_dir: Path) -> int:
-    """Epochs (counted across both phases) that a resumed run will not repeat."""
-    run_dir = Path(run_dir)
-    phase = run_dir / "phase.json"
-    for backup in ("backup_phase2", "backup_phase1"):
-        metadata = run_dir / backup / "training_metadata.json"
-        if metadata.exists() and (backup == "backup_phase1" or phase.exists()):
-            return int(json.loads(metadata.read_text())["epoch"])
-    return int(json.loads(phase.read_text())["phase1_epochs"]) if phase.exists() else 0
-
-
 def base_layer_names(base_model: str) -> list[str]:
     """The base's layer names in order (HOML prints them to choose where to unfreeze)."""
-    spec = classify.IMAGENET_MODELS[base_model]
+    spec = IMAGENET_MODELS[base_model]
     return [layer.name for layer in spec.builder()(weights=None, include_top=False).layers]
 
 
-def run(config: FinetuneConfig, run_dir: Path, callback) -> dict | None:
-    """Both phases into ``run_dir`` (``model.keras``, ``labels.json``, ``predictions.npz``)."""
-    from lab import training
-
-    config = config.validated()
+def run(config: FinetuneConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
+    """Both phases into ``run_dir``, then the run's artifacts (:func:`lab.runlog.save_artifacts`)."""
     run_dir = Path(run_dir)
     keras.utils.set_random_seed(config.seed)
     mixed = enable_mixed_precision(True)  # mixed_float16 on a GPU; float32 on the CPU
@@ -295,7 +261,7 @@ def run(config: FinetuneConfig, run_dir: Path, callback) -> dict | None:
     model, base = build(config, len(names))
     if config.weights is None:
         calibrate_batchnorm(base, train_data)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+    callback = log.keras_callback(config.batch_size)
     phase_file = run_dir / "phase.json"
     counts: dict[str, list[int]] = {}
     start = time.perf_counter()
@@ -304,36 +270,49 @@ def run(config: FinetuneConfig, run_dir: Path, callback) -> dict | None:
         head_epochs = json.loads(phase_file.read_text())["phase1_epochs"]
     else:
         counts["phase 1"] = list(parameter_counts(model))
-        model.compile(optimizer=_sgd(config.head_learning_rate, config.head_decay, False),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
+        _compile(model, config.head_learning_rate, config.head_decay, nesterov=False)
         head_epochs = 0
         if config.head_epochs:
-            history = model.fit(train_data, validation_data=valid_data, epochs=config.head_epochs, verbose=0, shuffle=False,
-                                callbacks=[training.checkpoint_callback(run_dir / "backup_phase1"), stop, callback])  # fmt: skip
-            if getattr(callback, "cancelled", False):
+            stop = keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.patience, restore_best_weights=True
+            )
+            backup = runlog.checkpoint_callback(run_dir / "backup_phase1")
+            history = model.fit(
+                train_data,
+                validation_data=valid_data,
+                epochs=config.head_epochs,
+                verbose=0,
+                shuffle=False,
+                callbacks=[backup, stop, callback],
+            )
+            if log.cancelled:
                 return None
-            head_epochs = (
-                history.epoch[-1] + 1 if history.epoch else config.head_epochs
-            )  # early stopping may end it sooner
+            head_epochs = history.epoch[-1] + 1 if history.epoch else config.head_epochs  # early stopping
         model.save_weights(run_dir / "phase1.weights.h5")
         phase_file.write_text(json.dumps({"phase1_epochs": head_epochs}))
-    callback.note(head_epochs, "unfreeze_epoch", head_epochs)
+    log.note(head_epochs, "unfreeze_epoch", head_epochs)
     pretrained = config.weights == "imagenet"
     unfreeze(base, config.unfreeze_from, freeze_batchnorm=pretrained)
     counts["phase 2"] = list(parameter_counts(model))
     if config.finetune_epochs:
-        model.compile(optimizer=_sgd(config.finetune_learning_rate, config.finetune_decay, True),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
+        _compile(model, config.finetune_learning_rate, config.finetune_decay, nesterov=True)
         # Early stopping needs trustworthy validation numbers: a random base's BN statistics lag
         # behind its weights until recalibrated at the end, so it trains its epochs in full.
-        stops = (
-            [keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)]
-            if pretrained
-            else []
+        callbacks = [runlog.checkpoint_callback(run_dir / "backup_phase2"), callback]
+        if pretrained:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+            )
+        model.fit(
+            train_data,
+            validation_data=valid_data,
+            initial_epoch=head_epochs,
+            epochs=head_epochs + config.finetune_epochs,
+            verbose=0,
+            shuffle=False,
+            callbacks=callbacks,
         )
-        model.fit(train_data, validation_data=valid_data, initial_epoch=head_epochs, epochs=head_epochs + config.finetune_epochs,
-                  verbose=0, shuffle=False, callbacks=[training.checkpoint_callback(run_dir / "backup_phase2"), *stops, callback])  # fmt: skip
-        if getattr(callback, "cancelled", False):
+        if log.cancelled:
             return None
     if not pretrained:
         calibrate_batchnorm(base, train_data)  # statistics for the final weights, not an average of the way there
@@ -344,14 +323,31 @@ def run(config: FinetuneConfig, run_dir: Path, callback) -> dict | None:
     thumbnails = np.stack(
         [tf.image.resize(image, (THUMBNAIL, THUMBNAIL)).numpy().astype(np.uint8) for image, _ in test]
     )
-    np.savez_compressed(run_dir / "predictions.npz", probabilities=probabilities, labels=labels, thumbnails=thumbnails)
-    model.save(run_dir / "model.keras")
-    (run_dir / "labels.json").write_text(json.dumps({
-        "class_names": names, "input_shape": [config.image_size, config.image_size, 3], "dataset": config.source,
-        "preprocessing": "imagenet", "base_model": config.base_model, "model": f"{config.base_model} fine-tuned",
-    }))  # fmt: skip
-    return {"test_accuracy": float(test_accuracy), "test_loss": float(test_loss), "head_epochs": head_epochs,
-            "seconds": round(seconds, 1), "parameters": counts, "mixed_precision": mixed, "classes": names}  # fmt: skip
+    size = config.image_size
+    run_labels = runlog.RunLabels(
+        names,
+        [size, size, 3],
+        config.source,
+        f"{config.base_model} fine-tuned",
+        runlog.IMAGENET_PIXELS,
+        config.base_model,
+    )
+    runlog.save_artifacts(run_dir, model, run_labels, runlog.Predictions(probabilities, labels, thumbnails))
+    return {
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "head_epochs": head_epochs,
+        "seconds": round(seconds, 1),
+        "parameters": counts,
+        "mixed_precision": mixed,
+        "classes": names,
+    }
+
+
+def _compile(model, learning_rate: float, decay: float, nesterov: bool) -> None:
+    model.compile(
+        optimizer=_sgd(learning_rate, decay, nesterov), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
 
 
 def augmentation_preview(image: np.ndarray, size: int, count: int = 6, seed: int = 0) -> np.ndarray:
@@ -365,7 +361,7 @@ def augmentation_preview(image: np.ndarray, size: int, count: int = 6, seed: int
 
 
 def code_snippet(config: FinetuneConfig) -> str:
-    module = classify.IMAGENET_MODELS[config.base_model].application
+    module = IMAGENET_MODELS[config.base_model].application
     return f"""import keras
 
 base = keras.applications.{module}(weights="imagenet", include_top=False)

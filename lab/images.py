@@ -207,3 +207,8 @@ def prepare(
     if grayscale:
         scaled = (scaled @ LUMA)[..., np.newaxis]
     return np.ascontiguousarray(scaled)
+
+
+def homl_crops() -> np.ndarray:
+    """HOML's two crops (china, flower; rows 150:220, columns 130:250) as a (2, 70, 120, 3) batch in [0, 1]."""
+    return np.stack([prepare(sample_image(name), crop=HOML_CROP) for name in SAMPLES])

@@ -1,13 +1,15 @@
-"""The run registry and runner: one design for training and fine-tuning runs.
+"""The run registry and its supervisor: which runs exist, their state, and their worker processes.
 
-Each run is its own OS process (``python -m lab.jobs worker <run_id>``), started in a new session
-so that it outlives the Streamlit process that submitted it. State lives in a SQLite database
-(WAL) under ``CNNLAB_HOME`` (default ``./workspace``); artifacts under ``runs/<id>/``. Pages only
-read that state, so a widget click, a refresh or a server restart loses nothing.
+Generic machinery: it stores each run's kind and settings as data and knows no kind by name. What a
+kind is and how it runs is :mod:`lab.worker`'s table; what a run writes is :mod:`lab.runlog`'s
+contract. Each run is its own OS process (``python -m lab.worker <run_id>``), started in a new
+session so that it outlives the Streamlit process that submitted it. State lives in a SQLite
+database (WAL) under ``CNNLAB_HOME`` (default ``./workspace``); artifacts under ``runs/<id>/``.
+Pages only read that state, so a widget click, a refresh or a server restart loses nothing.
 
 Statuses: queued -> starting -> running -> succeeded | failed | cancelled | interrupted.
 A worker that dies (killed, out of memory, server reboot) is found by :func:`reap` and marked
-interrupted with the reason; :func:`resume` continues it from its last completed epoch.
+interrupted with the reason; :func:`resume` queues it again and its runner restores the checkpoint.
 """
 
 from __future__ import annotations
@@ -20,20 +22,19 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
-import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import InputError, describe_value
+from lab.runlog import EPOCH_END, Row
 
 ACTIVE = ("queued", "starting", "running")
-FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 KILL_AFTER_SECONDS = 4.0  # a cancelled worker that has not stopped by then is killed (cancel <= 5 s)
 START_TIMEOUT_SECONDS = 60.0
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_MODULE = "lab.worker"  # run as `python -m lab.worker <run_id>`: it resolves the run's kind
 _READY: set[Path] = set()  # databases whose schema this process has already ensured
 _CHILDREN: dict[str, subprocess.Popen] = {}  # workers this process started, so it can reap them
 _SCHEMA = """
@@ -119,27 +120,18 @@ class Run:
 
 
 def _run(row: sqlite3.Row) -> Run:
-    return Run(row["id"], row["kind"], json.loads(row["config"]), row["status"], row["created"], row["started"],
-               row["finished"], row["pid"], row["error"], json.loads(row["result"]) if row["result"] else None,
-               row["resumes"], row["cancel_requested"])  # fmt: skip
-
-
-def _validate(kind: str, config: dict) -> dict:
-    if kind == "train":
-        from lab.training import TrainConfig
-
-        return TrainConfig.from_dict(config).to_dict()
-    if kind == "finetune":
-        from lab.finetune import FinetuneConfig
-
-        return FinetuneConfig.from_dict(config).to_dict()
-    raise InputError(f"Unknown run kind {describe_value(kind)}.")
+    values = {name: row[name] for name in Run.__dataclass_fields__}
+    values["config"] = json.loads(row["config"])
+    values["result"] = json.loads(row["result"]) if row["result"] else None
+    return Run(**values)
 
 
 def create(kind: str, config: dict, dedupe: str | None = None, status: str = "queued") -> str:
-    """Register a run (validated) and return its id; an active run with the same ``dedupe`` key
-    is returned instead of a new one, so a double click makes at most one run."""
-    config = _validate(kind, config)
+    """Register a run and return its id; an active run with the same ``dedupe`` key is returned
+    instead of a new one, so a double click makes at most one run.
+
+    ``config`` is the JSON form of settings that :mod:`lab.worker` has already checked.
+    """
     with _db(immediate=True) as db:
         if dedupe:
             row = db.execute(
@@ -156,18 +148,11 @@ def create(kind: str, config: dict, dedupe: str | None = None, status: str = "qu
     return run_id
 
 
-def submit(kind: str, config: dict, dedupe: str | None = None) -> str:
-    """Queue a run and start workers for as many queued runs as :func:`max_runs` allows."""
-    run_id = create(kind, config, dedupe)
-    schedule()
-    return run_id
-
-
 def get(run_id: str) -> Run:
     with _db() as db:
         row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
-        raise InputError(f"No run {describe_value(run_id)} in {home()}.")
+        raise InputError(f"No run {describe_value(run_id)}: it may have been made on another server.")
     return _run(row)
 
 
@@ -189,8 +174,8 @@ def queue_position(run_id: str) -> int | None:
         return ahead.fetchone()[0] + 1
 
 
-def metrics(run_id: str, names: tuple[str, ...] | None = None) -> list[tuple[int, int, str, float]]:
-    """(epoch, step, name, value) rows in order; step -1 marks an epoch-end value."""
+def metrics(run_id: str, names: tuple[str, ...] | None = None) -> list[Row]:
+    """The run's metric rows (see :mod:`lab.runlog`) in the order they were written."""
     query, args = "SELECT epoch, step, name, value FROM metrics WHERE run_id = ?", [run_id]
     if names:
         query += f" AND name IN ({','.join('?' * len(names))})"
@@ -199,69 +184,8 @@ def metrics(run_id: str, names: tuple[str, ...] | None = None) -> list[tuple[int
         return [tuple(row) for row in db.execute(query + " ORDER BY rowid", args)]
 
 
-@dataclass(frozen=True)
-class Progress:
-    """What the live panel shows, derived from the metric rows."""
-
-    epochs_total: int
-    epochs_done: int
-    epoch: int  # the epoch in progress (0-based)
-    batch: int  # batches done in it
-    steps_per_epoch: int
-    images_per_second: float | None
-    eta_seconds: float | None
-    curves: dict[str, tuple[list[float], list[float]]]  # name -> (x in epochs, values)
-
-    @property
-    def fraction(self) -> float:
-        if not self.epochs_total:
-            return 0.0
-        within = self.batch / self.steps_per_epoch if self.steps_per_epoch else 0.0
-        return min(1.0, (self.epochs_done + (0 if self.epochs_done > self.epoch else within)) / self.epochs_total)
-
-
-def progress(run_id: str) -> Progress:
-    """Epochs, batch position, speed, ETA and curves of a run (x axis in epochs, batch-level too)."""
-    steps = total = 0
-    epoch = batch = 0
-    epoch_seconds: dict[int, float] = {}
-    speeds: list[float] = []
-    curves: dict[str, tuple[list[float], list[float]]] = {}
-    done: set[int] = set()
-    for row_epoch, step, name, value in metrics(run_id):
-        if step == -2:
-            if name == "steps_per_epoch":
-                steps = int(value)
-            elif name == "epochs_total":
-                total = int(value)
-            else:  # an event on the epoch axis, e.g. the unfreeze point of a fine-tune
-                xs, _ = curves.setdefault(f"marker:{name}", ([], []))
-                xs.append(value)
-            continue
-        if name == "progress":
-            epoch, batch = row_epoch, int(value)
-            continue
-        x = row_epoch + 1 if step == -1 else row_epoch + (step + 1) / max(steps, 1)
-        if step == -1:
-            done.add(row_epoch)
-            if name == "seconds":
-                epoch_seconds[row_epoch] = value
-            elif name == "images_per_second":
-                speeds.append(value)
-        xs, ys = curves.setdefault(name, ([], []))
-        xs.append(x)
-        ys.append(value)
-    epochs_done = len(done)
-    if epochs_done and epochs_done > epoch:
-        epoch, batch = epochs_done, 0
-    eta = None
-    if epoch_seconds and total:
-        per_epoch = sum(epoch_seconds.values()) / len(epoch_seconds)
-        eta = max(0.0, (total - epochs_done) * per_epoch - (batch / steps * per_epoch if steps else 0))
-    return Progress(total, epochs_done, epoch, batch, steps, speeds[-1] if speeds else None, eta, curves)
-
-
-def log_metrics(run_id: str, rows: list[tuple]) -> None:
+def log_metrics(run_id: str, rows: list[Row]) -> None:
+    """Store a runner's rows (and count them as a heartbeat)."""
     now = time.time()
     with _db() as db:
         db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", [(run_id, *row, now) for row in rows])
@@ -319,8 +243,10 @@ def reap() -> None:
             if run.status == "starting" and not run.pid and now - (run.started or now) < START_TIMEOUT_SECONDS:
                 continue
             status, reason = ("cancelled", None) if run.cancel_requested else ("interrupted", _exit_reason(run.id))
-            db.execute("UPDATE runs SET status = ?, error = COALESCE(?, error), finished = ? WHERE id = ? AND status = ?",
-                       (status, reason, now, run.id, run.status))  # fmt: skip
+            db.execute(
+                "UPDATE runs SET status = ?, error = COALESCE(?, error), finished = ? WHERE id = ? AND status = ?",
+                (status, reason, now, run.id, run.status),
+            )
     for run_id, child in list(_CHILDREN.items()):
         if child.poll() is not None:
             _CHILDREN.pop(run_id, None)
@@ -348,10 +274,14 @@ def schedule() -> list[str]:
         directory.mkdir(parents=True, exist_ok=True)
         with open(directory / "worker.log", "ab") as log:
             child = subprocess.Popen(
-                [sys.executable, "-m", "lab.jobs", "worker", run_id],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "CNNLAB_HOME": str(home())}, start_new_session=True,
-            )  # fmt: skip
+                [sys.executable, "-m", WORKER_MODULE, run_id],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "CNNLAB_HOME": str(home())},
+                start_new_session=True,
+            )
         _CHILDREN[run_id] = child
         with _db() as db:
             db.execute("UPDATE runs SET pid = ? WHERE id = ? AND pid IS NULL", (child.pid, run_id))
@@ -388,93 +318,26 @@ def resume(run_id: str) -> None:
         raise InputError(f"Only an interrupted, cancelled or failed run can be resumed; this one is {run.status}.")
     with _db(immediate=True) as db:
         done = db.execute(
-            "SELECT MAX(epoch) FROM metrics WHERE run_id = ? AND step = -1 AND name = 'loss'", (run_id,)
+            "SELECT MAX(epoch) FROM metrics WHERE run_id = ? AND step = ? AND name = 'loss'", (run_id, EPOCH_END)
         ).fetchone()[0]
         # Drop the partial epoch's batch rows: the checkpoint resumes after the last complete epoch.
         db.execute("DELETE FROM metrics WHERE run_id = ? AND epoch > ?", (run_id, -1 if done is None else done))
-        db.execute("UPDATE runs SET status = 'queued', cancel_requested = NULL, error = NULL, finished = NULL, pid = NULL, "
-                   "resumes = resumes + 1 WHERE id = ?", (run_id,))  # fmt: skip
+        db.execute(
+            "UPDATE runs SET status = 'queued', cancel_requested = NULL, error = NULL, finished = NULL, pid = NULL, "
+            "resumes = resumes + 1 WHERE id = ?",
+            (run_id,),
+        )
     schedule()
 
 
-def _set(run_id: str, **values) -> None:
+def update(run_id: str, **values) -> None:
+    """Set columns of a run (the worker's status changes)."""
     columns = ", ".join(f"{name} = ?" for name in values)
     with _db() as db:
         db.execute(f"UPDATE runs SET {columns} WHERE id = ?", (*values.values(), run_id))
 
 
-def execute(run_id: str) -> dict | None:
-    """Run ``run_id`` in this process (the worker's body, and the CLI's foreground run)."""
-    stop = threading.Event()
-    run = get(run_id)
-    _set(run_id, status="running", pid=os.getpid(), heartbeat=time.time(), started=run.started or time.time())
-
-    def cancelled() -> bool:
-        if stop.is_set():
-            return True
-        with _db() as db:
-            flag = db.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
-        if flag:
-            stop.set()
-        return stop.is_set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        from lab import training
-
-        callback = training.metrics_callback(lambda rows: log_metrics(run_id, rows), cancelled,
-                                             batch_size=run.config.get("batch_size"))  # fmt: skip
-        if run.kind == "train":
-            result = training.train(training.TrainConfig.from_dict(run.config), run_dir(run_id), [callback])
-        else:
-            from lab import finetune
-
-            result = finetune.run(finetune.FinetuneConfig.from_dict(run.config), run_dir(run_id), callback)
-    except InputError as error:
-        _set(run_id, status="failed", error=str(error), finished=time.time())
-        return None
-    except Exception as error:
-        traceback.print_exc()
-        _set(run_id, status="failed", error=f"{type(error).__name__}: {error}", finished=time.time())
-        return None
-    if stop.is_set():
-        _set(run_id, status="cancelled", finished=time.time())
-        return None
-    write_history(run_id)
-    _set(run_id, status="succeeded", result=json.dumps(result), finished=time.time())
-    return result
-
-
-def write_history(run_id: str) -> Path:
-    """``history.csv`` (one row per epoch, every epoch-level metric) from the registry: complete
-    across resumes, and no per-epoch file writes while training."""
-    table: dict[int, dict[str, float]] = {}
-    for epoch, step, name, value in metrics(run_id):
-        if step == -1:
-            table.setdefault(epoch, {})[name] = value
-    names = sorted({name for row in table.values() for name in row})
-    path = run_dir(run_id) / "history.csv"
-    lines = [",".join(["epoch", *names])]
-    lines += [",".join([str(epoch), *(repr(table[epoch].get(name, "")) for name in names)]) for epoch in sorted(table)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _worker(run_id: str) -> None:
-    try:
-        execute(run_id)
-    finally:
-        with contextlib.suppress(Exception):
-            schedule()  # start the next queued run even if no page is watching
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # Skip interpreter teardown (TensorFlow's takes about a second): the state is in SQLite
-        # and the files are closed, and a cancelled run must release its memory within 5 s.
-        os._exit(0)
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "worker":
-        _worker(sys.argv[2])
-    sys.exit("usage: python -m lab.jobs worker <run_id>")
+def cancel_requested(run_id: str) -> bool:
+    with _db() as db:
+        row = db.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return bool(row and row[0])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lab import padding
+from lab import padding, planner
 from lab.device import keras, tf
 from lab.errors import InputError
 
@@ -31,6 +31,25 @@ class LayerCheck:
     def agrees(self) -> bool:
         close = self.same_identity_error is None or self.same_identity_error < 1e-4
         return self.ours == self.tensorflow and close
+
+    @property
+    def message(self) -> str:
+        error = self.same_identity_error
+        detail = "" if error is None else f"; VALID on our padding = SAME (max error {error:.1e})"
+        return f"Ours {self.ours}, TensorFlow {self.tensorflow}{detail}."
+
+
+def check_plans(plans: tuple[padding.AxisPlan, padding.AxisPlan], op: str = "conv") -> LayerCheck:
+    """:func:`check_layer` for the calculator's two axis plans."""
+    height, width = plans
+    return check_layer(
+        (height.input_size, width.input_size),
+        (height.kernel_size, width.kernel_size),
+        (height.stride, width.stride),
+        height.padding,
+        (height.dilation, width.dilation),
+        op=op,
+    )
 
 
 def check_layer(input_hw, kernel_size, stride=1, padding_mode="valid", dilation=1, op="conv", seed=0) -> LayerCheck:
@@ -74,32 +93,31 @@ def check_layer(input_hw, kernel_size, stride=1, padding_mode="valid", dilation=
     return LayerCheck(ours, (int(output.shape[1]), int(output.shape[2])), error)
 
 
-def build_model(input_shape: Sequence[int], specs: Sequence[padding.LayerSpec]) -> keras.Model:
-    """A Keras model of the planned stack (the same layers the snippet prints)."""
+def build_model(input_shape: Sequence[int], specs: Sequence[planner.LayerSpec]) -> keras.Model:
+    """A Keras model of the planned stack: the same layers :func:`lab.planner.keras_snippet` prints."""
     layers = [keras.Input(shape=tuple(input_shape))]
     for spec in specs:
-        kw = {}
-        if spec.kind in ("Conv2D", "Conv2DTranspose"):
-            kw = dict(filters=spec.size, kernel_size=spec.kernel_size, strides=spec.strides or 1, padding=spec.padding,
-                      dilation_rate=spec.dilation, use_bias=spec.use_bias, activation=spec.activation)  # fmt: skip
-        elif spec.kind in ("MaxPooling2D", "AveragePooling2D"):
-            kw = dict(pool_size=spec.kernel_size, strides=spec.strides, padding=spec.padding)
-        elif spec.kind == "ZeroPadding2D":
-            kw = dict(padding=spec.size or 0)
-        elif spec.kind == "Dense":
-            kw = dict(units=spec.size, use_bias=spec.use_bias, activation=spec.activation)
-        elif spec.kind == "Activation":
-            kw = dict(activation=spec.activation or "relu")
-        elif spec.kind == "Dropout":
-            kw = dict(rate=0.5)
-        layers.append(getattr(keras.layers, spec.kind)(**kw))
+        name, kwargs = planner.keras_layer(spec)
+        layers.append(getattr(keras.layers, name)(**kwargs))
     try:
         return keras.Sequential(layers)
     except ValueError as error:
         raise InputError(f"Keras refused this stack: {error}") from None
 
 
-def keras_report(input_shape: Sequence[int], specs: Sequence[padding.LayerSpec]) -> list[tuple[tuple[int, ...], int]]:
+def keras_report(input_shape: Sequence[int], specs: Sequence[planner.LayerSpec]) -> list[tuple[tuple[int, ...], int]]:
     """(output shape without the batch axis, parameter count) per layer, as Keras builds them."""
     model = build_model(input_shape, specs)
     return [(tuple(layer.output.shape[1:]), layer.count_params()) for layer in model.layers]
+
+
+def compare_with_keras(plan: planner.StackPlan) -> tuple[list[dict], bool]:
+    """The planner's table with Keras' shape and parameters beside ours, and whether all agree."""
+    report = keras_report(plan.input_shape, [layer.spec for layer in plan.layers])
+    rows = plan.table()
+    for row, (shape, params) in zip(rows, report, strict=True):
+        row["Keras shape"], row["Keras parameters"] = " x ".join(map(str, shape)), params
+    agree = all(
+        row["Keras shape"] == row["output shape"] and row["Keras parameters"] == row["parameters"] for row in rows
+    )
+    return rows, agree

@@ -12,21 +12,38 @@ from dataclasses import dataclass
 import numpy as np
 
 from lab import convolution
-from lab import padding as shapes  # `padding` is a parameter name here
+from lab.config import Config, choice, whole
 from lab.device import tf
 from lab.errors import InputError, describe_value
+from lab.padding import PADDINGS, as_pair, conv_output_size, plan_2d, positive_int
 
 KINDS = ("max", "avg")
 
 
+DEPTH_SIZES = (2, 3, 6)  # group sizes that divide the six feature maps of the depth-wise demo
+MAX_POOL = 64
+
+
 @dataclass(frozen=True)
-class PoolConfig:
+class PoolConfig(Config):
     """Settings of the pooling viewer (the page mirrors them in the URL)."""
 
+    what = "pooling"
     kind: str = "max"  # HOML's MaxPool2D first
     pool_size: int = 2  # HOML: MaxPool2D(pool_size=2)
     stride: int | None = None  # None: the pool size, as in Keras
     padding: str = "valid"  # Keras' default for pooling
+    depth_size: int = 6  # depth-wise pooling: channels per group (6 maps -> 1)
+    shift: int = 1  # translation-invariance demo: pixels to shift the input right
+
+    def check(self) -> None:
+        choice("pooling kind", self.kind, KINDS)
+        whole("pool size", self.pool_size, 1, MAX_POOL)
+        if self.stride is not None:
+            whole("stride", self.stride, 1, MAX_POOL)
+        choice("padding", self.padding, PADDINGS)
+        choice("depth-wise group size", self.depth_size, DEPTH_SIZES)
+        whole("shift", self.shift, 1, 16)
 
 
 def _check_kind(kind: str) -> str:
@@ -45,23 +62,23 @@ def _check_image(image) -> np.ndarray:
 def output_shape(input_shape, pool_size=2, stride=None, padding: str = "valid") -> tuple[int, int, int]:
     """(H', W', C) of a pooling layer, with a clear message when the window does not fit."""
     height, width, channels = input_shape
-    window = shapes.as_pair("pool size", pool_size)
-    strides = window if stride is None else shapes.as_pair("stride", stride)
+    window = as_pair("pool size", pool_size)
+    strides = window if stride is None else as_pair("stride", stride)
     if padding == "valid" and (window[0] > height or window[1] > width):
         raise InputError(
             f"The {window[0]}x{window[1]} pool window is larger than the {height}x{width} image under VALID "
             "padding; use SAME padding or a smaller window."
         )
-    sizes = [shapes.conv_output_size((height, width)[a], window[a], strides[a], padding) for a in (0, 1)]
+    sizes = [conv_output_size((height, width)[a], window[a], strides[a], padding) for a in (0, 1)]
     return sizes[0], sizes[1], channels
 
 
-def pool(image: np.ndarray, kind: str = "max", pool_size=2, stride=None, padding: str = "valid") -> np.ndarray:
+def pool(image: np.ndarray, kind: str | PoolConfig = "max", pool_size=2, stride=None, padding="valid") -> np.ndarray:
     """Max or average pooling of one image, as ``keras.layers.MaxPooling2D``/``AveragePooling2D``.
 
     Args:
         image: (H, W, C) float image.
-        kind: ``"max"`` or ``"avg"``.
+        kind: ``"max"`` or ``"avg"``; or the viewer's :class:`PoolConfig` for all four settings.
         pool_size: Window, int or (height, width).
         stride: Step, int or pair; ``None`` means the pool size (Keras' default).
         padding: ``"valid"`` or ``"same"``. SAME average pooling averages only real cells.
@@ -73,11 +90,13 @@ def pool(image: np.ndarray, kind: str = "max", pool_size=2, stride=None, padding
         InputError: Unknown kind, zero or negative sizes, or a window larger than the image
             under VALID padding.
     """
+    if isinstance(kind, PoolConfig):
+        kind, pool_size, stride, padding = kind.kind, kind.pool_size, kind.stride, kind.padding
     _check_kind(kind)
     image = _check_image(image)
     output_shape(image.shape, pool_size, stride, padding)
-    window = shapes.as_pair("pool size", pool_size)
-    strides = window if stride is None else shapes.as_pair("stride", stride)
+    window = as_pair("pool size", pool_size)
+    strides = window if stride is None else as_pair("stride", stride)
     op = tf.nn.max_pool2d if kind == "max" else tf.nn.avg_pool2d
     return op(image[np.newaxis], window, strides, padding.upper()).numpy()[0]
 
@@ -91,7 +110,7 @@ def depth_pool(image: np.ndarray, pool_size: int, kind: str = "max") -> np.ndarr
     images = np.asarray(image, dtype=np.float32)
     if images.ndim not in (3, 4):
         raise InputError(f"Expected (H, W, C) or (N, H, W, C), got shape {images.shape}.")
-    size = shapes._positive_int("depth pool size", pool_size)
+    size = positive_int("depth pool size", pool_size)
     channels = images.shape[-1]
     if channels % size:
         raise InputError(
@@ -137,9 +156,9 @@ def pool_windows(patch: np.ndarray, kind: str = "max", pool_size=2, stride=None,
     if patch.ndim != 2:
         raise InputError(f"Expected a 2-D patch, got shape {patch.shape}.")
     output_shape((*patch.shape, 1), pool_size, stride, padding)
-    window = shapes.as_pair("pool size", pool_size)
-    strides = window if stride is None else shapes.as_pair("stride", stride)
-    plans = shapes.plan_2d(patch.shape, window, strides, padding)
+    window = as_pair("pool size", pool_size)
+    strides = window if stride is None else as_pair("stride", stride)
+    plans = plan_2d(patch.shape, window, strides, padding)
     output = np.zeros((plans[0].output_size, plans[1].output_size), dtype=np.float32)
     winners: list[list[tuple[int, int]]] = []
     for i in range(plans[0].output_size):
@@ -186,8 +205,8 @@ def invariance(image: np.ndarray, shift_pixels: int = 1, pool_size: int = 2, ker
     padding are left out, so the fractions speak only of the interior.
     """
     image = _check_image(image)
-    shift = shapes._positive_int("shift", shift_pixels)
-    size = shapes._positive_int("pool size", pool_size)
+    shift = positive_int("shift", shift_pixels)
+    size = positive_int("pool size", pool_size)
     margin = shift + kernel_size  # columns the shift or the kernel's padding can reach
     if image.shape[1] <= 2 * margin + 2 * size or image.shape[0] < kernel_size + 2 * size:
         raise InputError(f"The image ({image.shape[0]}x{image.shape[1]}) is too small for a {shift}-pixel shift test.")
@@ -202,8 +221,13 @@ def invariance(image: np.ndarray, shift_pixels: int = 1, pool_size: int = 2, ker
     for kind in KINDS:
         a, b = pool(before, kind, size), pool(after, kind, size)
         results.append(_changed(a[:, pooled_inner], b[:, pooled_inner]))
-    return InvarianceResult(shift, float(conv.mean()), float(results[0].mean()), float(results[1].mean()),
-                            (conv.size, results[0].size, results[1].size))  # fmt: skip
+    return InvarianceResult(
+        shift,
+        float(conv.mean()),
+        float(results[0].mean()),
+        float(results[1].mean()),
+        (conv.size, results[0].size, results[1].size),
+    )
 
 
 def feature_stack(image: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -215,7 +239,8 @@ def feature_stack(image: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return convolution.convolve(image, filters, activation="relu"), names
 
 
-def code_snippet(config: PoolConfig, depth_size: int) -> str:
+def code_snippet(config: PoolConfig) -> str:
+    depth_size = config.depth_size
     layer = "MaxPooling2D" if config.kind == "max" else "AveragePooling2D"
     stride = "" if config.stride in (None, config.pool_size) else f", strides={config.stride}"
     return "\n".join(

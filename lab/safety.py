@@ -22,35 +22,153 @@ MEMBERS = {"config.json", "metadata.json", "model.weights.h5"}
 MAX_FILE_BYTES = 300 * 1024 * 1024
 MAX_CONFIG_BYTES = 5 * 1024 * 1024
 MAX_UNCOMPRESSED = 600 * 1024 * 1024
-MAX_RATIO = 50  # uncompressed / compressed, per member (weights barely compress)
-ALLOWED_MODULES = ("keras", "keras.layers", "keras.src", "keras.models", "keras.initializers", "keras.regularizers",
-                   "keras.constraints", "keras.optimizers", "keras.losses", "keras.metrics", "keras.activations")  # fmt: skip
-ALLOWED_CLASSES = {
-    # models and structure
-    "Functional", "Sequential", "Model", "InputLayer", "DTypePolicy", "FloatDTypePolicy",
-    # layers
-    "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "SeparableConv2D", "DepthwiseConv2D", "Dense", "Flatten",
-    "Dropout", "SpatialDropout2D", "GaussianNoise", "BatchNormalization", "LayerNormalization", "GroupNormalization",
-    "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "MaxPooling2D", "AveragePooling2D",
-    "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Reshape",
-    "Permute", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Rescaling",
-    "Normalization", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
-    "RandomContrast", "RandomBrightness", "RandomCrop",
-    # initializers, regularizers, constraints
-    "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform", "Zeros", "Ones",
-    "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "Orthogonal", "Identity",
-    "L1", "L2", "L1L2", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm",
-    # what compile_config may name (not deserialised with compile=False, but checked all the same)
-    "Adam", "AdamW", "Nadam", "SGD", "RMSprop", "Adagrad", "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
-    "BinaryCrossentropy", "MeanSquaredError", "SparseCategoricalAccuracy", "CategoricalAccuracy", "Accuracy",
-    "BinaryAccuracy", "Mean", "MeanMetricWrapper", "ExponentialDecay", "CosineDecay",
-}  # fmt: skip
-BUILTIN_STRINGS = {"relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "gelu", "swish", "silu",
-                   "softplus", "softsign", "leaky_relu", "hard_sigmoid", "exponential", "mish", "relu6"}  # fmt: skip
+MAX_RATIO = 100  # uncompressed / compressed, per member over 1 MB: images and weights barely compress
+ALLOWED_MODULES = (
+    "keras",
+    "keras.layers",
+    "keras.src",
+    "keras.models",
+    "keras.initializers",
+    "keras.regularizers",
+    "keras.constraints",
+    "keras.optimizers",
+    "keras.losses",
+    "keras.metrics",
+    "keras.activations",
+)
+# Built-in layers and helpers a model config may name: models and structure, layers, initializers,
+# regularizers and constraints, and what compile_config may name (not deserialised with
+# compile=False, but checked all the same).
+ALLOWED_CLASSES = set(
+    [
+        "Functional",
+        "Sequential",
+        "Model",
+        "InputLayer",
+        "DTypePolicy",
+        "FloatDTypePolicy",
+        "Conv1D",
+        "Conv2D",
+        "Conv3D",
+        "Conv2DTranspose",
+        "SeparableConv2D",
+        "DepthwiseConv2D",
+        "Dense",
+        "Flatten",
+        "Dropout",
+        "SpatialDropout2D",
+        "GaussianNoise",
+        "BatchNormalization",
+        "LayerNormalization",
+        "GroupNormalization",
+        "Activation",
+        "ReLU",
+        "LeakyReLU",
+        "ELU",
+        "PReLU",
+        "Softmax",
+        "MaxPooling2D",
+        "AveragePooling2D",
+        "GlobalAveragePooling2D",
+        "GlobalMaxPooling2D",
+        "ZeroPadding2D",
+        "Cropping2D",
+        "UpSampling2D",
+        "Reshape",
+        "Permute",
+        "Add",
+        "Subtract",
+        "Multiply",
+        "Average",
+        "Maximum",
+        "Minimum",
+        "Concatenate",
+        "Rescaling",
+        "Normalization",
+        "Resizing",
+        "CenterCrop",
+        "RandomFlip",
+        "RandomRotation",
+        "RandomZoom",
+        "RandomTranslation",
+        "RandomContrast",
+        "RandomBrightness",
+        "RandomCrop",
+        "GlorotUniform",
+        "GlorotNormal",
+        "HeNormal",
+        "HeUniform",
+        "LecunNormal",
+        "LecunUniform",
+        "Zeros",
+        "Ones",
+        "Constant",
+        "RandomNormal",
+        "RandomUniform",
+        "TruncatedNormal",
+        "VarianceScaling",
+        "Orthogonal",
+        "Identity",
+        "L1",
+        "L2",
+        "L1L2",
+        "MaxNorm",
+        "NonNeg",
+        "UnitNorm",
+        "MinMaxNorm",
+        "Adam",
+        "AdamW",
+        "Nadam",
+        "SGD",
+        "RMSprop",
+        "Adagrad",
+        "SparseCategoricalCrossentropy",
+        "CategoricalCrossentropy",
+        "BinaryCrossentropy",
+        "MeanSquaredError",
+        "SparseCategoricalAccuracy",
+        "CategoricalAccuracy",
+        "Accuracy",
+        "BinaryAccuracy",
+        "Mean",
+        "MeanMetricWrapper",
+        "ExponentialDecay",
+        "CosineDecay",
+    ]
+)
 
 
 class UnsafeModel(InputError):
     """An uploaded model file failed a safety check; the message says which."""
+
+
+def check_zip_sizes(infos, *, max_members: int, max_total_bytes: int, max_member_bytes: int) -> None:
+    """The one zip policy (model files and class-folder zips): count, sizes, ratio, encryption.
+
+    Checks the declared sizes before anything is read; readers still count the bytes they read,
+    since headers can lie.
+
+    Raises:
+        InputError: Naming the member and the limit.
+    """
+    if len(infos) > max_members:
+        raise InputError(f"The zip has {len(infos):,} entries; the limit is {max_members:,}.")
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise InputError(f"Refused: {info.filename!r} is encrypted.")
+        total += info.file_size
+        if info.file_size > max_member_bytes:
+            raise InputError(
+                f"Refused: {info.filename!r} is {info.file_size / 2**20:.0f} MB; the limit is "
+                f"{max_member_bytes / 2**20:.0f} MB per file."
+            )
+        if info.compress_size and info.file_size > 1_000_000 and info.file_size / info.compress_size > MAX_RATIO:
+            raise InputError(
+                f"Refused: {info.filename!r} expands {info.file_size / info.compress_size:,.0f}x (a zip bomb?)."
+            )
+    if total > max_total_bytes:
+        raise InputError(f"The zip expands to {total / 2**20:,.0f} MB; the limit is {max_total_bytes // 2**20} MB.")
 
 
 def _walk(node, path: str = "config") -> None:
@@ -120,19 +238,12 @@ def check_keras_file(path: str | os.PathLike) -> dict:
             raise UnsafeModel(
                 f"Refused: the archive must hold exactly {sorted(MEMBERS)}; found extra or missing {extra or sorted(MEMBERS - set(names))}."
             )
-        total = 0
-        for info in infos:
-            if info.flag_bits & 0x1:
-                raise UnsafeModel(f"Refused: {info.filename} is encrypted.")
-            total += info.file_size
-            if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 1_000_000:
-                raise UnsafeModel(
-                    f"Refused: {info.filename} expands {info.file_size / info.compress_size:.0f}x (a zip bomb?)."
-                )
-        if total > MAX_UNCOMPRESSED:
-            raise UnsafeModel(
-                f"Refused: {total / 2**20:.0f} MB uncompressed; the limit is {MAX_UNCOMPRESSED // 2**20} MB."
+        try:
+            check_zip_sizes(
+                infos, max_members=len(MEMBERS), max_total_bytes=MAX_UNCOMPRESSED, max_member_bytes=MAX_UNCOMPRESSED
             )
+        except InputError as error:
+            raise UnsafeModel(str(error)) from None
         if archive.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
             raise UnsafeModel("Refused: config.json is larger than 5 MB.")
         try:

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from lab import classify, datasets, images, jobs
+from lab import classify, datasets, images, worker
 from lab.errors import InputError
 from tests.imagegen import gradient
 
@@ -59,8 +59,8 @@ def test_missing_weights_fail_fast_with_prefetch_instructions(monkeypatch, tmp_p
 @pytest.mark.slow
 def test_a_digits_model_trained_here_classifies_unseen_digits(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNLAB_HOME", str(tmp_path))
-    run_id = jobs.create("train", {"dataset": "digits", "model": "small_cnn", "epochs": 10}, status="starting")
-    assert jobs.execute(run_id) is not None
+    run_id = worker.create("train", {"dataset": "digits", "model": "small_cnn", "epochs": 10}, status="starting")
+    assert worker.execute(run_id) is not None
     assert run_id in dict(classify.lab_runs())
     loaded = classify.load_run(run_id)
     test = datasets.load("digits")

@@ -75,8 +75,17 @@ def test_explain_pixel_agrees_with_convolve_at_random_pixels(rng):
         )
         for _ in range(5):
             row, col = int(rng.integers(0, maps.shape[0])), int(rng.integers(0, maps.shape[1]))
-            explained = convolution.explain_pixel(image, filters[..., 0], row, col, stride=stride, padding=padding,
-                                                  dilation=dilation, bias=0.1, activation="relu")  # fmt: skip
+            explained = convolution.explain_pixel(
+                image,
+                filters[..., 0],
+                row,
+                col,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                bias=0.1,
+                activation="relu",
+            )
             assert explained.output == pytest.approx(float(maps[row, col, 0]), rel=1e-4, abs=1e-5)
             assert explained.products.shape == (5, 5, 3)
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from lab import datasets, finetune, jobs
+from lab import datasets, finetune, jobs, runlog, worker
 from lab.device import keras
 from lab.errors import InputError
 from tests.zipgen import make_zip, shapes_members
@@ -58,13 +58,13 @@ def test_unfreezing_keeps_batchnorm_in_inference_mode():
 
 def test_config_validation_and_fail_fast_weights(monkeypatch, tmp_path):
     with pytest.raises(InputError, match="zip of class folders"):
-        finetune.FinetuneConfig(source="zip").validated()
+        finetune.FinetuneConfig(source="zip")
     with pytest.raises(InputError, match="learning rate"):
-        finetune.FinetuneConfig(head_learning_rate=float("nan")).validated()
+        finetune.FinetuneConfig(head_learning_rate=float("nan"))
     with pytest.raises(InputError, match="at least one epoch"):
-        finetune.FinetuneConfig(head_epochs=0, finetune_epochs=0).validated()
+        finetune.FinetuneConfig(head_epochs=0, finetune_epochs=0)
     with pytest.raises(InputError, match="Unknown base"):
-        finetune.FinetuneConfig(base_model="VGG16").validated()
+        finetune.FinetuneConfig(base_model="VGG16")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     start = time.monotonic()
     with pytest.raises(InputError, match="python -m lab assets"):
@@ -75,10 +75,19 @@ def test_config_validation_and_fail_fast_weights(monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_two_phases_through_the_runner_beat_chance(tmp_path, monkeypatch, shapes_dir):
     monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
-    config = {"source": "zip", "data_dir": shapes_dir, "base_model": "MobileNetV2", "weights": None, "image_size": 96,
-              "batch_size": 16, "head_epochs": 2, "finetune_epochs": 5, "head_learning_rate": 0.05,
-              "augmentation": False}  # fmt: skip
-    run_id = jobs.submit("finetune", config)
+    config = {
+        "source": "zip",
+        "data_dir": shapes_dir,
+        "base_model": "MobileNetV2",
+        "weights": None,
+        "image_size": 96,
+        "batch_size": 16,
+        "head_epochs": 2,
+        "finetune_epochs": 5,
+        "head_learning_rate": 0.05,
+        "augmentation": False,
+    }
+    run_id = worker.submit("finetune", config)
     deadline = time.monotonic() + 240
     while jobs.get(run_id).active and time.monotonic() < deadline:
         jobs.schedule()
@@ -89,10 +98,17 @@ def test_two_phases_through_the_runner_beat_chance(tmp_path, monkeypatch, shapes
     assert (
         run.result["parameters"]["phase 1"][0] < run.result["parameters"]["phase 2"][0]
     )  # more trainable after unfreezing
-    state = jobs.progress(run_id)
+    state = runlog.progress(jobs.metrics(run_id))
     assert state.curves["marker:unfreeze_epoch"][0] == [2.0] and state.epochs_done == 7
     assert (jobs.run_dir(run_id) / "model.keras").exists()
     from lab import classify
 
     loaded = classify.load_run(run_id)
     assert loaded.class_names == ["blue", "green", "red"] and loaded.input_size == (96, 96)
+    # The last step of the exercise: classify new photos with the fine-tuned model. Its ImageNet
+    # preprocessing is traced into the compiled call (it once wrapped np.array around a symbolic tensor).
+    picture = np.zeros((120, 90, 3), np.uint8)
+    picture[..., 2] = 255  # a blue square
+    answer = classify.classify(loaded, [picture], top_k=3, mode="crop_and_resize")
+    assert [p.label for p in answer.predictions[0]][0] in loaded.class_names
+    assert abs(sum(p.probability for p in answer.predictions[0]) - 1) < 1e-4

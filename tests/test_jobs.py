@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from lab import jobs
+from lab import jobs, worker
 from lab.errors import InputError
 from tests.conftest import ROOT
 
@@ -53,8 +53,8 @@ def completed_epochs(run_id: str) -> list[int]:
 
 
 def test_two_submits_queue_then_both_succeed_with_metrics_and_model():
-    first = jobs.submit("train", TINY)
-    second = jobs.submit("train", {**TINY, "seed": 7})
+    first = worker.submit("train", TINY)
+    second = worker.submit("train", {**TINY, "seed": 7})
     assert jobs.get(second).status == "queued" and jobs.queue_position(second) == 1
     done = wait_for(first, ("succeeded", "failed"))
     assert done.status == "succeeded", done.error
@@ -68,14 +68,14 @@ def test_two_submits_queue_then_both_succeed_with_metrics_and_model():
 
 
 def test_double_submit_with_the_same_key_makes_one_run():
-    first = jobs.submit("train", TINY, dedupe="session-1:config")
-    again = jobs.submit("train", TINY, dedupe="session-1:config")
+    first = worker.submit("train", TINY, dedupe="session-1:config")
+    again = worker.submit("train", TINY, dedupe="session-1:config")
     assert first == again and len(jobs.list_runs()) == 1
     jobs.cancel(first)
 
 
 def test_cancel_stops_a_running_worker_within_five_seconds():
-    run_id = jobs.submit("train", {**TINY, "epochs": 150})
+    run_id = worker.submit("train", {**TINY, "epochs": 150})
     wait_for(run_id, ("running",))
     deadline = time.monotonic() + 60
     while not jobs.metrics(run_id, ("batch_loss",)) and time.monotonic() < deadline:
@@ -91,7 +91,7 @@ def test_cancel_stops_a_running_worker_within_five_seconds():
 
 
 def test_killed_worker_is_interrupted_then_resumes_the_remaining_epochs():
-    run_id = jobs.submit("train", {**TINY, "epochs": 6})
+    run_id = worker.submit("train", {**TINY, "epochs": 6})
     deadline = time.monotonic() + 90
     while len(completed_epochs(run_id)) < 2 and time.monotonic() < deadline:
         jobs.schedule()
@@ -109,7 +109,7 @@ def test_killed_worker_is_interrupted_then_resumes_the_remaining_epochs():
 
 
 def test_a_run_survives_the_submitting_process_exiting():
-    code = f"from lab import jobs; print(jobs.submit('train', {TINY!r}))"
+    code = f"from lab import worker; print(worker.submit('train', {TINY!r}))"
     env = {**os.environ}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
     run_id = result.stdout.strip().splitlines()[-1]
@@ -132,15 +132,15 @@ def test_a_run_survives_the_submitting_process_exiting():
 )
 def test_bad_settings_are_refused_before_any_run_exists(config, fragment):
     with pytest.raises(InputError, match=fragment):
-        jobs.submit("train", config)
+        worker.submit("train", config)
     assert jobs.list_runs() == []
 
 
 def test_undownloadable_dataset_fails_fast_with_instructions(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
-    run_id = jobs.create("train", {**TINY, "dataset": "fashion_mnist"}, status="starting")
+    run_id = worker.create("train", {**TINY, "dataset": "fashion_mnist"}, status="starting")
     start = time.monotonic()
-    assert jobs.execute(run_id) is None
+    assert worker.execute(run_id) is None
     run = jobs.get(run_id)
     assert run.status == "failed" and "python -m lab assets" in run.error
     assert time.monotonic() - start < 10

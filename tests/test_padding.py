@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from lab import padding
+from lab import padding, planner
 from lab.errors import InputError
 from tests.conftest import ROOT
 
@@ -106,28 +106,28 @@ def test_check_layer_against_tensorflow():
         padding_tf.check_layer(9, 3, 2, "same", 2)
 
 
-@pytest.mark.parametrize("name", sorted(padding.PRESETS))
+@pytest.mark.parametrize("name", sorted(planner.PRESETS))
 def test_planner_equals_keras_for_every_preset(name):
     from lab import padding_tf
 
-    shape, specs = padding.PRESETS[name]
-    plan = padding.plan_stack(shape, specs)
+    shape, specs = planner.PRESETS[name]
+    plan = planner.plan_stack(shape, specs)
     keras_rows = padding_tf.keras_report(shape, specs)
     assert [layer.output_shape for layer in plan.layers] == [row[0] for row in keras_rows]
     assert [layer.params for layer in plan.layers] == [row[1] for row in keras_rows]
 
 
 def test_known_parameter_counts_and_receptive_fields():
-    fashion = padding.plan_stack(*padding.PRESETS["HOML Fashion-MNIST CNN"])
+    fashion = planner.plan_stack(*planner.PRESETS["HOML Fashion-MNIST CNN"])
     assert fashion.total_params == 1_413_834
-    assert padding.plan_stack(*padding.PRESETS["HappyModel (Ng)"]).total_params == 37_633
-    alexnet = padding.plan_stack(*padding.PRESETS["AlexNet stem"])
+    assert planner.plan_stack(*planner.PRESETS["HappyModel (Ng)"]).total_params == 37_633
+    alexnet = planner.plan_stack(*planner.PRESETS["AlexNet stem"])
     assert alexnet.layers[-1].receptive_field == (195, 195)  # AlexNet pool5, a well-known value
     assert alexnet.layers[0].jump == (4, 4)
 
 
 def test_memory_totals_follow_homl():
-    plan = padding.plan_stack((4, 4, 1), [padding.LayerSpec("Conv2D", 2, (3, 3), padding="same")])
+    plan = planner.plan_stack((4, 4, 1), [planner.LayerSpec("Conv2D", 2, (3, 3), padding="same")])
     assert plan.activation_sizes == [64, 128]
     assert plan.inference_bytes == 192 and plan.training_bytes == 192
 
@@ -136,15 +136,15 @@ def test_transposed_conv_matches_keras():
     from lab import padding_tf
 
     for stride, kernel, mode in [(2, 3, "same"), (2, 3, "valid"), (3, 2, "valid"), (1, 5, "valid")]:
-        specs = [padding.LayerSpec("Conv2DTranspose", 4, (kernel, kernel), (stride, stride), mode)]
-        plan = padding.plan_stack((5, 6, 3), specs)
+        specs = [planner.LayerSpec("Conv2DTranspose", 4, (kernel, kernel), (stride, stride), mode)]
+        plan = planner.plan_stack((5, 6, 3), specs)
         assert plan.layers[0].output_shape == padding_tf.keras_report((5, 6, 3), specs)[0][0]
 
 
 def test_table_rows_round_trip():
-    for shape, specs in padding.PRESETS.values():
-        assert padding.parse_stack([padding.spec_to_row(spec) for spec in specs]) == specs
-        assert "keras.Sequential" in padding.keras_snippet(shape, specs)
+    for shape, specs in planner.PRESETS.values():
+        assert planner.parse_stack([planner.spec_to_row(spec) for spec in specs]) == specs
+        assert "keras.Sequential" in planner.keras_snippet(shape, specs)
 
 
 @pytest.mark.parametrize(
@@ -159,13 +159,13 @@ def test_table_rows_round_trip():
         (lambda: padding.conv_output_size(8, 3, padding="full"), "padding"),
         (lambda: padding.as_pair("kernel", "3x"), "3x5"),
         (
-            lambda: padding.plan_stack((8, 8, 1), [{"layer": "Conv2D", "size": 4, "kernel": "9"}]),
+            lambda: planner.plan_stack((8, 8, 1), [{"layer": "Conv2D", "size": 4, "kernel": "9"}]),
             "Layer 1 \\(Conv2D\\)",
         ),
-        (lambda: padding.plan_stack((8, 8, 1), [{"layer": "Flatten"}, {"layer": "MaxPooling2D"}]), "Layer 2"),
-        (lambda: padding.plan_stack((8, 8, 1), [{"layer": "Conv3D", "size": 4}]), "unknown layer"),
-        (lambda: padding.plan_stack((8, 8, 1), [{"layer": "Dense"}]), "needs a size"),
-        (lambda: padding.plan_stack((8, 8), []), "height, width, channels"),
+        (lambda: planner.plan_stack((8, 8, 1), [{"layer": "Flatten"}, {"layer": "MaxPooling2D"}]), "Layer 2"),
+        (lambda: planner.plan_stack((8, 8, 1), [{"layer": "Conv3D", "size": 4}]), "unknown layer"),
+        (lambda: planner.plan_stack((8, 8, 1), [{"layer": "Dense"}]), "needs a size"),
+        (lambda: planner.plan_stack((8, 8), []), "height, width, channels"),
     ],
 )
 def test_bad_input_names_the_problem(call, fragment):

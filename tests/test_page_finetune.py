@@ -37,8 +37,17 @@ def test_hostile_zip_is_a_message():
 
 @pytest.mark.slow
 def test_upload_a_zip_launch_and_see_the_result():
-    app = page(**{"ft.source": "zip", "ft.base": "MobileNetV2", "ft.size": "96", "ft.random": "true", "ft.e1": "1",
-                  "ft.e2": "1", "ft.batch": "16"})  # fmt: skip
+    app = page(
+        **{
+            "ft.source": "zip",
+            "ft.base": "MobileNetV2",
+            "ft.size": "96",
+            "ft.random": "true",
+            "ft.e1": "1",
+            "ft.e2": "1",
+            "ft.batch": "16",
+        }
+    )
     app.file_uploader(key="ft.zip").set_value(("shapes.zip", make_zip(shapes_members(8)), "application/zip")).run()
     assert not app.exception and not app.error
     assert any("3 classes, 24 images" in caption.value for caption in app.caption)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import jobs
+from lab import jobs, runlog
 from tests.conftest import ROOT
 from tests.pages import open_page, wait_for_run
 
@@ -38,7 +38,7 @@ def test_train_a_tiny_run_and_see_curves_and_results():
     assert not app.exception and not app.error
     assert any("succeeded" in md.value for md in app.markdown)
     assert any(metric.label == "Test accuracy" for metric in app.metric)
-    assert jobs.progress(run_id).curves["val_accuracy"][1]  # the curves the panel draws
+    assert runlog.progress(jobs.metrics(run_id)).curves["val_accuracy"][1]  # the curves the panel draws
 
 
 def test_double_click_makes_one_run():

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
 
-from lab import pr
+from lab import detection, pr, tables
 from lab.errors import InputError
 from tests.conftest import ROOT
 
@@ -33,8 +33,8 @@ def odm_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
             x, y, w, h = rest
             yield (image, "person", x, y, x + w, y + h, *([score] if with_score else []))
 
-    gt = pd.DataFrame(list(rows(ODM_GT, False)), columns=pr.BOX_COLUMNS)
-    det = pd.DataFrame(list(rows(ODM_DET, True)), columns=[*pr.BOX_COLUMNS, "score"])
+    gt = pd.DataFrame(list(rows(ODM_GT, False)), columns=detection.BOX_COLUMNS)
+    det = pd.DataFrame(list(rows(ODM_DET, True)), columns=[*detection.BOX_COLUMNS, "score"])
     return gt, det
 
 
@@ -68,8 +68,8 @@ def test_homl_eleven_point_example():
 def test_object_detection_metrics_readme_example():
     gt, det = odm_tables()
     assert (len(gt), len(det)) == (15, 24)
-    all_point = pr.evaluate_detections(gt, det, iou_threshold=0.3, method="all", plus_one=True)
-    eleven = pr.evaluate_detections(gt, det, iou_threshold=0.3, method="11point", plus_one=True)
+    all_point = detection.evaluate_detections(gt, det, iou_threshold=0.3, method="all", plus_one=True)
+    eleven = detection.evaluate_detections(gt, det, iou_threshold=0.3, method="11point", plus_one=True)
     assert all_point.mean_ap == pytest.approx(0.2456866804, abs=1e-9)
     assert eleven.mean_ap == pytest.approx(0.2683982683, abs=1e-9)
     person = all_point.per_class["person"]
@@ -112,16 +112,16 @@ def test_downsample_keeps_at_most_5000_points_and_the_ends(rng):
 
 
 def test_iou_continuous_and_voc():
-    assert pr.iou((0, 0, 10, 10), (5, 5, 15, 15)) == pytest.approx(25 / 175)
-    assert pr.iou((0, 0, 9, 9), (0, 0, 9, 9), plus_one=True) == 1.0
-    assert pr.iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
+    assert detection.iou((0, 0, 10, 10), (5, 5, 15, 15)) == pytest.approx(25 / 175)
+    assert detection.iou((0, 0, 9, 9), (0, 0, 9, 9), plus_one=True) == 1.0
+    assert detection.iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
 
 
 def test_coco_map_is_mean_over_ten_thresholds():
-    gt, det = pr.example_detections()
-    manual = np.mean([pr.evaluate_detections(gt, det, t, "coco101").mean_ap for t in pr.COCO_THRESHOLDS])
-    assert pr.coco_map(gt, det) == pytest.approx(manual)
-    assert len(pr.COCO_THRESHOLDS) == 10
+    gt, det = detection.example_detections()
+    manual = np.mean([detection.evaluate_detections(gt, det, t, "coco101").mean_ap for t in detection.COCO_THRESHOLDS])
+    assert detection.coco_map(gt, det) == pytest.approx(manual)
+    assert len(detection.COCO_THRESHOLDS) == 10
 
 
 @pytest.mark.parametrize(
@@ -134,10 +134,12 @@ def test_coco_map_is_mean_over_ten_thresholds():
         (lambda: pr.precision_recall([], []), "empty"),
         (lambda: pr.average_precision([0, 1], [1, 0.5], "voc"), "Unknown AP method"),
         (lambda: pr.average_precision([0, 1.5], [1, 0.5]), "between 0 and 1"),
-        (lambda: pr.iou((5, 0, 1, 1), (0, 0, 1, 1)), "x_max < x_min"),
-        (lambda: pr.validate_boxes(pd.DataFrame({"image_id": [1]}), "gt"), "missing column"),
+        (lambda: detection.iou((5, 0, 1, 1), (0, 0, 1, 1)), "x_max < x_min"),
+        (lambda: detection.validate_boxes(pd.DataFrame({"image_id": [1]}), "gt"), "missing column"),
         (
-            lambda: pr.read_csv(b"image_id,label,x_min,y_min,x_max,y_max\n1,=cmd(),0,0,1,1\n", "gt", pr.BOX_COLUMNS),
+            lambda: tables.read_csv(
+                b"image_id,label,x_min,y_min,x_max,y_max\n1,=cmd(),0,0,1,1\n", "gt", detection.BOX_COLUMNS
+            ),
             None,
         ),
         (lambda: pr.read_scores_csv(b"score,label\n=1+1,1\n0.2,0\n"), "formula"),
@@ -148,22 +150,22 @@ def test_bad_input_is_a_clear_message(call, fragment):
     if fragment is None:  # reading succeeds; validation refuses the formula cell
         frame = call()
         with pytest.raises(InputError, match="formula"):
-            pr.validate_boxes(frame, "ground truth")
+            detection.validate_boxes(frame, "ground truth")
         return
     with pytest.raises(InputError, match=fragment):
         call()
 
 
 def test_boxes_with_flipped_coordinates_are_refused():
-    gt, det = pr.example_detections()
+    gt, det = detection.example_detections()
     det.loc[2, "x_max"] = det.loc[2, "x_min"] - 1
     with pytest.raises(InputError, match="row 3 has x_max < x_min"):
-        pr.evaluate_detections(gt, det)
+        detection.evaluate_detections(gt, det)
 
 
 def test_csv_export_escapes_formulas():
-    assert pr.escape_csv_cell("=HYPERLINK()") == "'=HYPERLINK()"
-    assert pr.escape_csv_cell("cat") == "cat" and pr.escape_csv_cell(0.5) == 0.5
+    assert tables.escape_csv_cell("=HYPERLINK()") == "'=HYPERLINK()"
+    assert tables.escape_csv_cell("cat") == "cat" and tables.escape_csv_cell(0.5) == 0.5
 
 
 def test_importing_pr_does_not_import_tensorflow():

@@ -100,8 +100,12 @@ def test_oversized_member_ratio_bomb(tmp_path, load_model_must_not_run):
 def test_config_naming_an_arbitrary_module_function(tmp_path, load_model_must_not_run):
     good = good_model(tmp_path / "ok.keras")
     config = config_of(good)
-    config["config"]["layers"][1] = {"module": "os", "class_name": "system", "config": {"command": "echo pwned"},
-                                     "registered_name": None}  # fmt: skip
+    config["config"]["layers"][1] = {
+        "module": "os",
+        "class_name": "system",
+        "config": {"command": "echo pwned"},
+        "registered_name": None,
+    }
     refused(rewrite(good, tmp_path / "os.keras", config=config), "module 'os'", load_model_must_not_run)
     config = config_of(good)
     config["config"]["layers"][1]["registered_name"] = "evil>Conv2D"

@@ -62,19 +62,35 @@ def test_filters_and_activation_maps_of_a_model():
 
 
 def test_train_config_defaults_and_validation():
-    assert training.TrainConfig().validated().dataset == "digits"
+    assert training.TrainConfig().dataset == "digits"
     with pytest.raises(InputError, match="learning rate"):
-        training.TrainConfig(learning_rate=float("inf")).validated()
+        training.TrainConfig(learning_rate=float("inf"))
     with pytest.raises(InputError, match="epochs"):
-        training.TrainConfig(epochs=True).validated()
+        training.TrainConfig(epochs=True)
 
 
 @pytest.mark.slow
 def test_cli_trains_digits_to_97_percent_in_under_a_minute(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "lab", "train", "--dataset", "digits", "--model", "small_cnn", "--epochs", "10", "--json"],
-        capture_output=True, text=True, cwd=ROOT, env={**__import__("os").environ, "CNNLAB_HOME": str(tmp_path)}, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "lab",
+            "train",
+            "--dataset",
+            "digits",
+            "--model",
+            "small_cnn",
+            "--epochs",
+            "10",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**__import__("os").environ, "CNNLAB_HOME": str(tmp_path)},
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(report) >= {"test_accuracy", "test_loss", "epochs", "seconds", "images_per_second", "run_id"}
@@ -83,6 +99,11 @@ def test_cli_trains_digits_to_97_percent_in_under_a_minute(tmp_path):
 
 
 def test_cli_bad_settings_exit_with_a_message(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "lab", "train", "--epochs", "0"], capture_output=True, text=True, cwd=ROOT,
-                            env={**__import__("os").environ, "CNNLAB_HOME": str(tmp_path)})  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "lab", "train", "--epochs", "0"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**__import__("os").environ, "CNNLAB_HOME": str(tmp_path)},
+    )
     assert result.returncode == 2 and "epochs" in result.stderr and "Traceback" not in result.stderr

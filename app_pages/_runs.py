@@ -1,0 +1,134 @@
+"""The run panel shared by the training pages: launch a run, watch it live, show its test results.
+
+No math here: runs live in :mod:`lab.jobs` (their own processes), their rows and files follow
+:mod:`lab.runlog`, and this module only reads them. The panel polls the registry once a second
+while the run is active, so clicks, refreshes and server restarts do not touch the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app_pages._widgets import friendly_errors, session_key
+from lab import figures, jobs, runlog, training, worker
+from lab.config import Config
+from lab.errors import InputError
+
+STATUS_ICONS = {
+    "queued": ":material/hourglass_top:",
+    "starting": ":material/rocket_launch:",
+    "running": ":material/directions_run:",
+    "succeeded": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/stop_circle:",
+    "interrupted": ":material/warning:",
+}
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def launch_and_watch(kind: str, config: Config, label: str, icon: str) -> jobs.Run | None:
+    """A launch button for ``config`` (one run per session and settings, however many clicks),
+    then the live panel of the run named in the URL (``?run=``). Returns that run, or None."""
+    if st.button(label, type="primary", icon=icon):
+        with friendly_errors():
+            dedupe = f"{session_key()}:{kind}:{sorted(config.to_dict().items())}"
+            st.query_params["run"] = worker.submit(kind, config, dedupe=dedupe)
+    run_id = st.query_params.get("run")
+    return run_panel(run_id) if run_id else None
+
+
+def _status_line(run: jobs.Run, state: runlog.Progress) -> str:
+    line = f"{STATUS_ICONS.get(run.status, '')} **{run.status}** · run `{run.id}`"
+    if run.status == "queued":
+        line += f" · position {jobs.queue_position(run.id)} in the queue"
+    if state.epochs_total:
+        line += f" · epoch {min(state.epoch + 1, state.epochs_total)}/{state.epochs_total}"
+    if state.images_per_second:
+        line += f" · {state.images_per_second:,.0f} images/s"
+    if run.active and state.eta_seconds is not None:
+        line += f" · about {_duration(state.eta_seconds)} left"
+    return line
+
+
+def run_panel(run_id: str) -> jobs.Run | None:
+    """Status, progress, curves and Cancel/Resume for a run, polled every second while active.
+
+    Returns the run, or None when the id is unknown.
+    """
+    try:
+        run = jobs.get(run_id)
+    except InputError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+
+    @st.fragment(run_every=1.0 if run.active else None)
+    def live() -> None:
+        jobs.schedule()  # reaps dead workers and starts queued runs: nothing is lost if no one else polls
+        current = jobs.get(run_id)
+        state = runlog.progress(jobs.metrics(run_id))
+        cols = st.columns([3, 1])
+        cols[0].markdown(_status_line(current, state))
+        if current.active and cols[1].button("Cancel", key=f"cancel.{run_id}", icon=":material/stop:"):
+            jobs.cancel(run_id)
+        if current.status in ("interrupted", "cancelled", "failed") and cols[1].button(
+            "Resume", key=f"resume.{run_id}"
+        ):
+            with friendly_errors():
+                jobs.resume(run_id)
+            st.rerun()
+        if current.active:
+            st.progress(state.fraction)
+        if current.error:
+            st.error(current.error, icon=":material/error:")
+        if any(name in state.curves for name in ("batch_loss", "loss")):
+            st.plotly_chart(figures.training_curves(state.curves), key=f"curves.{run_id}")
+        if run.active and not current.active:
+            st.rerun()  # finished while we watched: redraw the whole page with the results
+
+    live()
+    return jobs.get(run_id)
+
+
+def results_panel(key: str, predictions: runlog.Predictions, class_names, test_images) -> None:
+    """Test accuracy, confusion matrix with a gallery of one cell's mistakes, and the worst examples."""
+    probabilities, labels = predictions.probabilities, predictions.labels
+    predicted = probabilities.argmax(axis=1)
+    counts = training.confusion_matrix(labels, predicted, len(class_names))
+    st.metric("Test accuracy", f"{(predicted == labels).mean():.4f}", help=f"{len(labels):,} test images")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figures.confusion_figure(counts, class_names), key=f"{key}.confusion")
+    with right:
+        off = [(t, p) for t in range(len(class_names)) for p in range(len(class_names)) if t != p and counts[t, p]]
+        if off:
+            cell = st.selectbox(
+                "Mistakes (true → predicted)",
+                off,
+                key=f"{key}.cell",
+                format_func=lambda c: f"{class_names[c[0]]} → {class_names[c[1]]} ({counts[c]})",
+            )
+            chosen = np.flatnonzero((labels == cell[0]) & (predicted == cell[1]))[:12]
+            st.image([np.clip(test_images[i], 0, 1) for i in chosen], width=72, caption=[f"#{i}" for i in chosen])
+        else:
+            st.success("No mistakes on the test set.")
+    worst, losses = training.highest_loss(probabilities, labels)
+    st.caption("Highest-loss test images (true / predicted, loss)")
+    captions = [
+        f"{class_names[labels[i]]}/{class_names[predicted[i]]} {loss:.1f}"
+        for i, loss in zip(worst, losses, strict=True)
+    ]
+    st.image([np.clip(test_images[i], 0, 1) for i in worst], width=72, caption=captions)
+
+
+def downloads(run_id: str, names: dict[str, str]) -> None:
+    """Download buttons for a finished run's files ({file in the run folder: download name})."""
+    folder = jobs.run_dir(run_id)
+    cols = st.columns(len(names))
+    for col, (name, download) in zip(cols, names.items(), strict=True):
+        if (folder / name).exists():
+            col.download_button(name, (folder / name).read_bytes(), download, key=f"download.{run_id}.{name}")

@@ -1,0 +1,380 @@
+"""The layer-stack planner: shapes, parameters, activation memory and receptive field, layer by layer.
+
+A stack is a list of :class:`LayerSpec` rows (Conv2D, pooling, BatchNormalization, Dense, ...);
+:func:`plan_stack` walks it with :mod:`lab.padding`'s TensorFlow-exact arithmetic. One function,
+:func:`keras_layer`, turns a spec into a Keras layer's class and arguments: the generated code
+(:func:`keras_snippet`) and the TensorFlow check (:mod:`lab.padding_tf`) both use it, so they
+cannot disagree. Pure Python: no TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from lab.errors import InputError, describe_value
+from lab.padding import Pair, as_pair, conv_output_size, padding_mode, positive_int
+
+LAYER_KINDS = (
+    "Conv2D",
+    "Conv2DTranspose",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "ZeroPadding2D",
+    "BatchNormalization",
+    "Activation",
+    "Dropout",
+    "GlobalAveragePooling2D",
+    "Flatten",
+    "Dense",
+)
+_SPATIAL = {"Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D", "ZeroPadding2D", "GlobalAveragePooling2D"}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One planner row. ``size`` is filters (conv), units (Dense) or the pad width (ZeroPadding2D)."""
+
+    kind: str
+    size: int | None = None
+    kernel_size: Pair = (1, 1)  # pool window for pooling layers
+    strides: Pair | None = None  # None: 1 for convolutions, the window for pooling (Keras' default)
+    padding: str = "valid"
+    dilation: Pair = (1, 1)
+    use_bias: bool = True
+    activation: str | None = None  # only for the generated code; shapes do not depend on it
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """The planner's answer for one layer."""
+
+    index: int
+    spec: LayerSpec
+    output_shape: tuple[int, ...]
+    params: int
+    activation_bytes: int  # float32 output of one instance
+    receptive_field: Pair | None  # None once the layer sees the whole input
+    jump: tuple[float, float] | None
+
+    @property
+    def shape_text(self) -> str:
+        return " x ".join(map(str, self.output_shape))
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    input_shape: tuple[int, int, int]
+    layers: list[LayerPlan] = field(default_factory=list)
+
+    @property
+    def total_params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def activation_sizes(self) -> list[int]:
+        return [4 * math.prod(self.input_shape)] + [layer.activation_bytes for layer in self.layers]
+
+    @property
+    def inference_bytes(self) -> int:
+        """Per instance: the largest pair of consecutive activations (one is freed as the next is made)."""
+        sizes = self.activation_sizes
+        return max((a + b for a, b in itertools.pairwise(sizes)), default=sizes[0])
+
+    @property
+    def training_bytes(self) -> int:
+        """Per instance: every activation, since backprop needs them all."""
+        return sum(self.activation_sizes)
+
+    @property
+    def parameter_bytes(self) -> int:
+        return 4 * self.total_params
+
+    def table(self) -> list[dict]:
+        """One row per layer, as the planner shows it."""
+        return [
+            {
+                "layer": layer.spec.kind,
+                "output shape": layer.shape_text,
+                "parameters": layer.params,
+                "activations (KB)": round(layer.activation_bytes / 1024, 1),
+                "receptive field": f"{layer.receptive_field[0]}x{layer.receptive_field[1]}"
+                if layer.receptive_field
+                else "all",
+                "jump": f"{layer.jump[0]:g}x{layer.jump[1]:g}" if layer.jump else "-",
+            }
+            for layer in self.layers
+        ]
+
+    def memory_figures(self, batch_size: int) -> dict[str, str]:
+        """Parameters, weights and RAM at ``batch_size``, in readable units (KB below 1 MB)."""
+        return {
+            "Parameters": f"{self.total_params:,}",
+            "Weights (float32)": readable_bytes(self.parameter_bytes),
+            f"Inference RAM, batch {batch_size}": readable_bytes(self.inference_bytes * batch_size),
+            f"Training RAM, batch {batch_size}": readable_bytes(self.training_bytes * batch_size),
+        }
+
+
+def readable_bytes(count: int) -> str:
+    """1,536 -> "1.5 KB"; 38,912 -> "38.0 KB"; 5.6e6 -> "5.3 MB" (never "0.0 MB" for a small net)."""
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} B"
+
+
+def _spec_from_row(index: int, row: Mapping) -> LayerSpec:
+    where = f"Layer {index + 1} ({row.get('layer') or row.get('kind') or '?'})"
+    kind = str(row.get("layer") or row.get("kind") or "").strip()
+    if kind not in LAYER_KINDS:
+        raise InputError(f"{where}: unknown layer type; choose one of {', '.join(LAYER_KINDS)}.")
+    size = row.get("size")
+    if size is not None and not (isinstance(size, float) and math.isnan(size)) and str(size).strip() != "":
+        size = positive_int("size", size, where) if kind != "ZeroPadding2D" or size != 0 else 0
+    else:
+        size = None
+    if kind in ("Conv2D", "Conv2DTranspose", "Dense") and size is None:
+        raise InputError(f"{where}: needs a size ({'units' if kind == 'Dense' else 'filters'}).")
+
+    def blank(value) -> bool:
+        return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
+
+    kernel = row.get("kernel")
+    stride = row.get("stride")
+    dilation = row.get("dilation")
+    pooling = kind in ("MaxPooling2D", "AveragePooling2D")
+    return LayerSpec(
+        kind=kind,
+        size=size,
+        kernel_size=as_pair("kernel", 2 if pooling and blank(kernel) else (1 if blank(kernel) else kernel), where),
+        strides=None if blank(stride) else as_pair("stride", stride, where),
+        padding=padding_mode("valid" if blank(row.get("padding")) else row.get("padding"), where),
+        dilation=(1, 1) if blank(dilation) else as_pair("dilation", dilation, where),
+        use_bias=True if row.get("bias") is None else bool(row.get("bias")),
+        activation=None if blank(row.get("activation")) else str(row.get("activation")),
+    )
+
+
+def parse_stack(rows: Iterable[Mapping]) -> list[LayerSpec]:
+    """Planner table rows (dicts with layer, size, kernel, stride, padding, dilation, bias) -> specs."""
+    return [_spec_from_row(index, row) for index, row in enumerate(rows)]
+
+
+def _transpose_size(n: int, k: int, s: int, padding: str, d: int) -> int:
+    f = (k - 1) * d + 1
+    return n * s if padding == "same" else n * s + max(f - s, 0)  # Keras' deconv_output_length
+
+
+def _plan_layer(index: int, spec: LayerSpec, shape: tuple[int, ...], rf, jump) -> tuple[LayerPlan, object, object]:
+    where = f"Layer {index + 1} ({spec.kind})"
+    spatial = len(shape) == 3
+    if spec.kind in _SPATIAL and not spatial:
+        raise InputError(
+            f"{where}: needs a (height, width, channels) input but gets {shape}; remove the Flatten before it."
+        )
+    params, out = 0, shape
+    if spec.kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
+        conv = spec.kind == "Conv2D"
+        strides = spec.strides or ((1, 1) if conv else spec.kernel_size)
+        dilation = spec.dilation if conv else (1, 1)
+        sizes = []
+        for axis in (0, 1):
+            try:
+                sizes.append(
+                    conv_output_size(shape[axis], spec.kernel_size[axis], strides[axis], spec.padding, dilation[axis])
+                )
+            except InputError as error:
+                raise InputError(f"{where}: {error}") from None
+        channels = spec.size if conv else shape[2]
+        out = (sizes[0], sizes[1], channels)
+        if conv:
+            params = spec.kernel_size[0] * spec.kernel_size[1] * shape[2] * spec.size + (
+                spec.size if spec.use_bias else 0
+            )
+        if rf is not None:
+            effective = [(spec.kernel_size[a] - 1) * dilation[a] + 1 for a in (0, 1)]
+            rf = tuple(rf[a] + (effective[a] - 1) * jump[a] for a in (0, 1))
+            jump = tuple(jump[a] * strides[a] for a in (0, 1))
+    elif spec.kind == "Conv2DTranspose":
+        strides = spec.strides or (1, 1)
+        out = tuple(
+            _transpose_size(shape[a], spec.kernel_size[a], strides[a], spec.padding, spec.dilation[a]) for a in (0, 1)
+        )
+        out = (*out, spec.size)
+        params = spec.kernel_size[0] * spec.kernel_size[1] * shape[2] * spec.size + (spec.size if spec.use_bias else 0)
+        if rf is not None:
+            jump = tuple(jump[a] / strides[a] for a in (0, 1))
+            rf = tuple(rf[a] + (math.ceil(spec.kernel_size[a] / strides[a]) - 1) * jump[a] * strides[a] for a in (0, 1))
+    elif spec.kind == "ZeroPadding2D":
+        pad = spec.size or 0
+        out = (shape[0] + 2 * pad, shape[1] + 2 * pad, shape[2])
+    elif spec.kind == "BatchNormalization":
+        params = 4 * shape[-1]  # gamma, beta (trainable) + moving mean, variance
+    elif spec.kind == "GlobalAveragePooling2D":
+        out, rf, jump = (shape[2],), None, None
+    elif spec.kind == "Flatten":
+        out, rf, jump = (math.prod(shape),), None, None
+    elif spec.kind == "Dense":
+        out = (*shape[:-1], spec.size)  # Keras applies Dense to the last axis
+        params = shape[-1] * spec.size + (spec.size if spec.use_bias else 0)
+        if len(shape) == 1:
+            rf, jump = None, None
+    if any(size < 1 for size in out):
+        raise InputError(f"{where}: output shape {out} has a non-positive size.")
+    rf_out = tuple(round(v) for v in rf) if rf is not None else None
+    return LayerPlan(index, spec, tuple(int(v) for v in out), int(params), 4 * math.prod(out), rf_out, jump), rf, jump
+
+
+def plan_stack(input_shape: Sequence[int], layers: Sequence[LayerSpec | Mapping]) -> StackPlan:
+    """Walk a stack of layers: output shape, parameters, activation memory, receptive field.
+
+    Args:
+        input_shape: (height, width, channels).
+        layers: :class:`LayerSpec` objects or planner rows (see :func:`parse_stack`).
+
+    Returns:
+        A :class:`StackPlan` with one :class:`LayerPlan` per layer and the memory totals.
+
+    Raises:
+        InputError: Naming the layer whose settings are invalid or make a non-positive size.
+    """
+    if len(input_shape) != 3:
+        raise InputError(f"Input shape must be (height, width, channels), got {describe_value(tuple(input_shape))}.")
+    shape = tuple(
+        positive_int(name, value, "Input")
+        for name, value in zip(("height", "width", "channels"), input_shape, strict=True)
+    )
+    specs = [spec if isinstance(spec, LayerSpec) else _spec_from_row(i, spec) for i, spec in enumerate(layers)]
+    plans, rf, jump = [], (1, 1), (1.0, 1.0)
+    current: tuple[int, ...] = shape
+    for index, spec in enumerate(specs):
+        plan, rf, jump = _plan_layer(index, spec, current, rf, jump)
+        plans.append(plan)
+        current = plan.output_shape
+    return StackPlan(shape, plans)
+
+
+def _conv(size, kernel, stride=None, padding="valid", bias=True, activation="relu", dilation=(1, 1)):
+    return LayerSpec(
+        "Conv2D",
+        size,
+        as_pair("kernel", kernel),
+        stride and as_pair("stride", stride),
+        padding,
+        dilation,
+        bias,
+        activation,
+    )
+
+
+def _pool(kind, window, stride=None, padding="valid"):
+    return LayerSpec(kind, None, as_pair("window", window), stride and as_pair("stride", stride), padding)
+
+
+def _dense(units, activation="relu"):
+    return LayerSpec("Dense", units, activation=activation)
+
+
+BN, RELU, FLAT = LayerSpec("BatchNormalization"), LayerSpec("Activation", activation="relu"), LayerSpec("Flatten")
+MAX, AVG = "MaxPooling2D", "AveragePooling2D"
+
+# Curriculum networks: (input shape, layers). Their counts are checked against Keras in the tests.
+# Formatter off for this table (fmt: skip below): one line per block reads like the papers' tables.
+PRESETS: dict[str, tuple[tuple[int, int, int], list[LayerSpec]]] = {
+    "HOML Fashion-MNIST CNN": ((28, 28, 1), [
+        _conv(64, 7, padding="same"), _pool(MAX, 2),
+        _conv(128, 3, padding="same"), _conv(128, 3, padding="same"), _pool(MAX, 2),
+        _conv(256, 3, padding="same"), _conv(256, 3, padding="same"), _pool(MAX, 2),
+        FLAT, _dense(128), LayerSpec("Dropout"), _dense(64), LayerSpec("Dropout"), _dense(10, "softmax"),
+    ]),
+    "LeNet-5": ((32, 32, 1), [
+        _conv(6, 5, activation="tanh"), _pool(AVG, 2), _conv(16, 5, activation="tanh"), _pool(AVG, 2),
+        _conv(120, 5, activation="tanh"), FLAT, _dense(84, "tanh"), _dense(10, "softmax"),
+    ]),
+    "AlexNet stem": ((227, 227, 3), [
+        _conv(96, 11, stride=4), _pool(MAX, 3, 2), _conv(256, 5, padding="same"), _pool(MAX, 3, 2),
+        _conv(384, 3, padding="same"), _conv(384, 3, padding="same"), _conv(256, 3, padding="same"), _pool(MAX, 3, 2),
+    ]),
+    "ResNet-34 stem (HOML)": ((224, 224, 3), [
+        _conv(64, 7, stride=2, padding="same", bias=False, activation=None), BN, RELU, _pool(MAX, 3, 2, "same"),
+    ]),
+    "ResNet-50 stem (Ng)": ((64, 64, 3), [
+        LayerSpec("ZeroPadding2D", 3), _conv(64, 7, stride=2, activation=None), BN, RELU, _pool(MAX, 3, 2),
+    ]),
+    "CIFAR-10 tutorial net": ((24, 24, 3), [
+        _conv(64, 5, padding="same", activation=None), BN, RELU, _pool(MAX, 3, 2, "same"),
+        _conv(64, 5, padding="same"), _pool(MAX, 3, 2, "same"),
+        FLAT, _dense(256), _dense(128), _dense(10, "softmax"),
+    ]),
+    "HappyModel (Ng)": ((64, 64, 3), [
+        LayerSpec("ZeroPadding2D", 3), _conv(32, 7, activation=None), BN, RELU, _pool(MAX, 2), FLAT, _dense(1, "sigmoid"),
+    ]),
+}  # fmt: skip
+
+
+def spec_to_row(spec: LayerSpec) -> dict:
+    """The planner table row for a spec (inverse of :func:`parse_stack`)."""
+
+    def text(pair):
+        return None if pair is None else (str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}")
+
+    shaped = spec.kind in ("Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D")
+    return {
+        "layer": spec.kind,
+        "size": spec.size,
+        "kernel": text(spec.kernel_size) if shaped else None,
+        "stride": text(spec.strides) if shaped else None,
+        "padding": spec.padding if shaped else None,
+        "dilation": text(spec.dilation) if spec.kind == "Conv2D" else None,
+        "bias": spec.use_bias if spec.kind in ("Conv2D", "Conv2DTranspose", "Dense") else None,
+        "activation": spec.activation,
+    }
+
+
+def _compact(pair: Pair) -> int | Pair:
+    return pair[0] if pair[0] == pair[1] else tuple(pair)
+
+
+def keras_layer(spec: LayerSpec) -> tuple[str, dict]:
+    """The Keras layer class name and the arguments (those that differ from Keras' defaults)."""
+    kind, kwargs = spec.kind, {}
+    if kind in ("Conv2D", "Conv2DTranspose"):
+        kwargs = {"filters": spec.size, "kernel_size": _compact(spec.kernel_size)}
+        if spec.strides and spec.strides != (1, 1):
+            kwargs["strides"] = _compact(spec.strides)
+        if spec.dilation != (1, 1):
+            kwargs["dilation_rate"] = _compact(spec.dilation)
+    elif kind in ("MaxPooling2D", "AveragePooling2D"):
+        kwargs = {"pool_size": _compact(spec.kernel_size)}
+        if spec.strides:
+            kwargs["strides"] = _compact(spec.strides)
+    elif kind == "ZeroPadding2D":
+        kwargs = {"padding": spec.size or 0}
+    elif kind == "Dense":
+        kwargs = {"units": spec.size}
+    elif kind == "Activation":
+        kwargs = {"activation": spec.activation or "relu"}
+    elif kind == "Dropout":
+        kwargs = {"rate": 0.5}
+    if kind in ("Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D") and spec.padding != "valid":
+        kwargs["padding"] = spec.padding
+    if kind in ("Conv2D", "Conv2DTranspose", "Dense"):
+        if spec.activation:
+            kwargs["activation"] = spec.activation
+        if not spec.use_bias:
+            kwargs["use_bias"] = False
+    return kind, kwargs
+
+
+def keras_snippet(input_shape: Sequence[int], specs: Sequence[LayerSpec]) -> str:
+    """Keras code building the planned stack."""
+    lines = ["import keras", "", "model = keras.Sequential([", f"    keras.Input(shape={tuple(input_shape)}),"]
+    for spec in specs:
+        name, kwargs = keras_layer(spec)
+        arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+        lines.append(f"    keras.layers.{name}({arguments}),")
+    lines += ["])", "model.summary()"]
+    return "\n".join(lines) + "\n"
