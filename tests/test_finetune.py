@@ -110,5 +110,5 @@ def test_two_phases_through_the_runner_beat_chance(tmp_path, monkeypatch, shapes
     picture = np.zeros((120, 90, 3), np.uint8)
     picture[..., 2] = 255  # a blue square
     answer = classify.classify(loaded, [picture], top_k=3, mode="crop_and_resize")
-    assert [p.label for p in answer.predictions[0]][0] in loaded.class_names
+    assert answer.predictions[0][0].label in loaded.class_names
     assert abs(sum(p.probability for p in answer.predictions[0]) - 1) < 1e-4
