@@ -39,103 +39,21 @@ ALLOWED_MODULES = (
 # Built-in layers and helpers a model config may name: models and structure, layers, initializers,
 # regularizers and constraints, and what compile_config may name (not deserialised with
 # compile=False, but checked all the same).
-ALLOWED_CLASSES = set(
-    [
-        "Functional",
-        "Sequential",
-        "Model",
-        "InputLayer",
-        "DTypePolicy",
-        "FloatDTypePolicy",
-        "Conv1D",
-        "Conv2D",
-        "Conv3D",
-        "Conv2DTranspose",
-        "SeparableConv2D",
-        "DepthwiseConv2D",
-        "Dense",
-        "Flatten",
-        "Dropout",
-        "SpatialDropout2D",
-        "GaussianNoise",
-        "BatchNormalization",
-        "LayerNormalization",
-        "GroupNormalization",
-        "Activation",
-        "ReLU",
-        "LeakyReLU",
-        "ELU",
-        "PReLU",
-        "Softmax",
-        "MaxPooling2D",
-        "AveragePooling2D",
-        "GlobalAveragePooling2D",
-        "GlobalMaxPooling2D",
-        "ZeroPadding2D",
-        "Cropping2D",
-        "UpSampling2D",
-        "Reshape",
-        "Permute",
-        "Add",
-        "Subtract",
-        "Multiply",
-        "Average",
-        "Maximum",
-        "Minimum",
-        "Concatenate",
-        "Rescaling",
-        "Normalization",
-        "Resizing",
-        "CenterCrop",
-        "RandomFlip",
-        "RandomRotation",
-        "RandomZoom",
-        "RandomTranslation",
-        "RandomContrast",
-        "RandomBrightness",
-        "RandomCrop",
-        "GlorotUniform",
-        "GlorotNormal",
-        "HeNormal",
-        "HeUniform",
-        "LecunNormal",
-        "LecunUniform",
-        "Zeros",
-        "Ones",
-        "Constant",
-        "RandomNormal",
-        "RandomUniform",
-        "TruncatedNormal",
-        "VarianceScaling",
-        "Orthogonal",
-        "Identity",
-        "L1",
-        "L2",
-        "L1L2",
-        "MaxNorm",
-        "NonNeg",
-        "UnitNorm",
-        "MinMaxNorm",
-        "Adam",
-        "AdamW",
-        "Nadam",
-        "SGD",
-        "RMSprop",
-        "Adagrad",
-        "SparseCategoricalCrossentropy",
-        "CategoricalCrossentropy",
-        "BinaryCrossentropy",
-        "MeanSquaredError",
-        "SparseCategoricalAccuracy",
-        "CategoricalAccuracy",
-        "Accuracy",
-        "BinaryAccuracy",
-        "Mean",
-        "MeanMetricWrapper",
-        "ExponentialDecay",
-        "CosineDecay",
-    ]
-)
+_ALLOWED_NAMES = """
+Functional Sequential Model InputLayer DTypePolicy FloatDTypePolicy Conv1D Conv2D Conv3D
+Conv2DTranspose SeparableConv2D DepthwiseConv2D Dense Flatten Dropout SpatialDropout2D GaussianNoise
+BatchNormalization LayerNormalization GroupNormalization Activation ReLU LeakyReLU ELU PReLU Softmax
+MaxPooling2D AveragePooling2D GlobalAveragePooling2D GlobalMaxPooling2D ZeroPadding2D Cropping2D
+UpSampling2D Reshape Permute Add Subtract Multiply Average Maximum Minimum Concatenate Rescaling
+Normalization Resizing CenterCrop RandomFlip RandomRotation RandomZoom RandomTranslation
+RandomContrast RandomBrightness RandomCrop GlorotUniform GlorotNormal HeNormal HeUniform LecunNormal
+LecunUniform Zeros Ones Constant RandomNormal RandomUniform TruncatedNormal VarianceScaling
+Orthogonal Identity L1 L2 L1L2 MaxNorm NonNeg UnitNorm MinMaxNorm Adam AdamW Nadam SGD RMSprop
+Adagrad SparseCategoricalCrossentropy CategoricalCrossentropy BinaryCrossentropy MeanSquaredError
+SparseCategoricalAccuracy CategoricalAccuracy Accuracy BinaryAccuracy Mean MeanMetricWrapper
+ExponentialDecay CosineDecay
+"""
+ALLOWED_CLASSES = frozenset(_ALLOWED_NAMES.split())
 
 
 class UnsafeModel(InputError):
