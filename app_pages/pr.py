@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._widgets import bound, friendly_errors, show_code
-from lab import detection, figures, pr, tables
+from lab import annotations, coco, detection, figures, pr, tables
 
 st.title("PR / mAP explorer")
 st.markdown(
@@ -69,38 +69,54 @@ def scores_view() -> str:
 
 
 def boxes_ui():
-    """Ground truth and detections: the built-in example or two uploaded CSVs."""
+    """Ground truth and detections: the built-in example, or uploads in one of the formats."""
     if bound(st.toggle, "Use the built-in example", "pr.example", True):
-        return detection.example_detections()
-    cols = st.columns(2)
-    gt_file = cols[0].file_uploader("Ground truth CSV", type=["csv"], key="pr.gt_csv")
-    det_file = cols[1].file_uploader("Detections CSV (+ score)", type=["csv"], key="pr.det_csv")
-    st.caption("Columns: image_id, label, x_min, y_min, x_max, y_max (detections also: score).")
-    if gt_file is None or det_file is None:
-        st.info("Upload both CSVs, or use the built-in example.", icon=":material/upload:")
+        return annotations.from_tables(*detection.example_detections())
+    formats = annotations.FORMATS
+    chosen = bound(
+        st.segmented_control, "Format", "pr.format", "csv", list(formats), format_func=lambda f: formats[f][0]
+    )
+    inputs = formats[chosen or "csv"][1]
+    example = annotations.example_files(chosen or "csv")
+    files = {}
+    for col, (name, label, types) in zip(st.columns(len(inputs)), inputs, strict=True):
+        if (upload := col.file_uploader(label, type=types, key=f"pr.{name}")) is not None:
+            files[name] = upload.getvalue()
+        col.download_button("Example file", example[name][1], example[name][0], key=f"pr.example.{name}")
+    if len(files) < len(inputs):
+        st.info("Upload both files, or use the built-in example." if len(inputs) == 2 else "Upload every file.")
         st.stop()
     with friendly_errors():
-        gt = detection.read_boxes_csv(gt_file.getvalue(), "ground truth")
-        return gt, detection.read_boxes_csv(det_file.getvalue(), "detections", with_score=True)
+        return annotations.load(chosen or "csv", files)
 
 
 def detections_view() -> str:
-    gt, det = boxes_ui()
+    data = boxes_ui()
     cols = st.columns(3)
     iou_threshold = bound(cols[0].slider, "IoU threshold", "pr.iou", 0.5, min_value=0.05, max_value=1.0, step=0.05)
     method = bound(cols[1].selectbox, "AP method", "pr.method", "all", list(pr.METHODS))
     plus_one = bound(cols[2].toggle, "VOC '+1 pixel' areas", "pr.plus_one", False)
+    gt, det = annotations.to_tables(data)
     with friendly_errors():
         result = detection.evaluate_detections(gt, det, iou_threshold, method, plus_one)
-        coco = detection.coco_map(gt, det, plus_one=plus_one)
+        official = coco.evaluate(data)
+    summary = official.summary()
     cols = st.columns(2)
-    cols[0].metric(f"mAP@{iou_threshold:g} ({method})", f"{result.mean_ap:.4f}")
-    cols[1].metric("COCO mAP@[.5:.95]", f"{coco:.4f}")
+    cols[0].metric(f"mAP@{iou_threshold:g} ({method}, VOC matching)", f"{result.mean_ap:.4f}")
+    cols[1].metric("COCO mAP@[.5:.95]", f"{summary['AP']:.4f}", help="pycocotools' number, to the last digit")
+    left, right = st.columns([1, 2])
+    left.dataframe(pd.DataFrame({"COCO": summary}).round(4), width="stretch")
     per_class = pd.DataFrame(result.table())
-    st.bar_chart(per_class, x="class", y="AP", height=220)
-    st.dataframe(per_class, hide_index=True, width="stretch")
+    per_class["COCO AP"] = [round(official.per_class_ap().get(name, -1), 4) for name in per_class["class"]]
+    right.bar_chart(per_class, x="class", y=["AP", "COCO AP"], height=220, stack=False)
+    right.dataframe(per_class, hide_index=True, width="stretch")
     exported = per_class.map(tables.escape_csv_cell).to_csv(index=False)
     st.download_button("Download per-class results (CSV)", exported, "per_class_ap.csv", "text/csv")
+    voc_half = result if iou_threshold == 0.5 else detection.evaluate_detections(gt, det, 0.5, method, plus_one)
+    changed = coco.voc_differences(data, official, voc_half.true_positive)
+    st.markdown(f"**Why VOC and COCO differ here** (IoU 0.5): {len(changed)} detection(s) scored differently.")
+    if changed:
+        st.dataframe(pd.DataFrame([vars(d) for d in changed]), hide_index=True, width="stretch")
     chosen = st.selectbox("Class curve", list(result.per_class), key="pr.class")
     curve = result.per_class[chosen].curve
     if curve.recall.size:

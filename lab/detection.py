@@ -1,7 +1,7 @@
 """Detections scored against ground-truth boxes: IoU, Pascal VOC matching, per-class AP and mAP.
 
 The curves and AP definitions are :mod:`lab.pr`'s; this module decides which detections are true
-positives. Tables have the columns :data:`BOX_COLUMNS` (detections add ``score``); uploads are
+positives the Pascal VOC way (COCO's rules, and where they differ, are :mod:`lab.coco`). Tables have the columns :data:`BOX_COLUMNS` (detections add ``score``); uploads are
 read with :mod:`lab.tables`. NumPy and pandas only.
 """
 
@@ -16,7 +16,6 @@ from lab import pr, tables
 from lab.errors import InputError, describe_value
 
 BOX_COLUMNS = ("image_id", "label", "x_min", "y_min", "x_max", "y_max")
-COCO_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.96, 0.05), 2))
 
 
 def _check_box(box) -> np.ndarray:
@@ -67,6 +66,7 @@ class DetectionResult:
     per_class: dict[str, ClassResult]
     iou_threshold: float
     method: str
+    true_positive: np.ndarray  # per detection, in the table's row order
 
     def table(self) -> list[dict]:
         """One row per class: AP, TP, FP and ground-truth count."""
@@ -88,8 +88,9 @@ class DetectionResult:
         return float(np.mean(values)) if values else 0.0
 
 
-def _class_curve(gt, det, iou_threshold: float, plus_one: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy Pascal VOC matching for one class: returns the TP flag of each detection by score."""
+def _class_curve(gt, det, iou_threshold: float, plus_one: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy Pascal VOC matching for one class: the TP flag, score and table row of each detection,
+    best score first."""
     order = np.argsort(-det["score"].to_numpy(), kind="stable")
     det = det.iloc[order]
     by_image = {image: group[list(BOX_COLUMNS[2:])].to_numpy(float) for image, group in gt.groupby("image_id")}
@@ -105,7 +106,7 @@ def _class_curve(gt, det, iou_threshold: float, plus_one: bool) -> tuple[np.ndar
         if overlaps[best] >= iou_threshold and not taken[image][best]:
             taken[image][best] = True
             hits[row] = 1
-    return hits, det["score"].to_numpy(float)  # both in score order
+    return hits, det["score"].to_numpy(float), det.index.to_numpy()
 
 
 def evaluate_detections(
@@ -134,20 +135,17 @@ def evaluate_detections(
     gt = validate_boxes(ground_truth, "ground truth")
     det = validate_boxes(detections, "detections", with_score=True)
     results = {}
+    true_positive = np.zeros(len(det), bool)
     for label in sorted(set(gt["label"]) | set(det["label"])):
         class_gt, class_det = gt[gt["label"] == label], det[det["label"] == label]
-        no_detections = (np.zeros(0, int), np.zeros(0))
-        hits, scores = _class_curve(class_gt, class_det, iou_threshold, plus_one) if len(class_det) else no_detections
+        no_detections = (np.zeros(0, int), np.zeros(0), np.zeros(0, int))
+        found = _class_curve(class_gt, class_det, iou_threshold, plus_one) if len(class_det) else no_detections
+        hits, scores, rows = found
+        true_positive[rows] = hits.astype(bool)
         curve = pr.curve_from_hits(hits, scores, len(class_gt))
         ap = curve.average_precision(method) if hits.size and len(class_gt) else 0.0
         results[label] = ClassResult(label, ap, int(hits.sum()), int(hits.size - hits.sum()), len(class_gt), curve)
-    return DetectionResult(results, float(iou_threshold), method)
-
-
-def coco_map(ground_truth, detections, thresholds: Sequence[float] = COCO_THRESHOLDS, plus_one: bool = False) -> float:
-    """COCO-style mAP@[.5:.95]: the 101-point mAP averaged over ten IoU thresholds."""
-    values = [evaluate_detections(ground_truth, detections, t, "coco101", plus_one).mean_ap for t in thresholds]
-    return float(np.mean(values))
+    return DetectionResult(results, float(iou_threshold), method, true_positive)
 
 
 def read_boxes_csv(data: bytes, what: str, with_score: bool = False):
@@ -195,7 +193,11 @@ def validate_boxes(frame, what: str, with_score: bool = False):
 
 
 def example_detections():
-    """A small built-in example: 3 images, 2 classes, a few hits, misses and duplicates."""
+    """A small built-in example: 4 images, 2 classes, hits, misses and duplicates.
+
+    ``img4`` is the case where VOC and COCO disagree: two overlapping cats, and a second detection
+    whose best ground truth is taken by the first but which clears IoU 0.5 with the other.
+    """
     import pandas as pd
 
     # Both tables keep one row per box, as in the CSV files they stand for (hence fmt: skip).
@@ -204,6 +206,7 @@ def example_detections():
             ("img1", "cat", 10, 10, 60, 60), ("img1", "dog", 70, 20, 120, 90),
             ("img2", "cat", 30, 30, 90, 80), ("img2", "cat", 100, 40, 140, 100),
             ("img3", "dog", 20, 15, 80, 70), ("img3", "cat", 90, 90, 130, 130),
+            ("img4", "cat", 20, 20, 70, 70), ("img4", "cat", 40, 20, 90, 70),
         ],
         columns=BOX_COLUMNS,
     )  # fmt: skip
@@ -214,6 +217,7 @@ def example_detections():
             ("img2", "cat", 60, 0, 100, 30, 0.40), ("img2", "dog", 100, 40, 140, 100, 0.60),
             ("img3", "dog", 25, 20, 70, 75, 0.85), ("img3", "cat", 95, 85, 135, 128, 0.55),
             ("img3", "cat", 5, 5, 25, 25, 0.30),
+            ("img4", "cat", 20, 20, 70, 70, 0.90), ("img4", "cat", 25, 20, 75, 70, 0.80),
         ],
         columns=[*BOX_COLUMNS, "score"],
     )  # fmt: skip

@@ -24,9 +24,11 @@ from lab.errors import InputError, describe_value
 
 METHODS = ("11point", "all", "coco101", "raw")
 METHOD_NOTES = {
-    "11point": "Pascal VOC 2007 and HOML: the mean of the best precision at recall ≥ 0, 0.1, …, 1 (11 samples).",
+    "11point": "Pascal VOC 2007 and HOML: the mean of the best precision at recall ≥ 0, 0.1, …, 1 (11 samples; "
+    "recall is compared with a 1e-12 tolerance, so 3/10 reaches the 0.3 level).",
     "all": "Pascal VOC 2010+: the exact area under the max-precision envelope (every recall step counts).",
-    "coco101": "COCO: the same envelope sampled at 101 recall levels 0, 0.01, …, 1, so it sits close to 'all'.",
+    "coco101": "COCO: the same envelope sampled at 101 recall levels 0, 0.01, …, 1 (compared exactly, as "
+    "pycocotools does), so it sits close to 'all'.",
     "raw": "scikit-learn: no envelope; each recall step is weighted by the precision at that step, so dips count.",
 }
 
@@ -155,17 +157,23 @@ def average_precision(recall, precision, method: str = "all") -> float:
         padded_precision = envelope(np.concatenate(([0.0], precision, [0.0])))
         steps = np.flatnonzero(padded_recall[1:] != padded_recall[:-1])
         return float(np.sum((padded_recall[steps + 1] - padded_recall[steps]) * padded_precision[steps + 1]))
-    levels = np.linspace(0.0, 1.0, 11 if method == "11point" else 101)
-    return float(interpolated_precision(recall, precision, levels).mean())
+    if method == "11point":
+        return float(interpolated_precision(recall, precision, np.linspace(0.0, 1.0, 11)).mean())
+    from lab.coco import RECALL_LEVELS  # pycocotools' levels, compared exactly as it compares them
+
+    return float(interpolated_precision(recall, precision, RECALL_LEVELS, tolerance=0.0).mean())
 
 
-def interpolated_precision(recall, precision, levels) -> np.ndarray:
-    """Max precision at recall >= each level (0 where the curve never reaches the level)."""
+def interpolated_precision(recall, precision, levels, tolerance: float = 1e-12) -> np.ndarray:
+    """Max precision at recall >= each level (0 where the curve never reaches the level).
+
+    The 11-point definition compares with a ``tolerance``: linspace(0, 1, 11)[3] is
+    0.30000000000000004, so without it a recall of exactly 0.3 would miss its level (HOML's example
+    would give 0.68, not 0.71). COCO's 101 levels are compared exactly, as pycocotools does.
+    """
     recall, precision = _check_curve(recall, precision)
     best = envelope(precision)
-    # First point with recall >= level. linspace(0, 1, 11)[3] is 0.30000000000000004, so without the
-    # tolerance a recall of exactly 0.3 would miss its level (HOML's example would give 0.68, not 0.71).
-    index = np.searchsorted(recall, np.asarray(levels) - 1e-12, side="left")
+    index = np.searchsorted(recall, np.asarray(levels) - tolerance, side="left")
     return np.where(index < recall.size, best[np.minimum(index, recall.size - 1)], 0.0)
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from lab import annotations, coco
 from tests.conftest import ROOT
 from tests.pages import open_page
 
@@ -71,3 +76,37 @@ def test_uploaded_csvs_are_scored_and_formula_cells_refused():
     hostile = det.replace(b"b,cat,50", b"b,=HYPERLINK(1),50")
     app.file_uploader(key="pr.det_csv").set_value(("det.csv", hostile, "text/csv")).run()
     assert not app.exception and "formula" in app.error[0].value
+
+
+def test_the_example_shows_the_coco_summary_and_where_voc_and_coco_differ():
+    app = page(**{"pr.input": "detections"})
+    assert not app.exception and not app.error
+    coco_ap = next(metric.value for metric in app.metric if metric.label == "COCO mAP@[.5:.95]")
+    assert 0 < float(coco_ap) < 1
+    assert any("1 detection(s) scored differently" in md.value for md in app.markdown)
+    summary = app.dataframe[0].value
+    assert list(summary.index) == list(coco.SUMMARY_NAMES)
+
+
+@pytest.mark.parametrize("format_name", ["coco", "voc", "yolo"])
+def test_every_format_uploads_and_scores_like_the_example(format_name):
+    expected = page(**{"pr.input": "detections"})
+    target = next(m.value for m in expected.metric if m.label == "COCO mAP@[.5:.95]")
+    app = page(**{"pr.input": "detections", "pr.example": "false", "pr.format": format_name})
+    for name, (file_name, data) in annotations.example_files(format_name).items():
+        app.file_uploader(key=f"pr.{name}").set_value((file_name, data, "application/octet-stream"))
+    app.run()
+    assert not app.exception and not app.error
+    assert next(m.value for m in app.metric if m.label == "COCO mAP@[.5:.95]") == target
+
+
+def test_a_hostile_voc_upload_is_a_message():
+    app = page(**{"pr.input": "detections", "pr.example": "false", "pr.format": "voc"})
+    files = annotations.example_files("voc")
+    bomb = b'<!DOCTYPE x [<!ENTITY a "aaaa">]><annotation><filename>a</filename></annotation>'
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.xml", bomb)
+    app.file_uploader(key="pr.voc_zip").set_value(("voc.zip", buffer.getvalue(), "application/zip"))
+    app.file_uploader(key="pr.voc_det").set_value(("det.csv", files["voc_det"][1], "text/csv")).run()
+    assert not app.exception and "DTD or entities" in app.error[0].value

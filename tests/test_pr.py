@@ -117,11 +117,15 @@ def test_iou_continuous_and_voc():
     assert detection.iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
 
 
-def test_coco_map_is_mean_over_ten_thresholds():
+def test_the_example_shows_where_voc_and_coco_differ():
+    """img4: the second cat's best ground truth is taken; VOC calls it FP, COCO matches the other cat."""
+    from lab import annotations, coco
+
     gt, det = detection.example_detections()
-    manual = np.mean([detection.evaluate_detections(gt, det, t, "coco101").mean_ap for t in detection.COCO_THRESHOLDS])
-    assert detection.coco_map(gt, det) == pytest.approx(manual)
-    assert len(detection.COCO_THRESHOLDS) == 10
+    data = annotations.from_tables(gt, det)
+    voc = detection.evaluate_detections(*annotations.to_tables(data), iou_threshold=0.5)
+    differences = coco.voc_differences(data, coco.evaluate(data), voc.true_positive)
+    assert [(d.image, d.voc, d.coco) for d in differences] == [("img4", "FP", "TP")]
 
 
 @pytest.mark.parametrize(
@@ -172,3 +176,20 @@ def test_importing_pr_does_not_import_tensorflow():
     code = "import sys, lab.pr; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_coco101_compares_recall_levels_exactly_as_pycocotools():
+    """linspace(0, 1, 101)[35] is 0.35000000000000003: a recall of exactly 35/100 misses that level in
+    pycocotools, which then reads the next point (here a much lower precision)."""
+    hits = np.array([True] * 35 + [False] * 30 + [True] * 10)
+    positives = 100
+    tp, fp = np.cumsum(hits).astype(float), np.cumsum(~hits).astype(float)
+    recall, precision = tp / positives, tp / (tp + fp)
+    # pycocotools' accumulate, literally: envelope from the right, then searchsorted 'left' on 101 levels.
+    envelope = precision.tolist()
+    for i in range(len(envelope) - 1, 0, -1):
+        envelope[i - 1] = max(envelope[i - 1], envelope[i])
+    levels = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+    at = np.searchsorted(recall, levels, side="left")
+    expected = np.mean([envelope[i] if i < len(envelope) else 0.0 for i in at])
+    assert pr.average_precision(recall, precision, "coco101") == pytest.approx(expected, abs=1e-15)

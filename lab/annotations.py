@@ -1,0 +1,542 @@
+"""Detection datasets in the formats people hold, read into one form: COCO JSON, Pascal VOC XML, YOLO txt, CSV.
+
+Every reader is for untrusted uploads: sizes and counts are capped, JSON is parsed with ``json``
+(no pickle, no eval), XML with the standard library's parser after refusing DTDs and entities
+(no entity expansion, no external resources), and every malformed field is an
+:class:`~lab.errors.InputError` naming the file, the record and the value.
+
+Two shapes come out:
+
+* box *tables* (pandas, the columns of :data:`lab.detection.BOX_COLUMNS`, detections add
+  ``score``, ground truth may add ``iscrowd`` and ``area``) for the VOC evaluation and the page;
+* :class:`lab.coco.CocoData`, COCO's own column arrays, for the COCO evaluation.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import numbers
+import re
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from lab import safety, tables
+from lab.coco import CocoData
+from lab.detection import BOX_COLUMNS
+from lab.errors import InputError, describe_value
+
+MAX_JSON_BYTES = 50 * 1024 * 1024
+MAX_BOXES = 1_000_000
+MAX_IMAGES = 200_000
+MAX_ZIP_BYTES = 200 * 1024 * 1024
+MAX_XML_BYTES = 1024 * 1024  # one annotation file
+
+
+# ---------------------------------------------------------------------------------------------
+# COCO JSON
+# ---------------------------------------------------------------------------------------------
+def _json(data: bytes, what: str):
+    if len(data) > MAX_JSON_BYTES:
+        raise InputError(f"{what}: the file is larger than {MAX_JSON_BYTES // 2**20} MB.")
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"{what}: not valid JSON ({error}).") from None
+
+
+def _number(value, what: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise InputError(f"{what}: {where} is {describe_value(value)}, not a finite number.")
+    return float(value)
+
+
+def _box(value, what: str, where: str) -> list[float]:
+    if not isinstance(value, list) or len(value) != 4:
+        raise InputError(f"{what}: {where} bbox must be [x, y, width, height], got {describe_value(value)}.")
+    box = [_number(v, what, f"{where} bbox") for v in value]
+    if box[2] < 0 or box[3] < 0:
+        raise InputError(f"{what}: {where} bbox {describe_value(value)} has a negative width or height.")
+    return box
+
+
+def _records(node, key: str, what: str) -> list[dict]:
+    records = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise InputError(f"{what}: expected a list of objects under {key!r}.")
+    return records
+
+
+def _id(record: dict, key: str, what: str, where: str):
+    value = record.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InputError(f"{what}: {where} {key} is {describe_value(value)}; expected an integer or a string.")
+    return value
+
+
+def coco_data(
+    images: Sequence, categories: Sequence[dict], annotations: Sequence[dict], results: Sequence[dict]
+) -> CocoData:
+    """Build :class:`CocoData` from COCO records (``instances`` lists and a results list).
+
+    Mirrors pycocotools: the evaluated images and classes are the ground truth's (sorted ids);
+    detections of classes outside the ground truth's categories are left out, detections on an
+    image the ground truth does not list are refused (pycocotools asserts), a detection's area is
+    width x height, a ground truth's is its ``area`` field (width x height when absent).
+
+    Raises:
+        InputError: Naming the record and field.
+    """
+    what = "ground truth"
+    image_ids = sorted({_id(record, "id", what, f"image {i}") for i, record in enumerate(images)}, key=_sort_key)
+    categories = sorted(categories, key=lambda c: _sort_key(_id(c, "id", what, "category")))
+    category_ids = [c["id"] for c in categories]
+    names = [str(c.get("name", c["id"])) for c in categories]
+    if len(image_ids) > MAX_IMAGES or len(annotations) + len(results) > MAX_BOXES:
+        raise InputError(f"At most {MAX_IMAGES:,} images and {MAX_BOXES:,} boxes.")
+    image_index = {image: i for i, image in enumerate(image_ids)}
+    category_index = {category: k for k, category in enumerate(category_ids)}
+    gt = {"image": [], "category": [], "boxes": [], "area": [], "crowd": []}
+    for i, record in enumerate(annotations):
+        where = f"annotation {i}"
+        image, category = _id(record, "image_id", what, where), _id(record, "category_id", what, where)
+        if image not in image_index:
+            raise InputError(f"{what}: {where} is on image {describe_value(image)}, which 'images' does not list.")
+        if category not in category_index:
+            raise InputError(f"{what}: {where} has category {describe_value(category)}, not in 'categories'.")
+        box = _box(record.get("bbox"), what, where)
+        area = record.get("area", box[2] * box[3])
+        gt["image"].append(image_index[image])
+        gt["category"].append(category_index[category])
+        gt["boxes"].append(box)
+        gt["area"].append(_number(area, what, f"{where} area"))
+        gt["crowd"].append(bool(record.get("iscrowd", 0)))
+    dt = {"image": [], "category": [], "boxes": [], "score": []}
+    what = "detections"
+    for i, record in enumerate(results):
+        where = f"result {i}"
+        image, category = _id(record, "image_id", what, where), _id(record, "category_id", what, where)
+        if image not in image_index:
+            raise InputError(
+                f"{what}: {where} is on image {describe_value(image)}, which the ground truth does not list."
+            )
+        if category not in category_index:
+            continue  # pycocotools evaluates only the ground truth's categories
+        dt["image"].append(image_index[image])
+        dt["category"].append(category_index[category])
+        dt["boxes"].append(_box(record.get("bbox"), what, where))
+        dt["score"].append(_number(record.get("score"), what, f"{where} score"))
+    return CocoData(
+        image_ids,
+        category_ids,
+        names,
+        np.array(gt["image"], np.int64),
+        np.array(gt["category"], np.int64),
+        np.array(gt["boxes"], np.float64).reshape(-1, 4),
+        np.array(gt["area"], np.float64),
+        np.array(gt["crowd"], bool),
+        np.array(dt["image"], np.int64),
+        np.array(dt["category"], np.int64),
+        np.array(dt["boxes"], np.float64).reshape(-1, 4),
+        np.array(dt["score"], np.float64),
+    )
+
+
+def _sort_key(value):
+    return (isinstance(value, str), value)  # ints before strings, each in natural order
+
+
+def read_coco_json(instances: bytes, results: bytes) -> CocoData:
+    """A COCO ``instances`` file (images, categories, annotations) and a results list.
+
+    Raises:
+        InputError: Invalid JSON, a missing list, or a malformed record (named).
+    """
+    gt = _json(instances, "ground truth")
+    found = _json(results, "detections")
+    if isinstance(found, dict) and "annotations" in found:
+        found = found["annotations"]
+    if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
+        raise InputError("detections: expected a list of {image_id, category_id, bbox, score} objects.")
+    return coco_data(
+        _records(gt, "images", "ground truth"),
+        _records(gt, "categories", "ground truth"),
+        _records(gt, "annotations", "ground truth"),
+        found,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables (CSV, the built-in example, VOC and YOLO readers)
+# ---------------------------------------------------------------------------------------------
+def from_tables(ground_truth, detections) -> CocoData:
+    """Box tables -> :class:`CocoData`: images are every image id in either table, classes every label.
+
+    Corners become x-y-w-h; ground truth may carry ``iscrowd`` and ``area`` columns.
+    """
+    from lab import detection
+
+    gt = detection.validate_boxes(ground_truth, "ground truth")
+    det = detection.validate_boxes(detections, "detections", with_score=True)
+    image_ids = sorted(set(gt["image_id"]) | set(det["image_id"]))
+    labels = sorted(set(gt["label"]) | set(det["label"]))
+    images = [{"id": image} for image in image_ids]
+    categories = [{"id": label, "name": label} for label in labels]
+    crowd = ground_truth["iscrowd"].astype(int).tolist() if "iscrowd" in ground_truth else [0] * len(gt)
+    given_area = ground_truth["area"].astype(float).tolist() if "area" in ground_truth else None
+    annotations = []
+    for i, row in enumerate(gt.itertuples(index=False)):
+        box = [row.x_min, row.y_min, row.x_max - row.x_min, row.y_max - row.y_min]
+        area = given_area[i] if given_area is not None else box[2] * box[3]
+        record = {"image_id": row.image_id, "category_id": row.label, "bbox": box, "area": area, "iscrowd": crowd[i]}
+        annotations.append(record)
+    results = []
+    for row in det.itertuples(index=False):
+        box = [row.x_min, row.y_min, row.x_max - row.x_min, row.y_max - row.y_min]
+        results.append({"image_id": row.image_id, "category_id": row.label, "bbox": box, "score": row.score})
+    return coco_data(images, categories, annotations, results)
+
+
+def to_tables(data: CocoData):
+    """:class:`CocoData` -> (ground truth, detections) box tables, for the VOC evaluation and display."""
+    import pandas as pd
+
+    def frame(image, category, boxes):
+        return pd.DataFrame(
+            {
+                "image_id": [str(data.image_ids[i]) for i in image],
+                "label": [data.category_names[k] for k in category],
+                "x_min": boxes[:, 0],
+                "y_min": boxes[:, 1],
+                "x_max": boxes[:, 0] + boxes[:, 2],
+                "y_max": boxes[:, 1] + boxes[:, 3],
+            }
+        )
+
+    gt = frame(data.gt_image, data.gt_category, data.gt_boxes)
+    gt["iscrowd"], gt["area"] = data.gt_crowd.astype(int), data.gt_area
+    det = frame(data.dt_image, data.dt_category, data.dt_boxes)
+    det["score"] = data.dt_score
+    return gt, det
+
+
+def _zip_members(data: bytes, suffixes: tuple[str, ...], what: str) -> list[tuple[str, bytes]]:
+    """(name, bytes) of the members ending in ``suffixes``, after the one zip policy."""
+    import zipfile
+
+    if len(data) > MAX_ZIP_BYTES:
+        raise InputError(f"{what}: the zip is larger than {MAX_ZIP_BYTES // 2**20} MB.")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise InputError(f"{what}: not a readable zip file.") from None
+    with archive:
+        infos = [info for info in archive.infolist() if not info.is_dir()]
+        safety.check_zip_sizes(
+            infos, max_members=MAX_IMAGES, max_total_bytes=MAX_ZIP_BYTES * 5, max_member_bytes=MAX_XML_BYTES
+        )
+        members = []
+        for info in infos:
+            name = PurePosixPath(info.filename)
+            if name.suffix.lower() not in suffixes or "__MACOSX" in name.parts or name.name.startswith("."):
+                continue
+            try:
+                members.append((info.filename, archive.read(info)))
+            except (zipfile.BadZipFile, OSError, EOFError) as error:
+                raise InputError(f"{what}: {info.filename!r} is damaged ({error}).") from None
+    if not members:
+        raise InputError(f"{what}: the zip holds no {'/'.join(suffixes)} files.")
+    return sorted(members)
+
+
+def _voc_number(node, tag: str, where: str) -> float:
+    text = node.findtext(tag)
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: <{tag}> is {describe_value(text)}, not a number.") from None
+    if not math.isfinite(value):
+        raise InputError(f"{where}: <{tag}> is {describe_value(text)}.")
+    return value
+
+
+def parse_voc_xml(data: bytes, name: str = "annotation.xml") -> list[dict]:
+    """One Pascal VOC annotation file -> box rows with a ``difficult`` flag.
+
+    VOC's devkit ignores difficult objects; COCO has no such flag (its ``ignore`` is ``iscrowd``),
+    so they are evaluated as regular ground truth here and the page says how many there are.
+
+    Raises:
+        InputError: A DTD or entity (refused: entity expansion), malformed XML, or a bad field.
+    """
+    import xml.etree.ElementTree as ElementTree
+
+    if len(data) > MAX_XML_BYTES:
+        raise InputError(f"{name}: larger than {MAX_XML_BYTES // 1024} KB.")
+    if re.search(rb"<!(DOCTYPE|ENTITY)", data, re.IGNORECASE):
+        raise InputError(f"{name}: refused, it declares a DTD or entities (an XML bomb can hide there).")
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as error:
+        raise InputError(f"{name}: not well-formed XML ({error}).") from None
+    image = root.findtext("filename") or PurePosixPath(name).stem
+    rows = []
+    for index, node in enumerate(root.iter("object")):
+        where = f"{name}, object {index + 1}"
+        label = (node.findtext("name") or "").strip()
+        box = node.find("bndbox")
+        if not label or box is None:
+            raise InputError(f"{where}: needs a <name> and a <bndbox>.")
+        corners = [_voc_number(box, tag, where) for tag in ("xmin", "ymin", "xmax", "ymax")]
+        if corners[2] < corners[0] or corners[3] < corners[1]:
+            raise InputError(f"{where}: xmax < xmin or ymax < ymin ({describe_value(corners)}).")
+        difficult = (node.findtext("difficult") or "0").strip() == "1"
+        rows.append(dict(zip(BOX_COLUMNS, [image, label, *corners], strict=True), difficult=int(difficult)))
+    return rows
+
+
+def read_voc_zip(data: bytes):
+    """A zip of Pascal VOC XML files -> a ground-truth box table (with the ``difficult`` flags)."""
+    import pandas as pd
+
+    rows = [row for name, xml in _zip_members(data, (".xml",), "VOC annotations") for row in parse_voc_xml(xml, name)]
+    if len(rows) > MAX_BOXES:
+        raise InputError(f"VOC annotations: more than {MAX_BOXES:,} objects.")
+    return pd.DataFrame(rows, columns=[*BOX_COLUMNS, "difficult"])
+
+
+def parse_yolo(text: str, image: str, width: float, height: float, class_names: Sequence[str], scored: bool):
+    """One YOLO label file (``class cx cy w h [score]`` per line, normalised to [0, 1]) -> box rows."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split()
+        where = f"{image}.txt, line {number}"
+        expected = 6 if scored else 5
+        if len(fields) != expected:
+            raise InputError(
+                f"{where}: expected {expected} values (class cx cy w h{' score' if scored else ''}), got {len(fields)}."
+            )
+        try:
+            values = [float(v) for v in fields]
+        except ValueError:
+            raise InputError(f"{where}: {describe_value(line.strip())} holds something that is not a number.") from None
+        if not all(math.isfinite(v) for v in values):
+            raise InputError(f"{where}: a value is not finite.")
+        cls = values[0]
+        if not cls.is_integer() or not 0 <= cls < len(class_names):
+            raise InputError(f"{where}: class {fields[0]!r} is not one of 0..{len(class_names) - 1}.")
+        cx, cy, w, h = values[1:5]
+        if not (0 <= cx <= 1 and 0 <= cy <= 1 and 0 <= w <= 1 and 0 <= h <= 1):
+            raise InputError(f"{where}: cx, cy, w and h must be normalised to [0, 1], got {fields[1:5]}.")
+        corners = [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height]
+        row = dict(zip(BOX_COLUMNS, [image, class_names[int(cls)], *corners], strict=True))
+        if scored:
+            row["score"] = values[5]
+        rows.append(row)
+    return rows
+
+
+def read_image_sizes(data: bytes) -> dict[str, tuple[float, float]]:
+    """A CSV of ``image_id,width,height`` (YOLO's boxes are fractions of these)."""
+    import pandas as pd
+
+    frame = tables.read_csv(data, "image sizes", ("image_id", "width", "height"))
+    tables.refuse_formulas(frame, ("image_id",), "image sizes")
+    sizes = {}
+    for row, record in enumerate(frame.itertuples(index=False), start=1):
+        width, height = pd.to_numeric(pd.Series([record.width, record.height]), errors="coerce").tolist()
+        if not (width > 0 and height > 0):
+            raise InputError(f"image sizes: row {row} has width {record.width!r} and height {record.height!r}.")
+        sizes[str(record.image_id).strip()] = (float(width), float(height))
+    return sizes
+
+
+def read_yolo_zip(data: bytes, sizes: dict[str, tuple[float, float]], class_names: Sequence[str], scored: bool):
+    """A zip of YOLO ``<image>.txt`` files -> a box table (detections when ``scored``)."""
+    import pandas as pd
+
+    what = "YOLO detections" if scored else "YOLO labels"
+    rows = []
+    for name, raw in _zip_members(data, (".txt",), what):
+        image = PurePosixPath(name).stem
+        if PurePosixPath(name).name == "classes.txt":
+            continue
+        if image not in sizes:
+            raise InputError(f"{what}: no width and height for image {image!r} in the image sizes.")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{what}: {name!r} is not UTF-8 text.") from None
+        rows += parse_yolo(text, image, *sizes[image], class_names, scored)
+    columns = [*BOX_COLUMNS, "score"] if scored else list(BOX_COLUMNS)
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers (the bundled examples, and round trips in the tests)
+# ---------------------------------------------------------------------------------------------
+def to_coco_json(ground_truth, detections) -> tuple[bytes, bytes]:
+    """Box tables -> (instances JSON, results JSON); class ids 1.. in sorted label order."""
+    data = from_tables(ground_truth, detections)
+    images = [{"id": image, "file_name": f"{image}.jpg"} for image in data.image_ids]
+    categories = [{"id": k + 1, "name": name} for k, name in enumerate(data.category_names)]
+    annotations = [
+        {
+            "id": i + 1,
+            "image_id": data.image_ids[image],
+            "category_id": int(k) + 1,
+            "bbox": box.tolist(),
+            "area": float(area),
+            "iscrowd": int(crowd),
+        }
+        for i, (image, k, box, area, crowd) in enumerate(
+            zip(data.gt_image, data.gt_category, data.gt_boxes, data.gt_area, data.gt_crowd, strict=True)
+        )
+    ]
+    results = [
+        {"image_id": data.image_ids[image], "category_id": int(k) + 1, "bbox": box.tolist(), "score": float(score)}
+        for image, k, box, score in zip(data.dt_image, data.dt_category, data.dt_boxes, data.dt_score, strict=True)
+    ]
+    instances = {"images": images, "categories": categories, "annotations": annotations}
+    return json.dumps(instances, indent=1).encode(), json.dumps(results, indent=1).encode()
+
+
+def to_voc_zip(ground_truth) -> bytes:
+    """A ground-truth box table -> a zip of Pascal VOC XML files, one per image."""
+    import xml.etree.ElementTree as ElementTree
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for image, rows in ground_truth.groupby("image_id", sort=True):
+            root = ElementTree.Element("annotation")
+            ElementTree.SubElement(root, "filename").text = str(image)
+            for row in rows.itertuples(index=False):
+                node = ElementTree.SubElement(root, "object")
+                ElementTree.SubElement(node, "name").text = str(row.label)
+                ElementTree.SubElement(node, "difficult").text = str(int(getattr(row, "difficult", 0)))
+                box = ElementTree.SubElement(node, "bndbox")
+                for tag in ("xmin", "ymin", "xmax", "ymax"):
+                    ElementTree.SubElement(box, tag).text = repr(float(getattr(row, tag.replace("m", "_m", 1))))
+            archive.writestr(f"Annotations/{image}.xml", ElementTree.tostring(root))
+    return buffer.getvalue()
+
+
+def to_yolo_zip(boxes, sizes: dict[str, tuple[float, float]], class_names: Sequence[str]) -> bytes:
+    """A box table -> a zip of YOLO ``<image>.txt`` files (with a score column for detections)."""
+    import zipfile
+
+    index = {name: i for i, name in enumerate(class_names)}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for image, rows in boxes.groupby("image_id", sort=True):
+            width, height = sizes[str(image)]
+            lines = []
+            for row in rows.itertuples(index=False):
+                cx, cy = (row.x_min + row.x_max) / 2 / width, (row.y_min + row.y_max) / 2 / height
+                w, h = (row.x_max - row.x_min) / width, (row.y_max - row.y_min) / height
+                line = f"{index[row.label]} {cx!r} {cy!r} {w!r} {h!r}"
+                lines.append(line + (f" {float(row.score)!r}" if "score" in boxes.columns else ""))
+            archive.writestr(f"labels/{image}.txt", "\n".join(lines) + "\n")
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# One entry point for the page: a format and its uploaded files
+# ---------------------------------------------------------------------------------------------
+FORMATS = {
+    # format: (label, [(input name, what to upload, file types)])
+    "csv": ("CSV tables", [("gt_csv", "Ground truth CSV", ["csv"]), ("det_csv", "Detections CSV (+ score)", ["csv"])]),
+    "coco": (
+        "COCO JSON",
+        [
+            ("coco_gt", "Ground truth: COCO instances JSON", ["json"]),
+            ("coco_dt", "Detections: COCO results JSON", ["json"]),
+        ],
+    ),
+    "voc": (
+        "Pascal VOC XML",
+        [("voc_zip", "Ground truth: zip of VOC XML files", ["zip"]), ("voc_det", "Detections CSV (+ score)", ["csv"])],
+    ),
+    "yolo": (
+        "YOLO txt",
+        [
+            ("yolo_gt", "Ground truth: zip of YOLO label .txt files", ["zip"]),
+            ("yolo_det", "Detections: zip of YOLO .txt files with a 6th score column", ["zip"]),
+            ("yolo_sizes", "Image sizes CSV (image_id,width,height)", ["csv"]),
+            ("yolo_names", "Class names, one per line (classes.txt)", ["txt"]),
+        ],
+    ),
+}
+
+
+def class_names_text(data: bytes) -> list[str]:
+    try:
+        names = [line.strip() for line in data.decode("utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        raise InputError("class names: not UTF-8 text.") from None
+    if not names or len(names) > 10_000:
+        raise InputError(f"class names: expected 1 to 10,000 names, one per line; got {len(names)}.")
+    return names
+
+
+def load(format_name: str, files: dict[str, bytes]) -> CocoData:
+    """The uploaded files of one of :data:`FORMATS` as :class:`CocoData`.
+
+    Raises:
+        InputError: Unknown format, a missing file, or anything its reader refuses.
+    """
+    if format_name not in FORMATS:
+        raise InputError(f"Unknown format {describe_value(format_name)}; choose one of {', '.join(FORMATS)}.")
+    missing = [label for name, label, _ in FORMATS[format_name][1] if name not in files]
+    if missing:
+        raise InputError(f"Upload {', '.join(missing)}.")
+    from lab import detection
+
+    if format_name == "csv":
+        gt = detection.read_boxes_csv(files["gt_csv"], "ground truth")
+        return from_tables(gt, detection.read_boxes_csv(files["det_csv"], "detections", with_score=True))
+    if format_name == "coco":
+        return read_coco_json(files["coco_gt"], files["coco_dt"])
+    if format_name == "voc":
+        return from_tables(
+            read_voc_zip(files["voc_zip"]), detection.read_boxes_csv(files["voc_det"], "detections", True)
+        )
+    sizes, names = read_image_sizes(files["yolo_sizes"]), class_names_text(files["yolo_names"])
+    return from_tables(
+        read_yolo_zip(files["yolo_gt"], sizes, names, False), read_yolo_zip(files["yolo_det"], sizes, names, True)
+    )
+
+
+def example_files(format_name: str) -> dict[str, tuple[str, bytes]]:
+    """The built-in example written in ``format_name``: {input name: (file name, bytes)}."""
+    from lab import detection
+
+    gt, det = detection.example_detections()
+    if format_name == "csv":
+        return {
+            "gt_csv": ("ground_truth.csv", gt.to_csv(index=False).encode()),
+            "det_csv": ("detections.csv", det.to_csv(index=False).encode()),
+        }
+    if format_name == "coco":
+        instances, results = to_coco_json(gt, det)
+        return {"coco_gt": ("instances.json", instances), "coco_dt": ("results.json", results)}
+    if format_name == "voc":
+        return {
+            "voc_zip": ("voc_annotations.zip", to_voc_zip(gt)),
+            "voc_det": ("detections.csv", det.to_csv(index=False).encode()),
+        }
+    sizes = {image: (200.0, 160.0) for image in sorted(set(gt["image_id"]) | set(det["image_id"]))}
+    names = sorted(set(gt["label"]) | set(det["label"]))
+    size_csv = "image_id,width,height\n" + "".join(f"{i},{w:g},{h:g}\n" for i, (w, h) in sizes.items())
+    return {
+        "yolo_gt": ("yolo_labels.zip", to_yolo_zip(gt, sizes, names)),
+        "yolo_det": ("yolo_detections.zip", to_yolo_zip(det, sizes, names)),
+        "yolo_sizes": ("image_sizes.csv", size_csv.encode()),
+        "yolo_names": ("classes.txt", ("\n".join(names) + "\n").encode()),
+    }

@@ -1,0 +1,156 @@
+"""lab.annotations: every detection format reads into the same data, and malformed files are named."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from lab import annotations, coco, detection
+from lab.errors import InputError
+
+
+def summary_of(data) -> np.ndarray:
+    return np.array(list(coco.evaluate(data).summary().values()))
+
+
+@pytest.fixture(scope="module")
+def example_summary() -> np.ndarray:
+    return summary_of(annotations.from_tables(*detection.example_detections()))
+
+
+@pytest.mark.parametrize("format_name", list(annotations.FORMATS))
+def test_each_bundled_example_reads_back_to_the_same_numbers(format_name, example_summary):
+    files = {name: data for name, (_, data) in annotations.example_files(format_name).items()}
+    assert set(files) == {name for name, _, _ in annotations.FORMATS[format_name][1]}
+    np.testing.assert_allclose(summary_of(annotations.load(format_name, files)), example_summary, atol=1e-9)
+
+
+def test_a_missing_upload_is_named():
+    with pytest.raises(InputError, match="Detections: COCO results JSON"):
+        annotations.load("coco", {"coco_gt": b"{}"})
+    with pytest.raises(InputError, match="Unknown format"):
+        annotations.load("pickle", {})
+
+
+def coco_files(**changes) -> tuple[bytes, bytes]:
+    instances = {
+        "images": [{"id": 1}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0}],
+    }
+    results = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9}]
+    instances.update(changes.get("instances", {}))
+    return json.dumps(instances).encode(), json.dumps(changes.get("results", results)).encode()
+
+
+@pytest.mark.parametrize(
+    ("files", "fragment"),
+    [
+        ((b"{not json", b"[]"), "not valid JSON"),
+        (coco_files(instances={"images": "none"}), "list of objects under 'images'"),
+        (
+            coco_files(results=[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1], "score": 1}]),
+            r"result 0 bbox must be \[x, y",
+        ),
+        (coco_files(results=[{"image_id": 1, "category_id": 1, "bbox": [0, 0, -1, 1], "score": 1}]), "negative width"),
+        (
+            coco_files(results=[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": float("nan")}]),
+            "score is nan",
+        ),
+        (coco_files(results=[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": "high"}]), "'high'"),
+        (coco_files(results=[{"image_id": 7, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1}]), "image 7"),
+        (
+            coco_files(instances={"annotations": [{"id": 1, "image_id": 1, "category_id": 9, "bbox": [0, 0, 1, 1]}]}),
+            "category 9",
+        ),
+        (coco_files(results={"oops": 1}), "expected a list"),
+    ],
+)
+def test_malformed_coco_json_is_named(files, fragment):
+    with pytest.raises(InputError, match=fragment):
+        annotations.read_coco_json(*files)
+
+
+def test_a_too_large_json_is_refused(monkeypatch):
+    monkeypatch.setattr(annotations, "MAX_JSON_BYTES", 10)
+    with pytest.raises(InputError, match="larger than"):
+        annotations.read_coco_json(*coco_files())
+
+
+def voc_xml(objects: str, prefix: str = "") -> bytes:
+    return f"{prefix}<annotation><filename>a.jpg</filename>{objects}</annotation>".encode()
+
+
+GOOD_OBJECT = "<object><name>cat</name><difficult>1</difficult><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>30</xmax><ymax>40</ymax></bndbox></object>"
+
+
+def test_voc_xml_reads_boxes_and_difficult_flags():
+    rows = annotations.parse_voc_xml(voc_xml(GOOD_OBJECT), "a.xml")
+    assert rows == [
+        {"image_id": "a.jpg", "label": "cat", "x_min": 1.0, "y_min": 2.0, "x_max": 30.0, "y_max": 40.0, "difficult": 1}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (voc_xml(GOOD_OBJECT, '<!DOCTYPE lolz [<!ENTITY lol "lol">]>'), "DTD or entities"),
+        (b"<annotation><object>", "not well-formed"),
+        (voc_xml("<object><name>cat</name></object>"), "needs a <name> and a <bndbox>"),
+        (voc_xml(GOOD_OBJECT.replace("<xmin>1</xmin>", "<xmin>one</xmin>")), "<xmin> is 'one'"),
+        (voc_xml(GOOD_OBJECT.replace("<xmax>30</xmax>", "<xmax>0</xmax>")), "xmax < xmin"),
+    ],
+)
+def test_hostile_or_malformed_voc_xml_is_refused(data, fragment):
+    with pytest.raises(InputError, match=fragment):
+        annotations.parse_voc_xml(data, "a.xml")
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_voc_zips_are_checked():
+    with pytest.raises(InputError, match="not a readable zip"):
+        annotations.read_voc_zip(b"PK not really")
+    with pytest.raises(InputError, match=r"no \.xml files"):
+        annotations.read_voc_zip(zip_of({"notes.txt": b"hi"}))
+    bomb = zip_of({"a.xml": b"<annotation>" + b" " * (2 * 1024 * 1024) + b"</annotation>"})
+    with pytest.raises(InputError, match=r"MB|expands"):
+        annotations.read_voc_zip(bomb)
+    table = annotations.read_voc_zip(zip_of({"Annotations/a.xml": voc_xml(GOOD_OBJECT), "__MACOSX/._a.xml": b"junk"}))
+    assert len(table) == 1 and table["difficult"].tolist() == [1]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("0 0.5 0.5 0.2", "expected 5 values"),
+        ("3 0.5 0.5 0.2 0.2", "class '3' is not one of 0..1"),
+        ("0 1.5 0.5 0.2 0.2", "normalised"),
+        ("0 0.5 zero 0.2 0.2", "not a number"),
+        ("0 0.5 nan 0.2 0.2", "not finite"),
+    ],
+)
+def test_malformed_yolo_lines_are_named(text, fragment):
+    with pytest.raises(InputError, match=fragment):
+        annotations.parse_yolo(text, "img", 100, 80, ["cat", "dog"], scored=False)
+
+
+def test_yolo_boxes_scale_by_the_image_size():
+    rows = annotations.parse_yolo("1 0.5 0.5 0.2 0.5 0.75\n", "img", 100, 80, ["cat", "dog"], scored=True)
+    assert rows == [
+        {"image_id": "img", "label": "dog", "x_min": 40.0, "y_min": 20.0, "x_max": 60.0, "y_max": 60.0, "score": 0.75}
+    ]
+    with pytest.raises(InputError, match="no width and height for image 'other'"):
+        annotations.read_yolo_zip(zip_of({"other.txt": b"0 0.5 0.5 0.1 0.1\n"}), {"img": (100, 80)}, ["cat"], False)
+    with pytest.raises(InputError, match="row 1 has width"):
+        annotations.read_image_sizes(b"image_id,width,height\nimg,0,80\n")
