@@ -215,3 +215,28 @@ def test_finetune_upload_a_small_zip_and_launch(server, browser, tmp_path):
     wait_until_idle(page, settle_s=0.5)
     assert_clean(page, "finetune-launch")
     page.close()
+
+
+def test_eight_sessions_upload_the_same_zip_at_once(server, browser, tmp_path):
+    """A workshop room: eight browser sessions drop the same class-folder zip on the fine-tuner together."""
+    from tests.zipgen import make_zip, shape_image
+
+    archive = tmp_path / "room.zip"  # about 16 MB, as a room's photos would be: 240 images of 180x180
+    colors = {"red": (220, 40, 40), "blue": (40, 70, 220)}
+    members = {f"{name}/{i}.png": shape_image(color, i, size=180) for name, color in colors.items() for i in range(120)}
+    archive.write_bytes(make_zip(members))
+    query = "ft.source=zip&ft.base=MobileNetV2&ft.size=64&ft.random=true"
+    contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(8)]
+    pages = [context.new_page() for context in contexts]
+    for page in pages:
+        page.goto(f"{server}/finetune?{query}")
+    for page in pages:
+        wait_until_idle(page)
+    for page in pages:  # as close together as the driver allows: the server handles them concurrently
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(archive))
+    for index, page in enumerate(pages):
+        page.get_by_text("2 classes, 240 images").first.wait_for(timeout=120_000)
+        wait_until_idle(page, settle_s=0.5)
+        assert_clean(page, f"finetune-room-{index}")
+    for context in contexts:
+        context.close()

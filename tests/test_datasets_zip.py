@@ -116,3 +116,59 @@ def test_split_files_follows_homl_proportions(tmp_path):
     assert names == ["blue", "green", "red"]
     assert (len(train), len(valid), len(test)) == (45, 9, 6)
     assert not {p for p, _ in train} & {p for p, _ in test}
+
+
+def test_a_damaged_member_is_a_message_not_a_crash(tmp_path):
+    data = bytearray(make_zip(shapes_members(6)))
+    start = data.find(b"IDAT")  # inside the first PNG's compressed bytes: the CRC no longer matches
+    data[start + 8] ^= 0xFF
+    with pytest.raises(InputError, match=r"damaged|not a readable zip"):
+        datasets.extract_image_zip(bytes(data), tmp_path / "dest")
+
+
+def staged_listing(uploads) -> list[str]:
+    return sorted(path.name for path in uploads.iterdir())
+
+
+def test_concurrent_uploads_each_get_their_own_complete_staging(tmp_path):
+    """Eight sessions upload the same zip and four others their own, all at the same moment."""
+    import threading
+
+    same = make_zip(shapes_members(8))
+    others = [make_zip(shapes_members(5 + i, classes={"a": (200, 0, 0), "b": (0, 0, 200)})) for i in range(4)]
+    uploads = tmp_path / "uploads"
+    jobs = [same] * 8 + others
+    barrier = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+
+    def upload(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = datasets.stage_zip(jobs[index], uploads)
+        except Exception as error:  # recorded, so the assertion shows it
+            results[index] = error
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for index, staged in enumerate(results):
+        assert isinstance(staged, datasets.StagedZip), staged
+        expected = 3 * 8 if index < 8 else 2 * (5 + index - 8)
+        assert staged.count == expected and all(path.exists() for paths in staged.classes.values() for path in paths)
+    assert len({staged.path for staged in results[:8]}) == 1  # one staging for the same bytes
+    assert len(staged_listing(uploads)) == 5 and not any(name.startswith(".part") for name in staged_listing(uploads))
+    assert [p for p in tmp_path.iterdir()] == [uploads]  # nothing written outside the uploads folder
+
+
+def test_a_refused_upload_leaves_nothing_behind(tmp_path):
+    uploads = tmp_path / "uploads"
+    with pytest.raises(InputError):
+        datasets.stage_zip(make_zip({**shapes_members(6), "../evil.png": b"x"}), uploads)
+    with pytest.raises(InputError):
+        datasets.stage_zip(b"not a zip at all", uploads)
+    assert staged_listing(uploads) == []
+    staged = datasets.stage_zip(make_zip(shapes_members(6)), uploads)
+    again = datasets.stage_zip(make_zip(shapes_members(6)), uploads)  # the same bytes: reused, not rechecked
+    assert again == staged and staged_listing(uploads) == [staged.path.name]
