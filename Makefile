@@ -28,8 +28,9 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(PIP) install -r requirements-dev.txt
 	@touch $@
 
+# The supervisor reaps dead workers and starts queued runs from the moment the server starts.
 run: $(VENV)/.runtime
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/python -m lab.supervisor & trap 'kill $$!' EXIT; $(BIN)/streamlit run app.py --server.port $(PORT)
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import threading
 
 import streamlit as st
 
@@ -17,6 +19,17 @@ def tool_pages() -> dict[str, list[st.Page]]:
         for section, entries in NAVIGATION.items()
         if entries
     }
+
+
+@st.cache_resource(show_spinner=False)
+def supervisor() -> threading.Thread:
+    """Once per server process: reap dead workers and start queued runs every few seconds, whether
+    or not a page is watching (``make run`` also starts ``python -m lab.supervisor``)."""
+    from lab import supervisor as loop
+
+    thread = threading.Thread(target=loop.run, name="cnnlab-supervisor", daemon=True)
+    thread.start()
+    return thread
 
 
 @st.cache_resource(show_spinner=False)
@@ -72,6 +85,8 @@ def home() -> None:
     device_panel()
 
 
+if os.environ.get("CNNLAB_SUPERVISOR", "1") != "0":  # the test suite runs its own, per test workspace
+    supervisor()
 navigation = st.navigation({"": [st.Page(home, title="Home", icon=":material/home:", default=True)], **tool_pages()})
 st.sidebar.caption(f"CNN Lab · Python {platform.python_version()}")
 navigation.run()

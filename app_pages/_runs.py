@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages._widgets import friendly_errors, session_key
+from app_pages._widgets import friendly_errors, instructor, owner
 from lab import figures, jobs, runlog, training, worker
 from lab.config import Config
 from lab.errors import InputError
@@ -37,8 +37,8 @@ def launch_and_watch(kind: str, config: Config, label: str, icon: str) -> jobs.R
     then the live panel of the run named in the URL (``?run=``). Returns that run, or None."""
     if st.button(label, type="primary", icon=icon):
         with friendly_errors():
-            dedupe = f"{session_key()}:{kind}:{sorted(config.to_dict().items())}"
-            st.query_params["run"] = worker.submit(kind, config, dedupe=dedupe)
+            dedupe = f"{owner()}:{kind}:{sorted(config.to_dict().items())}"
+            st.query_params["run"] = worker.submit(kind, config, dedupe=dedupe, owner=owner())
     run_id = st.query_params.get("run")
     return run_panel(run_id) if run_id else None
 
@@ -56,10 +56,29 @@ def _status_line(run: jobs.Run, state: runlog.Progress) -> str:
     return line
 
 
+def _rows(run: jobs.Run) -> list:
+    """The run's metric rows, fetching only those new since the last poll of this session."""
+    key = f"_rows.{run.id}"
+    cached = st.session_state.get(key)
+    if cached is None or cached["resumes"] != run.resumes:
+        cached = {"after": 0, "rows": [], "resumes": run.resumes}
+    new, cached["after"] = jobs.metrics_since(run.id, cached["after"])
+    if any(name == runlog.RESTARTED for _, _, name, _ in new):  # the worker dropped rows: read them all again
+        new, cached["after"] = jobs.metrics_since(run.id, 0)
+        cached["rows"] = []
+    if new:
+        cached["rows"] = cached["rows"] + new
+        cached.pop("figure", None)
+    st.session_state[key] = cached
+    return cached
+
+
 def run_panel(run_id: str) -> jobs.Run | None:
     """Status, progress, curves and Cancel/Resume for a run, polled every second while active.
 
-    Returns the run, or None when the id is unknown.
+    A poll reads the run's row and only its new metric rows, and redraws the curves only when rows
+    arrived. Only the browser that started the run (or an instructor) sees Cancel and Resume; a
+    shared link is view-only. Returns the run, or None when the id is unknown.
     """
     try:
         run = jobs.get(run_id)
@@ -69,25 +88,30 @@ def run_panel(run_id: str) -> jobs.Run | None:
 
     @st.fragment(run_every=1.0 if run.active else None)
     def live() -> None:
-        jobs.schedule()  # reaps dead workers and starts queued runs: nothing is lost if no one else polls
         current = jobs.get(run_id)
-        state = runlog.progress(jobs.metrics(run_id))
+        cached = _rows(current)
+        state = runlog.progress(cached["rows"])
         cols = st.columns([3, 1])
         cols[0].markdown(_status_line(current, state))
-        if current.active and cols[1].button("Cancel", key=f"cancel.{run_id}", icon=":material/stop:"):
-            jobs.cancel(run_id)
-        if current.status in ("interrupted", "cancelled", "failed") and cols[1].button(
+        if not jobs.may_control(current, owner(), instructor()):
+            cols[1].caption("View only: another learner's run.")
+        elif current.active and cols[1].button("Cancel", key=f"cancel.{run_id}", icon=":material/stop:"):
+            with friendly_errors():
+                jobs.cancel(run_id, owner(), instructor())
+        elif current.status in ("interrupted", "cancelled", "failed") and cols[1].button(
             "Resume", key=f"resume.{run_id}"
         ):
             with friendly_errors():
-                jobs.resume(run_id)
+                jobs.resume(run_id, owner(), instructor())
             st.rerun()
         if current.active:
             st.progress(state.fraction)
         if current.error:
             st.error(current.error, icon=":material/error:")
         if any(name in state.curves for name in ("batch_loss", "loss")):
-            st.plotly_chart(figures.training_curves(state.curves), key=f"curves.{run_id}")
+            if "figure" not in cached:
+                cached["figure"] = figures.training_curves(state.curves)
+            st.plotly_chart(cached["figure"], key=f"curves.{run_id}")
         if run.active and not current.active:
             st.rerun()  # finished while we watched: redraw the whole page with the results
 

@@ -10,7 +10,7 @@ shared link reproduces the view.
 
 from __future__ import annotations
 
-import time
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -33,11 +33,15 @@ def _parse(raw: str, default):
     return raw
 
 
+JS_SAFE = 2**53 - 1  # the largest integer a browser's number holds exactly
+
+
 def from_url(key: str, default, options: Sequence | None = None, bounds: tuple | None = None) -> None:
     """Seed ``st.session_state[key]`` from the URL (or ``default``) the first time it is seen.
 
-    A hostile or stale URL value (wrong type, not among ``options``, outside ``bounds``) falls back
-    to ``default``: a widget given an out-of-range value would raise instead of rendering.
+    A hostile or stale URL value never breaks the widget: the wrong type, a value not among
+    ``options``, NaN or a number past what a browser can hold falls back to ``default``; a number
+    outside ``bounds`` is clamped to the nearest bound.
     """
     if key in st.session_state:
         return
@@ -50,10 +54,10 @@ def from_url(key: str, default, options: Sequence | None = None, bounds: tuple |
             value = default
         if options is not None and value not in options:
             value = default
-        if bounds is not None and not (bounds[0] <= value <= bounds[1]):
-            value = default
-        if isinstance(value, float) and value != value:  # NaN from the URL
-            value = default
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) <= JS_SAFE:
+            value = default  # NaN, infinities and 20-digit numbers
+        if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = type(default)(min(max(value, bounds[0]), bounds[1]))
     st.session_state[key] = value
 
 
@@ -169,7 +173,37 @@ def pixelated(image: np.ndarray, factor: int) -> np.ndarray:
 
 
 def session_key() -> str:
-    """A random id for this browser session (for de-duplicating double clicks)."""
+    """A random id for this browser tab's session (lost on refresh)."""
     if "session_key" not in st.session_state:
-        st.session_state["session_key"] = f"{time.time_ns():x}"
+        st.session_state["session_key"] = secrets.token_hex(16)
     return st.session_state["session_key"]
+
+
+def _cookie_secret() -> bytes | None:
+    """The raw token of Streamlit's XSRF cookie: random per browser, and kept across refreshes."""
+    value = st.context.cookies.get("_streamlit_xsrf", "").strip("\"'")
+    parts = value.split("|")
+    if len(parts) != 4 or parts[0] != "2":
+        return None
+    try:
+        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+    except ValueError:
+        return None
+    return bytes(byte ^ mask[i % 4] for i, byte in enumerate(masked)) if len(mask) == 4 and masked else None
+
+
+def owner() -> str:
+    """This browser's owner token for runs (:func:`lab.jobs.owner_token`): from its XSRF cookie, so a
+    refresh keeps it; from the session where there is no cookie (tests, XSRF off)."""
+    if "owner" not in st.session_state:
+        from lab import jobs
+
+        st.session_state["owner"] = jobs.owner_token(_cookie_secret() or session_key())
+    return st.session_state["owner"]
+
+
+def instructor() -> bool:
+    """An instructor (``?instructor=<CNNLAB_INSTRUCTOR_TOKEN>``) may cancel or resume any run."""
+    from lab import jobs
+
+    return jobs.instructor(st.query_params.get("instructor"))

@@ -383,6 +383,7 @@ def stage_zip(data: bytes, uploads_dir: Path) -> StagedZip:
     uploads_dir = Path(uploads_dir)
     target = uploads_dir / hashlib.sha256(data).hexdigest()[:24]
     if (target / STAGED_NOTE).exists():
+        target.touch()  # in use: the clean-up keeps uploads by their last use
         return _staged(target)
     uploads_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".part-", dir=uploads_dir))
@@ -397,6 +398,25 @@ def stage_zip(data: bytes, uploads_dir: Path) -> StagedZip:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return _staged(target)
+
+
+def clean_uploads(uploads_dir: Path, keep: set[Path], max_age_seconds: float = 7 * 86400) -> list[Path]:
+    """Remove staged uploads unused for ``max_age_seconds`` (not in ``keep``) and half-written
+    ``.part-`` folders an hour old (a server killed mid-extraction). Returns what was removed."""
+    import shutil
+    import time
+
+    uploads_dir, now, removed = Path(uploads_dir), time.time(), []
+    if not uploads_dir.is_dir():
+        return removed
+    keep = {Path(path).resolve() for path in keep}
+    for path in uploads_dir.iterdir():
+        age = now - path.stat().st_mtime
+        stale = age > 3600 if path.name.startswith(".part-") else age > max_age_seconds
+        if path.is_dir() and stale and path.resolve() not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def split_files(classes: dict[str, list], seed: int = 42, test: float = 0.10, valid: float = 0.15):

@@ -276,7 +276,7 @@ def run(config: FinetuneConfig, run_dir: Path, log: runlog.RunLog) -> dict | Non
             stop = keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=config.patience, restore_best_weights=True
             )
-            backup = runlog.checkpoint_callback(run_dir / "backup_phase1")
+            backup = runlog.checkpoint_callback(run_dir / "backup_phase1", log)
             history = model.fit(
                 train_data,
                 validation_data=valid_data,
@@ -298,7 +298,7 @@ def run(config: FinetuneConfig, run_dir: Path, log: runlog.RunLog) -> dict | Non
         _compile(model, config.finetune_learning_rate, config.finetune_decay, nesterov=True)
         # Early stopping needs trustworthy validation numbers: a random base's BN statistics lag
         # behind its weights until recalibrated at the end, so it trains its epochs in full.
-        callbacks = [runlog.checkpoint_callback(run_dir / "backup_phase2"), callback]
+        callbacks = [runlog.checkpoint_callback(run_dir / "backup_phase2", log), callback]
         if pretrained:
             callbacks.append(
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)

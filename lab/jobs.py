@@ -15,6 +15,8 @@ interrupted with the reason; :func:`resume` queues it again and its runner resto
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import InputError, describe_value
-from lab.runlog import EPOCH_END, Row
+from lab.runlog import EPOCHS_TOTAL, RESTARTED, RUN_FACT, STEPS_PER_EPOCH, Row
 
 ACTIVE = ("queued", "starting", "running")
 KILL_AFTER_SECONDS = 4.0  # a cancelled worker that has not stopped by then is killed (cancel <= 5 s)
@@ -41,7 +43,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, config TEXT NOT NULL, status TEXT NOT NULL,
     dedupe TEXT, created REAL NOT NULL, started REAL, finished REAL, pid INTEGER, heartbeat REAL,
-    cancel_requested REAL, error TEXT, result TEXT, resumes INTEGER NOT NULL DEFAULT 0
+    cancel_requested REAL, error TEXT, result TEXT, resumes INTEGER NOT NULL DEFAULT 0, owner TEXT
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL, epoch INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL,
@@ -84,6 +86,9 @@ def _db(immediate: bool = False):
         if path not in _READY:  # once per database and process: WAL mode is stored in the file
             connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(_SCHEMA)
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+            if "owner" not in columns:  # a workspace from before runs had owners
+                connection.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
             _READY.add(path)
         connection.execute("PRAGMA synchronous=NORMAL")  # per connection
         if immediate:
@@ -113,6 +118,7 @@ class Run:
     result: dict | None
     resumes: int
     cancel_requested: float | None
+    owner: str | None = None  # the browser that made it (an HMAC of its cookie); None: anyone (CLI)
 
     @property
     def active(self) -> bool:
@@ -126,7 +132,7 @@ def _run(row: sqlite3.Row) -> Run:
     return Run(**values)
 
 
-def create(kind: str, config: dict, dedupe: str | None = None, status: str = "queued") -> str:
+def create(kind: str, config: dict, dedupe: str | None = None, status: str = "queued", owner: str | None = None) -> str:
     """Register a run and return its id; an active run with the same ``dedupe`` key is returned
     instead of a new one, so a double click makes at most one run.
 
@@ -141,8 +147,8 @@ def create(kind: str, config: dict, dedupe: str | None = None, status: str = "qu
                 return row["id"]
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         db.execute(
-            "INSERT INTO runs (id, kind, config, status, dedupe, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, kind, json.dumps(config), status, dedupe, time.time()),
+            "INSERT INTO runs (id, kind, config, status, dedupe, created, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, kind, json.dumps(config), status, dedupe, time.time(), owner),
         )
     run_dir(run_id).mkdir(parents=True, exist_ok=True)
     return run_id
@@ -182,6 +188,16 @@ def metrics(run_id: str, names: tuple[str, ...] | None = None) -> list[Row]:
         args += list(names)
     with _db() as db:
         return [tuple(row) for row in db.execute(query + " ORDER BY rowid", args)]
+
+
+def metrics_since(run_id: str, after: int = 0) -> tuple[list[Row], int]:
+    """The rows written after row number ``after``, and the last row number: what a poll needs."""
+    with _db() as db:
+        found = db.execute(
+            "SELECT rowid, epoch, step, name, value FROM metrics WHERE run_id = ? AND rowid > ? ORDER BY rowid",
+            (run_id, after),
+        ).fetchall()
+    return [tuple(row)[1:] for row in found], (found[-1][0] if found else after)
 
 
 def log_metrics(run_id: str, rows: list[Row]) -> None:
@@ -288,14 +304,13 @@ def schedule() -> list[str]:
     return started
 
 
-def cancel(run_id: str) -> None:
+def cancel(run_id: str, owner: str | None = None, instructor: bool = False) -> None:
     """Ask a run to stop: queued runs are cancelled at once; a worker gets SIGTERM, stops at its
     next batch, and is killed if it is still alive after :data:`KILL_AFTER_SECONDS`."""
+    _check_control(get(run_id), owner, instructor, "cancel")
     now = time.time()
     with _db(immediate=True) as db:
         row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise InputError(f"No run {describe_value(run_id)}.")
         if row["status"] == "queued":
             db.execute(
                 "UPDATE runs SET status = 'cancelled', cancel_requested = ?, finished = ? WHERE id = ?",
@@ -311,23 +326,79 @@ def cancel(run_id: str) -> None:
             os.kill(pid, signal.SIGTERM)
 
 
-def resume(run_id: str) -> None:
-    """Queue an interrupted (or cancelled) run again; its worker restores the last checkpoint."""
+def resume(run_id: str, owner: str | None = None, instructor: bool = False) -> None:
+    """Queue an interrupted, cancelled or failed run again; its worker restores the last checkpoint
+    and drops the rows logged after it (see :func:`restart_metrics`)."""
     run = get(run_id)
+    _check_control(run, owner, instructor, "resume")
     if run.status not in ("interrupted", "cancelled", "failed"):
         raise InputError(f"Only an interrupted, cancelled or failed run can be resumed; this one is {run.status}.")
     with _db(immediate=True) as db:
-        done = db.execute(
-            "SELECT MAX(epoch) FROM metrics WHERE run_id = ? AND step = ? AND name = 'loss'", (run_id, EPOCH_END)
-        ).fetchone()[0]
-        # Drop the partial epoch's batch rows: the checkpoint resumes after the last complete epoch.
-        db.execute("DELETE FROM metrics WHERE run_id = ? AND epoch > ?", (run_id, -1 if done is None else done))
         db.execute(
             "UPDATE runs SET status = 'queued', cancel_requested = NULL, error = NULL, finished = NULL, pid = NULL, "
             "resumes = resumes + 1 WHERE id = ?",
             (run_id,),
         )
     schedule()
+
+
+def restart_metrics(run_id: str, epoch: int) -> None:
+    """A fit of ``run_id`` starts at ``epoch``: drop the rows it will write again.
+
+    Batch and epoch rows from ``epoch`` on, and events after it, go; the run's facts stay.
+    """
+    with _db() as db:
+        db.execute("DELETE FROM metrics WHERE run_id = ? AND epoch >= ? AND step != ?", (run_id, int(epoch), RUN_FACT))
+        db.execute(
+            "DELETE FROM metrics WHERE run_id = ? AND epoch > ? AND step = ? AND name NOT IN (?, ?)",
+            (run_id, int(epoch), RUN_FACT, STEPS_PER_EPOCH, EPOCHS_TOTAL),
+        )
+        db.execute(  # earlier restart notes: the poll that sees the new one reads everything again
+            "DELETE FROM metrics WHERE run_id = ? AND step = ? AND name = ?", (run_id, RUN_FACT, RESTARTED)
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Ownership: a run belongs to the browser that made it
+# ---------------------------------------------------------------------------------------------
+class NotYours(InputError):
+    """Someone who did not start a run tried to cancel or resume it."""
+
+
+def _secret() -> bytes:
+    """The workspace's random key for owner tokens (made once, readable by the server only)."""
+    path = home() / "owner.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(os.urandom(32))
+    return path.read_bytes()
+
+
+def owner_token(browser_key: str | bytes) -> str:
+    """The owner token of a browser: an HMAC of its own secret (e.g. its XSRF cookie) under the
+    workspace key, so neither a run id nor the database gives away a browser's identity."""
+    data = browser_key.encode() if isinstance(browser_key, str) else bytes(browser_key)
+    return hmac.new(_secret(), data, hashlib.sha256).hexdigest()[:32]
+
+
+def instructor(token: str | None) -> bool:
+    """True when ``token`` is ``CNNLAB_INSTRUCTOR_TOKEN`` (compared in constant time)."""
+    expected = os.environ.get("CNNLAB_INSTRUCTOR_TOKEN", "")
+    return bool(expected and token) and hmac.compare_digest(expected.encode(), str(token).encode())
+
+
+def may_control(run: Run, owner: str | None, is_instructor: bool = False) -> bool:
+    """Whether ``owner`` may cancel or resume ``run``: its owner, an instructor, or anyone for a run
+    made without an owner (the command line)."""
+    return is_instructor or run.owner is None or (owner is not None and hmac.compare_digest(run.owner, owner))
+
+
+def _check_control(run: Run, owner: str | None, is_instructor: bool, action: str) -> None:
+    if not may_control(run, owner, is_instructor):
+        raise NotYours(f"This run belongs to another learner: you can watch it, but only they can {action} it.")
 
 
 def update(run_id: str, **values) -> None:
@@ -341,3 +412,4 @@ def cancel_requested(run_id: str) -> bool:
     with _db() as db:
         row = db.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
     return bool(row and row[0])
+

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from lab.errors import InputError, describe_value
 
 PADDINGS = ("valid", "same")
+MAX_SIZE = 1 << 20  # per axis: far past any image, and small enough for every figure and widget
 Pair = tuple[int, int]
 
 
@@ -150,6 +151,14 @@ def plan_axis(
     input_size: int, kernel_size: int, stride: int = 1, padding: str = "valid", dilation: int = 1
 ) -> AxisPlan:
     """All the numbers for one axis (see :class:`AxisPlan`)."""
+    for name, value in (
+        ("input size", input_size),
+        ("kernel size", kernel_size),
+        ("stride", stride),
+        ("dilation", dilation),
+    ):
+        if positive_int(name, value) > MAX_SIZE:
+            raise InputError(f"The {name} must be at most {MAX_SIZE:,}, got {value:,}.")
     output = conv_output_size(input_size, kernel_size, stride, padding, dilation)
     before, after = (
         same_padding(input_size, kernel_size, stride, dilation) if padding_mode(padding) == "same" else (0, 0)

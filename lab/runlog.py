@@ -43,6 +43,7 @@ PROGRESS = "progress"  # value: batches done in the epoch (written at most once 
 BATCH_PREFIX = "batch_"  # batch-level metrics: "batch_loss", "batch_accuracy"
 STEPS_PER_EPOCH, EPOCHS_TOTAL = "steps_per_epoch", "epochs_total"
 MARKER_PREFIX = "marker:"  # curves() key of an event: "marker:unfreeze_epoch"
+RESTARTED = "restarted_at"  # a fit began at this epoch; the rows from there on were dropped first
 
 MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
 PREDICTIONS_FILE, HISTORY_FILE = "predictions.npz", "history.csv"
@@ -61,8 +62,13 @@ class RunLog:
         should_stop: True once someone asked the run to stop (checked at most every 0.25 s).
     """
 
-    def __init__(self, report: Callable[[list[Row]], None], should_stop: Callable[[], bool] = lambda: False):
-        self._report, self._should_stop = report, should_stop
+    def __init__(
+        self,
+        report: Callable[[list[Row]], None],
+        should_stop: Callable[[], bool] = lambda: False,
+        restart_at: Callable[[int], None] = lambda epoch: None,
+    ):
+        self._report, self._should_stop, self._restart_at = report, should_stop, restart_at
         self.buffer: list[Row] = []
         self.cancelled = False  # set when a stop request was honoured (distinct from early stopping)
         self._last_check = time.monotonic()
@@ -71,6 +77,16 @@ class RunLog:
         self.buffer.append((0, RUN_FACT, STEPS_PER_EPOCH, float(steps_per_epoch)))
         self.buffer.append((0, RUN_FACT, EPOCHS_TOTAL, float(epochs_total)))
         self.flush()
+
+    def starting_at(self, epoch: int) -> None:
+        """A fit begins at ``epoch`` (0, or where a checkpoint left off): rows from there on are void.
+
+        The registry drops them before new ones arrive, so a resumed run never logs an epoch twice,
+        whatever its last checkpoint was.
+        """
+        self.flush()
+        self._restart_at(epoch)
+        self._report([(int(epoch), RUN_FACT, RESTARTED, float(epoch))])
 
     def note(self, epoch: float, name: str, value: float) -> None:
         """An event on the epoch axis, e.g. where a fine-tune unfreezes its base."""
@@ -117,9 +133,12 @@ class RunLog:
         class RunLogCallback(keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
                 log.start(self.params.get("epochs") or 0, self.params.get("steps") or 0)
-                self.last_flush = time.monotonic()
+                self.last_flush, self.first_epoch = time.monotonic(), True
 
             def on_epoch_begin(self, epoch, logs=None):
+                if self.first_epoch:  # where this fit really starts (a restored checkpoint moves it)
+                    log.starting_at(epoch)
+                    self.first_epoch = False
                 self.epoch, self.epoch_start = epoch, time.monotonic()
 
             def on_train_batch_end(self, batch, logs=None):
@@ -133,6 +152,9 @@ class RunLog:
                     self.model.stop_training = True
 
             def on_epoch_end(self, epoch, logs=None):
+                if log.cancelled:  # a cut-short epoch: its loss and speed would mislead
+                    log.flush()
+                    return
                 steps = self.params.get("steps")
                 images = steps * batch_size if steps and batch_size else None
                 log.epoch_end(epoch, logs, time.monotonic() - self.epoch_start, images)
@@ -141,12 +163,14 @@ class RunLog:
         return RunLogCallback()
 
 
-def checkpoint_callback(backup_dir: Path, min_seconds: float | None = None):
-    """Keras ``BackupAndRestore`` that saves at most once per ``min_seconds`` of training.
+def checkpoint_callback(backup_dir: Path, log: RunLog | None = None, min_seconds: float | None = None):
+    """Keras ``BackupAndRestore`` that saves atomically, at most once per ``min_seconds``, and keeps
+    its checkpoint when the run is cancelled (so Resume continues instead of starting over).
 
     On a 0.3 s digits epoch a checkpoint per epoch costs ~13% of throughput; on real epochs
     (many seconds) this still saves every epoch. ``CNNLAB_CHECKPOINT_SECONDS`` overrides the
-    default of 5 s. A resumed run continues from the last *saved* epoch.
+    default of 5 s. A resumed run continues from the last *saved* epoch. Each file is written to a
+    temporary name and renamed, so a worker killed mid-save leaves the previous checkpoint whole.
     """
     from lab.device import keras
 
@@ -158,10 +182,26 @@ def checkpoint_callback(backup_dir: Path, min_seconds: float | None = None):
             self.last_save = time.monotonic()
 
         def on_epoch_end(self, epoch, logs=None):
+            if log is not None and log.cancelled:
+                return  # the epoch was cut short: the last whole epoch's checkpoint stands
             self._current_epoch, self._last_batch_seen = epoch + 1, 0
             if time.monotonic() - self.last_save >= interval:
                 self._save_model()
                 self.last_save = time.monotonic()
+
+        def _save_model(self):
+            os.makedirs(self.backup_dir, exist_ok=True)
+            partial = self._weights_path.replace("latest.weights.h5", "partial.weights.h5")
+            self.model.save_weights(partial, overwrite=True)
+            os.replace(partial, self._weights_path)
+            metadata = f"{self._training_metadata_path}.partial"
+            with open(metadata, "w") as handle:
+                handle.write(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+            os.replace(metadata, self._training_metadata_path)
+
+        def on_train_end(self, logs=None):
+            if log is None or not log.cancelled:  # finished (or stopped early): the checkpoint is spent
+                super().on_train_end(logs)
 
     return ThrottledBackup(str(backup_dir))
 
@@ -207,8 +247,10 @@ def progress(rows: Iterable[Row]) -> Progress:
                 steps = int(value)
             elif name == EPOCHS_TOTAL:
                 total = int(value)
-            else:
-                curves.setdefault(MARKER_PREFIX + name, ([], []))[0].append(value)
+            elif name == RESTARTED:
+                pass
+            elif value not in (marker := curves.setdefault(MARKER_PREFIX + name, ([], [])))[0]:
+                marker[0].append(value)  # a resumed run notes its events again
             continue
         if name == PROGRESS:
             epoch, batch = row_epoch, int(value)

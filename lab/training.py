@@ -112,7 +112,7 @@ def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
         seed=config.seed,
     )
     valid_data = datasets.pipeline(data.x_valid, data.y_valid, max(config.batch_size, 256))
-    callbacks = [runlog.checkpoint_callback(run_dir / "backup"), log.keras_callback(config.batch_size)]
+    callbacks = [runlog.checkpoint_callback(run_dir / "backup", log), log.keras_callback(config.batch_size)]
     start = time.perf_counter()
     history = model.fit(
         train_data, validation_data=valid_data, epochs=config.epochs, verbose=0, shuffle=False, callbacks=callbacks
@@ -120,7 +120,8 @@ def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
     seconds = time.perf_counter() - start
     if log.cancelled:
         return None  # stop now: no evaluation or export
-    epochs_run = len(history.history.get("loss", []))
+    # Epochs completed in all, across resumes (a resumed fit's history holds only its own epochs).
+    epochs_run = history.epoch[-1] + 1 if history.epoch else config.epochs
     probabilities = model.predict(datasets.pipeline(data.x_test, data.y_test, 256), verbose=0)
     test_loss, test_accuracy = test_scores(probabilities, data.y_test)
     labels = runlog.RunLabels(data.class_names, list(data.input_shape), data.name, config.model)
@@ -130,7 +131,7 @@ def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
         "test_loss": float(test_loss),
         "epochs": epochs_run,
         "seconds": round(seconds, 2),
-        "images_per_second": round(len(data.x_train) * max(epochs_run, 1) / seconds, 1) if seconds else None,
+        "images_per_second": round(len(data.x_train) * max(len(history.epoch), 1) / seconds, 1) if seconds else None,
     }
 
 

@@ -67,15 +67,16 @@ def _settings(name: str, config: Config | dict) -> Config:
     return config
 
 
-def submit(name: str, config: Config | dict, dedupe: str | None = None) -> str:
+def submit(name: str, config: Config | dict, dedupe: str | None = None, owner: str | None = None) -> str:
     """Queue a run of kind ``name`` and start workers while slots are free; returns its id.
 
     Args:
         name: A kind from :func:`kinds`.
         config: Its settings, or their dict form (checked before any run exists).
         dedupe: An active run with the same key is returned instead of a new one.
+        owner: Who may cancel and resume it (:func:`lab.jobs.owner_token`); None: anyone.
     """
-    run_id = jobs.create(name, _settings(name, config).to_dict(), dedupe)
+    run_id = jobs.create(name, _settings(name, config).to_dict(), dedupe, owner=owner)
     jobs.schedule()
     return run_id
 
@@ -93,7 +94,9 @@ def execute(run_id: str) -> dict | None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     log = runlog.RunLog(
-        lambda rows: jobs.log_metrics(run_id, rows), lambda: stop.is_set() or jobs.cancel_requested(run_id)
+        lambda rows: jobs.log_metrics(run_id, rows),
+        lambda: stop.is_set() or jobs.cancel_requested(run_id),
+        lambda epoch: jobs.restart_metrics(run_id, epoch),
     )
     try:
         spec = kind(run.kind)

@@ -10,6 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# No supervisor thread inside the test process: it would outlive each test's workspace. The
+# browser tests' server turns it on, and tests/test_supervisor.py runs the real one.
+os.environ["CNNLAB_SUPERVISOR"] = "0"
 
 
 @pytest.fixture

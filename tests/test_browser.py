@@ -49,7 +49,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = free_port()
-    env = {**os.environ, "CNNLAB_HOME": str(tmp_path_factory.mktemp("workspace"))}
+    env = {**os.environ, "CNNLAB_HOME": str(tmp_path_factory.mktemp("workspace")), "CNNLAB_SUPERVISOR": "1"}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -240,3 +240,25 @@ def test_eight_sessions_upload_the_same_zip_at_once(server, browser, tmp_path):
         assert_clean(page, f"finetune-room-{index}")
     for context in contexts:
         context.close()
+
+
+def test_a_run_belongs_to_its_browser_and_a_shared_link_is_view_only(server, browser):
+    size = {"width": 1400, "height": 1000}
+    mine, theirs = browser.new_context(viewport=size), browser.new_context(viewport=size)
+    page = mine.new_page()
+    page.goto(f"{server}/train?train.epochs=150&train.batch=64")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train").click()
+    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
+    page.get_by_role("button", name="Cancel").wait_for(timeout=60_000)
+    page.reload()  # a refresh is the same browser: still the owner
+    page.get_by_role("button", name="Cancel").wait_for(timeout=60_000)
+    other = theirs.new_page()
+    other.goto(page.url)
+    other.get_by_text("View only").first.wait_for(timeout=60_000)
+    assert other.get_by_role("button", name="Cancel").count() == 0
+    assert_clean(other, "train-view-only")
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("cancelled").first.wait_for(timeout=30_000)
+    mine.close()
+    theirs.close()

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from lab import jobs, worker
+from lab import jobs, runlog, worker
 from lab.errors import InputError
 from tests.conftest import ROOT
 
@@ -104,7 +104,8 @@ def test_killed_worker_is_interrupted_then_resumes_the_remaining_epochs():
     run = wait_for(run_id, ("succeeded", "failed"))
     assert run.status == "succeeded", run.error
     assert completed_epochs(run_id) == list(range(6))  # every epoch once: resumed, not restarted
-    assert run.result["epochs"] == 6 - len(done_before)
+    assert done_before  # it had made progress before the kill
+    assert run.result["epochs"] == 6  # the true count, across the resume
     assert run.resumes == 1
 
 
@@ -144,3 +145,76 @@ def test_undownloadable_dataset_fails_fast_with_instructions(monkeypatch, tmp_pa
     run = jobs.get(run_id)
     assert run.status == "failed" and "python -m lab assets" in run.error
     assert time.monotonic() - start < 10
+
+
+def test_resume_after_cancel_continues_from_the_checkpoint():
+    run_id = worker.submit("train", {**TINY, "epochs": 8})
+    deadline = time.monotonic() + 90
+    while len(completed_epochs(run_id)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs.cancel(run_id)
+    assert wait_for(run_id, ("cancelled",), timeout=15).status == "cancelled"
+    kept = completed_epochs(run_id)
+    assert (jobs.run_dir(run_id) / "backup" / "training_metadata.json").exists()  # Keras would delete it
+    jobs.resume(run_id)
+    run = wait_for(run_id, ("succeeded", "failed"))
+    assert run.status == "succeeded", run.error
+    assert completed_epochs(run_id) == list(range(8))  # no epoch twice, none missing
+    assert run.result["epochs"] == 8
+    # It continued: the first resumed epoch is the one after the checkpoint, not epoch 0.
+    restarts = [value for _, step, name, value in jobs.metrics(run_id) if name == runlog.RESTARTED]
+    assert restarts and restarts[-1] >= len(kept) - 1 >= 2
+
+
+def test_kill_after_an_older_checkpoint_logs_no_epoch_twice(monkeypatch):
+    monkeypatch.setenv("CNNLAB_CHECKPOINT_SECONDS", "1.0")  # checkpoints lag the logged epochs
+    run_id = worker.submit("train", {**TINY, "epochs": 12})
+    deadline = time.monotonic() + 90
+    while len(completed_epochs(run_id)) < 7 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(jobs.get(run_id).pid, signal.SIGKILL)
+    wait_for(run_id, ("interrupted",), timeout=15)
+    jobs.resume(run_id)
+    run = wait_for(run_id, ("succeeded", "failed"))
+    assert run.status == "succeeded", run.error
+    assert completed_epochs(run_id) == list(range(12)) and run.result["epochs"] == 12
+    history = (jobs.run_dir(run_id) / runlog.HISTORY_FILE).read_text().splitlines()
+    assert len(history) == 13
+
+
+def test_a_run_belongs_to_its_owner():
+    run_id = worker.submit("train", {**TINY, "epochs": 150}, owner="alice")
+    with pytest.raises(jobs.NotYours, match="belongs to another learner"):
+        jobs.cancel(run_id, owner="mallory")
+    with pytest.raises(jobs.NotYours):
+        jobs.cancel(run_id)  # no owner at all
+    assert jobs.get(run_id).cancel_requested is None
+    jobs.cancel(run_id, owner="alice")
+    assert wait_for(run_id, ("cancelled",), timeout=60).status == "cancelled"
+    with pytest.raises(jobs.NotYours):
+        jobs.resume(run_id, owner="mallory")
+
+
+def test_an_instructor_may_control_any_run(monkeypatch):
+    monkeypatch.setenv("CNNLAB_INSTRUCTOR_TOKEN", "s3cret")
+    assert jobs.instructor("s3cret") and not jobs.instructor("guess") and not jobs.instructor(None)
+    run_id = worker.submit("train", {**TINY, "epochs": 150}, owner="alice")
+    jobs.cancel(run_id, owner="mallory", instructor=jobs.instructor("s3cret"))
+    assert wait_for(run_id, ("cancelled",), timeout=60).status == "cancelled"
+
+
+def test_owner_tokens_are_not_the_browser_secret_and_differ_per_browser():
+    first, second = jobs.owner_token(b"cookie-1"), jobs.owner_token(b"cookie-2")
+    assert first != second and "cookie" not in first and len(first) == 32
+    assert jobs.owner_token(b"cookie-1") == first  # stable for the same browser
+
+
+def test_a_poll_reads_only_new_rows():
+    run_id = jobs.create("train", {"x": 1}, status="starting")
+    jobs.log_metrics(run_id, [(0, 0, "batch_loss", 1.0), (0, 1, "batch_loss", 0.9)])
+    rows, last = jobs.metrics_since(run_id)
+    assert len(rows) == 2
+    jobs.log_metrics(run_id, [(0, 2, "batch_loss", 0.8)])
+    rows, again = jobs.metrics_since(run_id, last)
+    assert rows == [(0, 2, "batch_loss", 0.8)] and again > last
+    assert jobs.metrics_since(run_id, again) == ([], again)

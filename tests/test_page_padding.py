@@ -86,3 +86,14 @@ def test_page_does_not_import_tensorflow_until_asked():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip().endswith("False")
+
+
+def test_a_number_no_browser_can_hold_is_ignored():
+    app = page(**{"pad.h": "99999999999999999999", "pad.sh": "123456789012345678901234567890"})
+    assert not app.exception
+    assert app.number_input(key="pad.h").value == 7 and app.number_input(key="pad.sh").value == 2
+
+
+def test_a_huge_but_representable_size_is_a_message():
+    app = page(**{"pad.h": str(2**40)})
+    assert not app.exception and "at most 1,048,576" in app.error[0].value

@@ -46,7 +46,7 @@ def test_double_click_makes_one_run():
     train_button(app).click().run()
     train_button(app).click().run()
     assert len(jobs.list_runs()) == 1
-    jobs.cancel(app.query_params["run"])
+    jobs.cancel(app.query_params["run"], instructor=True)  # the test cleans up: it is not the owner
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,16 @@ def test_bad_settings_are_messages_and_start_nothing(query, fragment):
 def test_unknown_run_in_the_url_is_a_message():
     app = page(run="does-not-exist")
     assert not app.exception and "No run" in app.error[0].value
+
+
+def test_a_shared_run_link_is_view_only_for_another_browser():
+    mine = page(**{"train.epochs": "150", "train.batch": "64"})
+    train_button(mine).click().run()
+    run_id = mine.query_params["run"]
+    theirs = page(run=run_id)  # another browser session opens the shared link
+    assert not theirs.exception
+    assert not [button for button in theirs.button if button.label == "Cancel"]
+    assert any("View only" in caption.value for caption in theirs.caption)
+    cancel = next(button for button in mine.button if button.label == "Cancel")
+    cancel.click().run()
+    assert jobs.get(run_id).cancel_requested is not None

@@ -1,0 +1,58 @@
+"""lab.supervisor: after a host crash, a restarted server reaps and schedules with no page open."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lab import datasets, jobs, supervisor, worker
+from tests import toykind
+from tests.conftest import ROOT
+from tests.zipgen import make_zip, shapes_members
+
+
+@pytest.fixture(autouse=True)
+def workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
+    monkeypatch.setenv("CNNLAB_MAX_RUNS", "1")
+    monkeypatch.setenv("CNNLAB_RUN_KINDS", json.dumps(toykind.KIND))
+    return tmp_path / "workspace"
+
+
+def test_the_supervisor_process_reaps_a_dead_run_and_starts_the_queued_one():
+    crashed = worker.create("count", {"epochs": 2}, status="running")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is now no process: the worker died with the host
+    jobs.update(crashed, pid=dead.pid, started=time.time() - 60)
+    waiting = worker.create("count", {"epochs": 3})  # queued before the crash, never started
+    process = subprocess.Popen([sys.executable, "-m", "lab.supervisor", "0.2"], cwd=ROOT, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (jobs.get(waiting).status != "succeeded" or jobs.get(crashed).active):
+            time.sleep(0.2)
+    finally:
+        process.kill()
+    assert jobs.get(crashed).status == "interrupted"
+    assert jobs.get(waiting).status == "succeeded" and jobs.get(waiting).result == {"counted": 3}
+
+
+def test_stale_uploads_and_half_written_folders_are_cleared_but_not_ones_in_use(workspace):
+    uploads = workspace / "uploads"
+    old = datasets.stage_zip(make_zip(shapes_members(5)), uploads)
+    used = datasets.stage_zip(make_zip(shapes_members(6)), uploads)
+    fresh = datasets.stage_zip(make_zip(shapes_members(7)), uploads)
+    partial = uploads / ".part-crashed"
+    partial.mkdir()
+    long_ago = time.time() - 30 * 86400
+    for path in (old.path, used.path, partial):
+        os.utime(path, (long_ago, long_ago))
+    worker.create("count", {"epochs": 1}, status="succeeded")
+    jobs.create("finetune", {"data_dir": str(used.path)}, status="cancelled")  # a run still reads it
+    removed = supervisor.clean()
+    assert set(removed) == {old.path, partial}
+    assert used.path.exists() and fresh.path.exists()
