@@ -412,4 +412,3 @@ def cancel_requested(run_id: str) -> bool:
     with _db() as db:
         row = db.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
     return bool(row and row[0])
-
