@@ -141,9 +141,13 @@ CROPS = {"full": "Full image", "homl": "HOML crop (rows 150:220, cols 130:250)",
 
 
 def image_settings_ui(
-    prefix: str, image: np.ndarray, default_crop: str = "full"
+    prefix: str, image: np.ndarray | None, default_crop: str = "full"
 ) -> tuple[tuple[int, int, int, int] | None, bool]:
-    """Crop box and grayscale switch for an image; returns (crop or None, grayscale)."""
+    """Crop box and grayscale switch for an image (None: none picked yet); returns (crop or None, grayscale).
+
+    Pages render their settings even while no image is there yet, and stop only after them: a
+    widget that disappears for one run comes back blank in the browser, losing the learner's value.
+    """
     cols = st.columns([2, 1])
     mode = bound(
         cols[0].radio, "Region", f"{prefix}.crop", default_crop, list(CROPS), format_func=CROPS.get, horizontal=True
@@ -153,7 +157,7 @@ def image_settings_ui(
         return None, gray
     if mode == "homl":
         return images.HOML_CROP, gray
-    height, width = image.shape[:2]
+    height, width = image.shape[:2] if image is not None else (427, 640)  # the sample photos' size
     box = st.columns(4)
     # No min/max on purpose: a box that does not fit (say, after a smaller upload) gets a clear
     # message from lab.images.prepare instead of a widget exception.

@@ -110,13 +110,12 @@ def demos() -> None:
 
 
 raw = image_picker("conv")
-if raw is None:
-    st.stop()
 crop, gray = image_settings_ui("conv", raw)
+config, grid = settings_ui(1 if gray else 3)
+if raw is None:
+    st.stop()  # after the settings, so they keep their values while an upload is awaited
 with friendly_errors():
     image = images.prepare(raw, grayscale=gray, crop=crop)
-config, grid = settings_ui(image.shape[2])
-with friendly_errors():
     kernel = convolution.parse_kernel_grid(grid.to_numpy().tolist())
     filters = convolution.expand_kernel(kernel, image.shape[2], config.per_channel)
     maps = convolution.convolve(image, filters, config)

@@ -61,7 +61,8 @@ def phase_ui(title: str, key: str, phase: str) -> dict:
     }
 
 
-def settings_ui(source: str, staged: datasets.StagedZip | None) -> finetune.FinetuneConfig:
+def settings_ui() -> dict:
+    """Every setting but the data; the page renders them whatever the data source's state."""
     cols = st.columns(4)
     base = bound(cols[0].selectbox, "Base model", "ft.base", DEFAULT.base_model, list(finetune.BASES))
     size = bound(cols[1].number_input, "Image size", "ft.size", DEFAULT.image_size, step=16)
@@ -86,20 +87,17 @@ def settings_ui(source: str, staged: datasets.StagedZip | None) -> finetune.Fine
         format_func=lambda i: f"{i}: {names[i]}",
     )
     patience = bound(st.number_input, "Early-stopping patience (epochs)", "ft.patience", DEFAULT.patience, step=1)
-    with friendly_errors():
-        return finetune.FinetuneConfig(
-            source=source,
-            data_dir=str(staged.path) if staged else None,
-            base_model=base,
-            weights=weights,
-            image_size=size,
-            batch_size=batch,
-            unfreeze_from=unfreeze,
-            patience=patience,
-            augmentation=augment,
-            **head,
-            **tune,
-        )
+    return {
+        "base_model": base,
+        "weights": weights,
+        "image_size": size,
+        "batch_size": batch,
+        "unfreeze_from": unfreeze,
+        "patience": patience,
+        "augmentation": augment,
+        **head,
+        **tune,
+    }
 
 
 def result(run: jobs.Run) -> None:
@@ -126,9 +124,11 @@ def result(run: jobs.Run) -> None:
 
 
 source, staged = data_ui()
+settings = settings_ui()
 if source == "zip" and staged is None:
-    st.stop()
-config = settings_ui(source, staged)
+    st.stop()  # only after the settings: a widget that vanishes for one run comes back blank
+with friendly_errors():
+    config = finetune.FinetuneConfig(source=source, data_dir=str(staged.path) if staged else None, **settings)
 if staged:
     with st.expander("What training sees: random crops and flips of one image"):
         first = images.load_image(next(iter(staged.classes.values()))[0])

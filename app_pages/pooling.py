@@ -16,13 +16,6 @@ st.markdown(
     "little **invariance** to small shifts. HOML shows it on the cropped sample photos."
 )
 
-raw = image_picker("pool")
-if raw is None:
-    st.stop()
-crop, gray = image_settings_ui("pool", raw, default_crop="homl")
-with friendly_errors():
-    image = images.prepare(raw, grayscale=gray, crop=crop)
-
 DEFAULT = pooling.PoolConfig()
 
 
@@ -37,7 +30,13 @@ def settings_ui() -> pooling.PoolConfig:
         return pooling.PoolConfig(kind=kind or DEFAULT.kind, pool_size=size, stride=stride or None, padding=mode)
 
 
+raw = image_picker("pool")
+crop, gray = image_settings_ui("pool", raw, default_crop="homl")
 config = settings_ui()
+if raw is None:
+    st.stop()  # after the settings, so they keep their values while an upload is awaited
+with friendly_errors():
+    image = images.prepare(raw, grayscale=gray, crop=crop)
 with friendly_errors():
     pooled = pooling.pool(image, config)
 

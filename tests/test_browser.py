@@ -262,3 +262,52 @@ def test_a_run_belongs_to_its_browser_and_a_shared_link_is_view_only(server, bro
     page.get_by_text("cancelled").first.wait_for(timeout=30_000)
     mine.close()
     theirs.close()
+
+
+def number(page, label: str) -> str:
+    return page.get_by_label(label, exact=True).first.input_value()
+
+
+def test_finetune_settings_survive_switching_to_a_zip_and_uploading(server, browser, tmp_path):
+    from tests.zipgen import make_zip, shapes_members
+
+    archive = tmp_path / "shapes.zip"
+    archive.write_bytes(make_zip(shapes_members(6)))
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/finetune?ft.base=MobileNetV2&ft.size=96&ft.batch=16")
+    wait_until_idle(page)
+    assert number(page, "Image size") == "96"
+    page.get_by_text("My class folders (zip)").click()
+    wait_until_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(archive))
+    page.get_by_text("3 classes, 18 images").first.wait_for(timeout=60_000)
+    wait_until_idle(page)
+    assert number(page, "Image size") == "96" and number(page, "Batch size") == "16"
+    assert number(page, "Early-stopping patience (epochs)") == "3"
+    page.get_by_role("button", name="Launch fine-tuning").wait_for()
+    assert page.locator('[data-testid="stAlert"]').filter(has_text="must be a whole number").count() == 0
+    assert_clean(page, "finetune-settings-kept")
+    page.close()
+
+
+def test_convolution_kernel_survives_switching_to_an_upload(server, browser, tmp_path):
+    from PIL import Image
+
+    from tests.imagegen import gradient
+
+    picture = tmp_path / "mine.png"
+    Image.fromarray(gradient(120, 90)).save(picture)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/convolution?conv.preset=sobel+y")
+    wait_until_idle(page)
+    page.get_by_text("Upload…").click()
+    wait_until_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(picture))
+    wait_until_idle(page)
+    kernel = page.locator('[data-testid="stMetric"]').filter(has_text="Kernel")
+    assert "3x3" in kernel.inner_text()  # sobel y's 3x3 grid, not a blank 1x1 one
+    page.get_by_text("ReLU").click()  # the next click must not quietly change the kernel either
+    wait_until_idle(page)
+    assert "3x3" in kernel.inner_text() and "conv.size=1&" not in page.url
+    assert_clean(page, "convolution-kernel-kept")
+    page.close()
