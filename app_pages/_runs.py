@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages._widgets import friendly_errors, instructor, owner
-from lab import figures, jobs, runlog, training, worker
+from app_pages._widgets import UPLOAD_TYPES, decode_upload, friendly_errors, instructor, owner
+from lab import classify, figures, jobs, runlog, training, worker
 from lab.config import Config
 from lab.errors import InputError
 
@@ -32,10 +32,14 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def launch_and_watch(kind: str, config: Config, label: str, icon: str) -> jobs.Run | None:
+def launch_and_watch(kind: str, config: Config | None, label: str, icon: str, why_not: str = "") -> jobs.Run | None:
     """A launch button for ``config`` (one run per session and settings, however many clicks),
-    then the live panel of the run named in the URL (``?run=``). Returns that run, or None."""
-    if st.button(label, type="primary", icon=icon):
+    then the live panel of the run named in the URL (``?run=``). Returns that run, or None.
+
+    With ``config`` None (the data is not there yet) the button is disabled with ``why_not`` as its
+    help, and a run's link still shows that run: it is viewable from its link alone.
+    """
+    if st.button(label, type="primary", icon=icon, disabled=config is None, help=why_not or None) and config:
         with friendly_errors():
             dedupe = f"{owner()}:{kind}:{sorted(config.to_dict().items())}"
             st.query_params["run"] = worker.submit(kind, config, dedupe=dedupe, owner=owner())
@@ -156,3 +160,26 @@ def downloads(run_id: str, names: dict[str, str]) -> None:
     for col, (name, download) in zip(cols, names.items(), strict=True):
         if (folder / name).exists():
             col.download_button(name, (folder / name).read_bytes(), download, key=f"download.{run_id}.{name}")
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the trained model…")
+def _trained(run_id: str) -> classify.LoadedModel:
+    return classify.load_run(run_id)
+
+
+def classify_photos(run_id: str, key: str) -> None:
+    """Upload new photos and see what a finished run's model makes of them (top 3 each)."""
+    photos = st.file_uploader(
+        "Classify new photos with this model", type=UPLOAD_TYPES, accept_multiple_files=True, key=key
+    )
+    pictures = {photo.name: decode_upload(photo) for photo in (photos or [])[:8]}
+    pictures = {name: picture for name, picture in pictures.items() if picture is not None}
+    if not pictures:
+        return
+    with friendly_errors():
+        loaded = _trained(run_id)
+        top_k = min(3, len(loaded.class_names))
+        answer = classify.classify(loaded, list(pictures.values()), top_k=top_k, mode="crop_and_resize")
+    for (name, picture), top in zip(pictures.items(), answer.predictions, strict=True):
+        text = ", ".join(f"{p.label} {p.probability:.0%}" for p in top)
+        st.image(picture, width=160, caption=f"{name}: {text}")

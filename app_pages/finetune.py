@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._runs import downloads, launch_and_watch, results_panel
-from app_pages._widgets import UPLOAD_TYPES, bound, decode_upload, friendly_errors, show_code
-from lab import classify, datasets, finetune, images, jobs, network, runlog
+from app_pages._runs import classify_photos, downloads, launch_and_watch, results_panel
+from app_pages._widgets import bound, friendly_errors, show_code
+from lab import datasets, finetune, images, jobs, network, runlog
 
 st.title("Fine-tune flowers")
 st.markdown(
@@ -16,14 +16,30 @@ st.markdown(
 DEFAULT = finetune.FinetuneConfig()
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def flowers_status() -> str:
+    return finetune.tf_flowers_available()
+
+
+def forget_the_run() -> None:
+    """A new data source is a new experiment: the old run's link (and its error) leaves the page."""
+    st.query_params.pop("run", None)
+
+
 def data_ui() -> tuple[str, datasets.StagedZip | None]:
     """The data source, and the staged class folders when it is a zip (None: nothing uploaded yet)."""
     labels = {"tf_flowers": "tf_flowers", "zip": "My class folders (zip)"}
     source = bound(
-        st.segmented_control, "Data", "ft.source", DEFAULT.source, list(finetune.SOURCES), format_func=labels.get
+        st.segmented_control,
+        "Data",
+        "ft.source",
+        DEFAULT.source,
+        list(finetune.SOURCES),
+        format_func=labels.get,
+        on_change=forget_the_run,
     )
     if source == "tf_flowers":
-        if st.cache_data(ttl=60, show_spinner=False)(finetune.tf_flowers_available)() == "unavailable":
+        if flowers_status() == "unavailable":
             st.warning(
                 "tf_flowers is not prepared here and there is no network: `python -m lab assets` on a machine "
                 "with internet, then copy ~/tensorflow_datasets here. Or upload a zip.",
@@ -109,32 +125,26 @@ def result(run: jobs.Run) -> None:
     classes = outcome.get("classes", [])
     results_panel(f"ft.{run.id}", predictions, classes, predictions.thumbnails / 255.0)
     downloads(run.id, {runlog.MODEL_FILE: f"{run.id}.keras", runlog.LABELS_FILE: f"{run.id}-labels.json"})
-    photos = st.file_uploader(
-        "Classify new photos with this model", type=UPLOAD_TYPES, accept_multiple_files=True, key="ft.photos"
-    )
-    pictures = {photo.name: decode_upload(photo) for photo in (photos or [])[:8]}
-    pictures = {name: picture for name, picture in pictures.items() if picture is not None}
-    if pictures:
-        loaded = st.cache_resource(classify.load_run, max_entries=2)(run.id)
-        top_k = min(3, len(loaded.class_names))
-        answer = classify.classify(loaded, list(pictures.values()), top_k=top_k, mode="crop_and_resize")
-        for (name, picture), top in zip(pictures.items(), answer.predictions, strict=True):
-            text = ", ".join(f"{p.label} {p.probability:.0%}" for p in top)
-            st.image(picture, width=160, caption=f"{name}: {text}")
+    classify_photos(run.id, "ft.photos")
 
 
 source, staged = data_ui()
-settings = settings_ui()
+settings = settings_ui()  # before anything can stop the page: a widget that vanishes comes back blank
+config, why_not = None, ""
 if source == "zip" and staged is None:
-    st.stop()  # only after the settings: a widget that vanishes for one run comes back blank
-with friendly_errors():
-    config = finetune.FinetuneConfig(source=source, data_dir=str(staged.path) if staged else None, **settings)
-if staged:
+    why_not = "Upload a zip of class folders first."
+elif source == "tf_flowers" and flowers_status() == "unavailable":
+    why_not = "tf_flowers cannot be loaded here (see above): launching would only make a failed run."
+else:
+    with friendly_errors():
+        config = finetune.FinetuneConfig(source=source, data_dir=str(staged.path) if staged else None, **settings)
+if staged and config:
     with st.expander("What training sees: random crops and flips of one image"):
         first = images.load_image(next(iter(staged.classes.values()))[0])
         st.image(list(finetune.augmentation_preview(first, config.image_size)), width=110)
-run = launch_and_watch("finetune", config, "Launch fine-tuning", ":material/rocket_launch:")
+run = launch_and_watch("finetune", config, "Launch fine-tuning", ":material/rocket_launch:", why_not)
 if run is not None and run.status == "succeeded" and run.kind == "finetune":
     with friendly_errors():
         result(run)
-show_code(finetune.code_snippet(config))
+if config:
+    show_code(finetune.code_snippet(config))

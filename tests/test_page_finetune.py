@@ -58,3 +58,56 @@ def test_upload_a_zip_launch_and_see_the_result():
     assert run.status == "succeeded", run.error
     app.run()
     assert not app.exception and any(metric.label == "Test accuracy" for metric in app.metric)
+
+
+def finished_zip_run(tmp_path) -> str:
+    """A fine-tune run on a zip that has finished (its artifacts written as a runner writes them)."""
+    import numpy as np
+
+    from lab import jobs, runlog
+
+    config = {"source": "zip", "data_dir": str(tmp_path), "base_model": "MobileNetV2", "weights": None}
+    run_id = jobs.create("finetune", config, status="succeeded")
+    jobs.update(run_id, result='{"test_accuracy": 0.5, "classes": ["a", "b"], "parameters": {}}')
+
+    class Saved:
+        def save(self, path):
+            path.write_bytes(b"model")
+
+    labels = runlog.RunLabels(
+        ["a", "b"], [96, 96, 3], "zip", "MobileNetV2 fine-tuned", runlog.IMAGENET_PIXELS, "MobileNetV2"
+    )
+    thumbnails = np.zeros((2, 64, 64, 3), np.uint8)
+    predictions = runlog.Predictions(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 0]), thumbnails)
+    runlog.save_artifacts(jobs.run_dir(run_id), Saved(), labels, predictions)
+    return run_id
+
+
+def test_a_run_link_shows_the_run_without_its_zip(tmp_path):
+    run_id = finished_zip_run(tmp_path)
+    app = page(**{"ft.source": "zip", "run": run_id})  # a reload: the upload is gone, the link is not
+    assert not app.exception
+    assert any(header.value == "Result" for header in app.header)
+    assert next(metric.value for metric in app.metric if metric.label == "Test accuracy") == "0.5000"
+    launch = next(button for button in app.button if button.label.startswith("Launch"))
+    assert launch.disabled  # no data yet for a new run
+
+
+def test_switching_the_source_drops_an_old_runs_error():
+    from lab import jobs
+
+    run_id = jobs.create("finetune", {"source": "tf_flowers"}, status="failed")
+    jobs.update(run_id, error="tf_flowers is not prepared here")
+    app = page(run=run_id)
+    assert any("not prepared here" in error.value for error in app.error)
+    app.segmented_control(key="ft.source").set_value("zip").run()
+    assert not app.exception and "run" not in app.query_params
+    assert not any("not prepared here" in error.value for error in app.error)
+
+
+def test_offline_tf_flowers_cannot_launch_a_run_that_would_only_fail():
+    from lab import jobs
+
+    app = page()
+    launch = next(button for button in app.button if button.label.startswith("Launch"))
+    assert launch.disabled and jobs.list_runs() == []
