@@ -51,6 +51,8 @@ def _status_line(run: jobs.Run, state: runlog.Progress) -> str:
     line = f"{STATUS_ICONS.get(run.status, '')} **{run.status}** · run `{run.id}`"
     if run.status == "queued":
         line += f" · position {jobs.queue_position(run.id)} in the queue"
+    if run.active and state.phase and state.phase != "training":
+        line += f" · {state.phase}…"
     if state.epochs_total:
         line += f" · epoch {min(state.epoch + 1, state.epochs_total)}/{state.epochs_total}"
     if state.images_per_second:

@@ -256,9 +256,12 @@ def run(config: FinetuneConfig, run_dir: Path, log: runlog.RunLog) -> dict | Non
     run_dir = Path(run_dir)
     keras.utils.set_random_seed(config.seed)
     mixed = enable_mixed_precision(True)  # mixed_float16 on a GPU; float32 on the CPU
+    log.phase("loading data")
     train, valid, test, names = load_splits(config)
     train_data, valid_data, test_data = pipelines(config, train, valid, test)
+    log.phase("building the model")
     model, base = build(config, len(names))
+    log.phase("compiling")
     if config.weights is None:
         calibrate_batchnorm(base, train_data)
     callback = log.keras_callback(config.batch_size)

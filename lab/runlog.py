@@ -44,6 +44,9 @@ BATCH_PREFIX = "batch_"  # batch-level metrics: "batch_loss", "batch_accuracy"
 STEPS_PER_EPOCH, EPOCHS_TOTAL = "steps_per_epoch", "epochs_total"
 MARKER_PREFIX = "marker:"  # curves() key of an event: "marker:unfreeze_epoch"
 RESTARTED = "restarted_at"  # a fit began at this epoch; the rows from there on were dropped first
+PHASE_PREFIX = "phase:"  # a start-up phase ("phase:loading data"), value: seconds since the run began
+PROGRESS_SECONDS = "progress_seconds"  # beside PROGRESS: seconds into the epoch, for a batch-timed ETA
+PHASES = ("importing TensorFlow", "loading data", "building the model", "compiling", "training")
 
 MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
 PREDICTIONS_FILE, HISTORY_FILE = "predictions.npz", "history.csv"
@@ -71,7 +74,7 @@ class RunLog:
         self._report, self._should_stop, self._restart_at = report, should_stop, restart_at
         self.buffer: list[Row] = []
         self.cancelled = False  # set when a stop request was honoured (distinct from early stopping)
-        self._last_check = time.monotonic()
+        self._last_check = self._born = time.monotonic()
 
     def start(self, epochs_total: int, steps_per_epoch: int) -> None:
         self.buffer.append((0, RUN_FACT, STEPS_PER_EPOCH, float(steps_per_epoch)))
@@ -88,6 +91,11 @@ class RunLog:
         self._restart_at(epoch)
         self._report([(int(epoch), RUN_FACT, RESTARTED, float(epoch))])
 
+    def phase(self, name: str) -> None:
+        """Say what the run is doing before its first batch (one of :data:`PHASES`), at once."""
+        self.buffer.append((0, RUN_FACT, PHASE_PREFIX + name, time.monotonic() - self._born))
+        self.flush()
+
     def note(self, epoch: float, name: str, value: float) -> None:
         """An event on the epoch axis, e.g. where a fine-tune unfreezes its base."""
         self.buffer.append((int(epoch), RUN_FACT, name, float(value)))
@@ -95,8 +103,11 @@ class RunLog:
     def batch(self, epoch: int, batch: int, logs: dict | None) -> None:
         self.buffer += [(epoch, batch, BATCH_PREFIX + name, float(value)) for name, value in (logs or {}).items()]
 
-    def position(self, epoch: int, batches_done: int) -> None:
+    def position(self, epoch: int, batches_done: int, seconds: float | None = None) -> None:
+        """Batches done in ``epoch`` (and the seconds they took, which the ETA is timed from)."""
         self.buffer.append((epoch, batches_done - 1, PROGRESS, float(batches_done)))
+        if seconds is not None:
+            self.buffer.append((epoch, batches_done - 1, PROGRESS_SECONDS, float(seconds)))
 
     def epoch_end(self, epoch: int, logs: dict | None, seconds: float, images: int | None = None) -> None:
         """Epoch-level values, the epoch's duration and, given the images seen, its speed."""
@@ -132,6 +143,7 @@ class RunLog:
 
         class RunLogCallback(keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
+                log.phase("training")
                 log.start(self.params.get("epochs") or 0, self.params.get("steps") or 0)
                 self.last_flush, self.first_epoch = time.monotonic(), True
 
@@ -144,8 +156,8 @@ class RunLog:
             def on_train_batch_end(self, batch, logs=None):
                 if batch % every == 0:
                     log.batch(self.epoch, batch, logs)
-                if time.monotonic() - self.last_flush >= flush_seconds:
-                    log.position(self.epoch, batch + 1)
+                if time.monotonic() - self.last_flush >= flush_seconds or batch == 0:  # the first batch at once
+                    log.position(self.epoch, batch + 1, time.monotonic() - self.epoch_start)
                     log.flush()
                     self.last_flush = time.monotonic()
                 if log.stop_requested():
@@ -218,9 +230,10 @@ class Progress:
     epoch: int  # the epoch in progress (0-based)
     batch: int  # batches done in it
     steps_per_epoch: int
-    images_per_second: float | None
-    eta_seconds: float | None
+    images_per_second: float | None  # of the last whole epoch; never of a partial or cancelled one
+    eta_seconds: float | None  # from the latest batch timing
     curves: dict[str, tuple[list[float], list[float]]]  # name -> (x in epochs, values); markers too
+    phase: str | None = None  # the start-up phase until training starts (see PHASES)
 
     @property
     def fraction(self) -> float:
@@ -230,13 +243,23 @@ class Progress:
         return min(1.0, (self.epochs_done + (0 if self.epochs_done > self.epoch else within)) / self.epochs_total)
 
 
+def _seconds_per_batch(steps: int, epoch_seconds: dict[int, float], batch: int, batch_seconds: float | None):
+    """The latest timing: this epoch's batches so far, else the last whole epoch's."""
+    if batch and batch_seconds:
+        return batch_seconds / batch
+    if epoch_seconds and steps:
+        return epoch_seconds[max(epoch_seconds)] / steps
+    return None
+
+
 def progress(rows: Iterable[Row]) -> Progress:
-    """Epochs, batch position, speed, ETA and curves (x axis in epochs, batch-level too).
+    """Epochs, batch position, speed, ETA, start-up phase and curves (x axis in epochs).
 
     Args:
         rows: The run's metric rows in the order they were written.
     """
     steps = total = epoch = batch = 0
+    batch_seconds = phase = None
     epoch_seconds: dict[int, float] = {}
     speeds: list[float] = []
     curves: dict[str, tuple[list[float], list[float]]] = {}
@@ -247,6 +270,8 @@ def progress(rows: Iterable[Row]) -> Progress:
                 steps = int(value)
             elif name == EPOCHS_TOTAL:
                 total = int(value)
+            elif name.startswith(PHASE_PREFIX):
+                phase = name[len(PHASE_PREFIX) :]
             elif name == RESTARTED:
                 pass
             elif value not in (marker := curves.setdefault(MARKER_PREFIX + name, ([], [])))[0]:
@@ -254,6 +279,9 @@ def progress(rows: Iterable[Row]) -> Progress:
             continue
         if name == PROGRESS:
             epoch, batch = row_epoch, int(value)
+            continue
+        if name == PROGRESS_SECONDS:
+            batch_seconds = value
             continue
         if step == EPOCH_END:
             x = row_epoch + 1
@@ -269,12 +297,12 @@ def progress(rows: Iterable[Row]) -> Progress:
         ys.append(value)
     epochs_done = len(done)
     if epochs_done and epochs_done > epoch:
-        epoch, batch = epochs_done, 0
+        epoch, batch, batch_seconds = epochs_done, 0, None
     eta = None
-    if epoch_seconds and total:
-        per_epoch = sum(epoch_seconds.values()) / len(epoch_seconds)
-        eta = max(0.0, (total - epochs_done) * per_epoch - (batch / steps * per_epoch if steps else 0))
-    return Progress(total, epochs_done, epoch, batch, steps, speeds[-1] if speeds else None, eta, curves)
+    per_batch = _seconds_per_batch(steps, epoch_seconds, batch, batch_seconds)
+    if per_batch is not None and total and steps:
+        eta = max(0.0, ((total - epochs_done) * steps - batch) * per_batch)
+    return Progress(total, epochs_done, epoch, batch, steps, speeds[-1] if speeds else None, eta, curves, phase)
 
 
 def history_csv(rows: Iterable[Row]) -> str:

@@ -100,8 +100,11 @@ def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
+    log.phase("loading data")
     data = datasets.load(config.dataset, config.seed)
+    log.phase("building the model")
     model = build_model(config, data.input_shape, data.num_classes)
+    log.phase("compiling")  # the first batch traces the graph
     train_data = datasets.pipeline(
         data.x_train,
         data.y_train,

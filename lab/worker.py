@@ -99,6 +99,7 @@ def execute(run_id: str) -> dict | None:
         lambda epoch: jobs.restart_metrics(run_id, epoch),
     )
     try:
+        log.phase("importing TensorFlow")  # the first seconds of every run: say so
         spec = kind(run.kind)
         result = spec.run(spec.config.from_dict(run.config), jobs.run_dir(run_id), log)
     except InputError as error:

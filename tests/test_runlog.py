@@ -46,7 +46,7 @@ def test_finished_epochs_give_curves_speed_and_eta():
     assert state.epochs_done == 2 and (state.epoch, state.batch) == (2, 5)
     assert state.curves["loss"] == ([1, 2], [0.9, 0.5])
     assert state.images_per_second == 600  # the latest epoch's
-    assert state.eta_seconds == pytest.approx(2 * 2.0 - 5 / 10 * 2.0)  # mean epoch 2 s, half of one done
+    assert state.eta_seconds == pytest.approx((2 * 10 - 5) * 1.0 / 10)  # the latest epoch: 0.1 s per batch
     assert state.fraction == pytest.approx(2.5 / 4)
 
 
@@ -118,3 +118,34 @@ def test_a_run_without_artifacts_is_a_message(tmp_path):
         runlog.read_labels(tmp_path)
     with pytest.raises(InputError, match="no test-set predictions"):
         runlog.load_predictions(tmp_path)
+
+
+def test_eta_is_timed_from_the_first_batches_and_the_start_up_phase_is_shown():
+    rows = [(0, RUN_FACT, runlog.PHASE_PREFIX + "importing TensorFlow", 0.1)]
+    assert runlog.progress(rows).phase == "importing TensorFlow"
+    rows += [(0, RUN_FACT, runlog.PHASE_PREFIX + "training", 9.0), *start(epochs=3, steps=10)]
+    rows += [(0, 0, "batch_loss", 2.3), (0, 0, PROGRESS, 1.0), (0, 0, runlog.PROGRESS_SECONDS, 0.5)]
+    state = runlog.progress(rows)
+    assert state.phase == "training" and state.curves["batch_loss"] == ([0.1], [2.3])  # a curve from batch one
+    assert state.eta_seconds == pytest.approx((3 * 10 - 1) * 0.5)
+    assert state.images_per_second is None  # no whole epoch yet: no speed
+
+
+def test_a_cancelled_epoch_reports_no_speed():
+    """The Keras callback writes nothing for an epoch cut short by a cancel (it once said 44,963 images/s)."""
+    written: list = []
+    log = runlog.RunLog(written.extend, lambda: True)
+    callback = log.keras_callback(batch_size=32)
+    callback.params = {"epochs": 5, "steps": 36}
+
+    from lab.device import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    callback.set_model(model)
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    log._last_check = -1.0
+    callback.on_train_batch_end(0, {"loss": 2.0})
+    assert log.cancelled and model.stop_training
+    callback.on_epoch_end(0, {"loss": 2.0})
+    assert not [row for row in written if row[1] == EPOCH_END]
