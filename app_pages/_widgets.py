@@ -24,6 +24,8 @@ UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff"]
 
 
 def _parse(raw: str, default):
+    if isinstance(default, list):  # a multiselect: comma-separated, in the options' own type
+        return [item for item in raw.split(",") if item] if raw else []
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):
@@ -52,7 +54,10 @@ def from_url(key: str, default, options: Sequence | None = None, bounds: tuple |
             value = _parse(raw, default)
         except (TypeError, ValueError, OverflowError):
             value = default
-        if options is not None and value not in options:
+        if isinstance(default, list):
+            known = {str(option): option for option in options or []}
+            value = [known[item] for item in value if item in known] if options is not None else value
+        elif options is not None and value not in options:
             value = default
         if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) <= JS_SAFE:
             value = default  # NaN, infinities and 20-digit numbers
@@ -79,7 +84,10 @@ def to_url(*keys: str) -> None:
     for key in keys:
         value = st.session_state.get(key)
         if value is not None:
-            text = str(value).lower() if isinstance(value, bool) else str(value)
+            if isinstance(value, list):
+                text = ",".join(map(str, value))
+            else:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
             if st.query_params.get(key) != text:
                 st.query_params[key] = text
 

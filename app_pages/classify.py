@@ -18,23 +18,20 @@ st.markdown(
 )
 
 cols = st.columns([2, 3])
-samples = cols[0].multiselect("Sample photos", list(images.SAMPLES), default=list(images.SAMPLES), key="cls.samples")
+samples = bound(cols[0].multiselect, "Sample photos", "cls.samples", list(images.SAMPLES), list(images.SAMPLES))
 uploads = cols[1].file_uploader("Your images", type=UPLOAD_TYPES, accept_multiple_files=True, key="cls.uploads")
 pictures: dict[str, np.ndarray] = {name: images.sample_image(name) for name in samples}
 for upload in (uploads or [])[:8]:
     if (picture := decode_upload(upload)) is not None:  # one bad file does not cost the others
         pictures[upload.name] = picture
-if not pictures:
-    st.info("Pick a sample photo or upload an image.", icon=":material/image:")
-    st.stop()
-
 lab_runs = dict(classify.lab_runs())
 choices = [*classify.IMAGENET_MODELS, *lab_runs]
-picked = st.multiselect(
+picked = bound(
+    st.multiselect,
     "Models (several = comparison)",
+    "cls.models",
+    ["MobileNetV2"],
     choices,
-    default=["MobileNetV2"],
-    key="cls.models",
     format_func=lambda name: lab_runs.get(name, name),
 )
 cols = st.columns(4)
@@ -59,6 +56,9 @@ if os.environ.get("CNNLAB_ALLOW_MODEL_UPLOAD") == "1":
             handle.flush()
             uploaded_model = classify.load_uploaded(handle.name)
             picked = [*picked, model_file.name]
+if not pictures:  # only after every setting: a widget that vanishes for one run comes back blank
+    st.info("Pick a sample photo or upload an image.", icon=":material/image:")
+    st.stop()
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model (first time: downloading its weights)…")

@@ -22,11 +22,13 @@ SEEDS = {"min_value": 0, "max_value": 99_999}
 def settings_ui(channels: int) -> tuple[convolution.ConvConfig, pd.DataFrame]:
     """The playground's settings and the editable kernel grid (which starts from the preset)."""
     cols = st.columns(4)
-    preset = bound(cols[0].selectbox, "Kernel", "conv.preset", DEFAULT.preset, list(convolution.PRESETS))
+    presets = list(convolution.PRESETS)
+    preset = bound(cols[0].selectbox, "Kernel", "conv.preset", DEFAULT.preset, presets, on_change=forget_edits)
     fixed, gaussian, random = preset in convolution.FIXED_3X3, preset == "gaussian blur", preset == "random"
-    size = bound(cols[1].slider, "Size", "conv.size", DEFAULT.kernel_size, **SIZES, disabled=fixed)
-    sigma = bound(cols[2].slider, "Sigma (gaussian)", "conv.sigma", DEFAULT.sigma, **SIGMAS, disabled=not gaussian)
-    seed = bound(cols[3].number_input, "Seed (random)", "conv.seed", DEFAULT.seed, **SEEDS, disabled=not random)
+    fresh = {"on_change": forget_edits}  # a new preset starts from its own grid
+    size = bound(cols[1].slider, "Size", "conv.size", DEFAULT.kernel_size, **SIZES, disabled=fixed, **fresh)
+    sigma = bound(cols[2].slider, "Sigma", "conv.sigma", DEFAULT.sigma, **SIGMAS, disabled=not gaussian, **fresh)
+    seed = bound(cols[3].number_input, "Seed", "conv.seed", DEFAULT.seed, **SEEDS, disabled=not random, **fresh)
     left, right = st.columns([3, 2])
     with right:
         layer = {
@@ -50,6 +52,8 @@ def settings_ui(channels: int) -> tuple[convolution.ConvConfig, pd.DataFrame]:
             preset=preset, kernel_size=size, sigma=sigma, seed=seed, per_channel=per_channel and channels > 1, **layer
         )
         start = config.kernel()
+        if "conv.kernel" in st.query_params:  # a link carries the learner's edited cells
+            start = convolution.decode_kernel(st.query_params["conv.kernel"])
     with left:
         st.caption("Edit any cell: this grid *is* the kernel.")
         grid = st.data_editor(
@@ -57,16 +61,24 @@ def settings_ui(channels: int) -> tuple[convolution.ConvConfig, pd.DataFrame]:
             width="stretch",
             key=f"conv.grid.{preset}.{size}.{sigma}.{seed}",
         )
+    edited = convolution.parse_kernel_grid(grid.to_numpy().tolist()) if grid.notna().all().all() else None
+    if edited is not None and not np.array_equal(np.round(edited, 4), np.round(config.kernel(), 4)):
+        st.query_params["conv.kernel"] = convolution.encode_kernel(edited)
     return config, grid
+
+
+def forget_edits() -> None:
+    st.query_params.pop("conv.kernel", None)
 
 
 def pixel_view(image: np.ndarray, filters: np.ndarray, maps: np.ndarray, config: convolution.ConvConfig) -> None:
     """One output pixel: its patch, the kernel, their products, and the sum the map holds."""
     st.subheader("Look inside one output pixel")
     cols = st.columns(3)
-    row = cols[0].number_input("output row", value=min(maps.shape[0] // 2, 100), key="conv.row", step=1)
-    col = cols[1].number_input("output column", value=min(maps.shape[1] // 2, 100), key="conv.col", step=1)
-    which = cols[2].selectbox("map", range(maps.shape[2]), key="conv.map", format_func=lambda i: f"map {i}")
+    row = bound(cols[0].number_input, "output row", "conv.row", min(maps.shape[0] // 2, 100), step=1)
+    col = bound(cols[1].number_input, "output column", "conv.col", min(maps.shape[1] // 2, 100), step=1)
+    maps_list = list(range(maps.shape[2]))
+    which = bound(cols[2].selectbox, "map", "conv.map", 0, maps_list, format_func=lambda i: f"map {i}")
     with friendly_errors():
         explained = convolution.explain_pixel(image, filters[..., which], row, col, config)
     shared = st.toggle("Shared colour scale", value=True, key="conv.shared")

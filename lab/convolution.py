@@ -150,6 +150,16 @@ def parse_kernel_grid(rows) -> np.ndarray:
     return kernel
 
 
+def encode_kernel(kernel: np.ndarray) -> str:
+    """A kernel as URL text: rows split by ``;``, cells by ``,`` (4 significant decimals)."""
+    return ";".join(",".join(f"{float(v):.4g}" for v in row) for row in np.asarray(kernel))
+
+
+def decode_kernel(text: str) -> np.ndarray:
+    """:func:`encode_kernel`'s text back to a (kh, kw) kernel (checked like a typed grid)."""
+    return parse_kernel_grid([row.split(",") for row in str(text).split(";")])
+
+
 def expand_kernel(kernel: np.ndarray, channels: int, per_channel: bool = False) -> np.ndarray:
     """(kh, kw) -> (kh, kw, C, n): shared across channels (n=1) or one output per channel (n=C)."""
     kernel = np.asarray(kernel, dtype=np.float32)

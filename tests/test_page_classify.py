@@ -53,3 +53,12 @@ def test_bad_uploads_are_messages_and_the_good_images_still_classify(name, data,
 def test_model_upload_is_off_unless_the_server_allows_it():
     app = page(**{"cls.random": "true"})
     assert all(uploader.key != "cls.model_file" for uploader in app.file_uploader)
+
+
+def test_a_comparison_link_reopens_with_every_model_and_photo():
+    app = page(**{"cls.models": "MobileNetV2,EfficientNetB0", "cls.samples": "flower", "cls.random": "true"})
+    assert not app.exception
+    assert app.multiselect(key="cls.models").value == ["MobileNetV2", "EfficientNetB0"]
+    assert app.multiselect(key="cls.samples").value == ["flower"]
+    bogus = page(**{"cls.models": "MobileNetV2,<script>", "cls.random": "true"})
+    assert not bogus.exception and bogus.multiselect(key="cls.models").value == ["MobileNetV2"]

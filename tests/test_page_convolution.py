@@ -77,3 +77,18 @@ def test_homl_conv2d_demo_and_transposed_section():
     assert not app.exception
     assert "True" in app.success[0].value
     assert any("np.allclose" in md.value and "True" in md.value for md in app.markdown)
+
+
+def test_a_link_reproduces_the_inspected_pixel_and_the_edited_kernel():
+    app = page(**{"conv.row": "10", "conv.col": "20", "conv.kernel": "0,1,0;1,-4,1;0,1,0"})
+    assert not app.exception and not app.error
+    assert app.number_input(key="conv.row").value == 10 and app.number_input(key="conv.col").value == 20
+    kernel = next(metric.value for metric in app.metric if metric.label == "Kernel")
+    assert kernel.startswith("3x3, sum 0")  # the edited grid, not the 7x7 vertical line
+    app.selectbox(key="conv.preset").set_value("sobel x").run()  # a new preset starts from its own grid
+    assert "conv.kernel" not in app.query_params
+
+
+def test_a_bad_kernel_in_the_url_is_a_message():
+    app = page(**{"conv.kernel": "1,2;3"})
+    assert not app.exception and "rectangle" in app.error[0].value

@@ -49,3 +49,9 @@ def test_grayscale_full_image():
     app = page(**{"pool.gray": "true", "pool.crop": "full"})
     assert not app.exception and not app.error
     assert metric(app, "Input") == "427 x 640 x 1"
+
+
+def test_a_link_reproduces_the_depth_group_and_the_shift():
+    app = page(**{"pool.depth": "3", "pool.shift": "2"})
+    assert not app.exception
+    assert app.radio(key="pool.depth").value == 3 and app.slider(key="pool.shift").value == 2
