@@ -131,6 +131,12 @@ def results_panel(key: str, predictions: runlog.Predictions, class_names, test_i
     predicted = probabilities.argmax(axis=1)
     counts = training.confusion_matrix(labels, predicted, len(class_names))
     st.metric("Test accuracy", f"{(predicted == labels).mean():.4f}", help=f"{len(labels):,} test images")
+    if len(labels) < 50:
+        st.warning(
+            f"Only {len(labels)} test images: each one moves the accuracy by {100 / max(len(labels), 1):.0f} "
+            "points, so read it as a rough sign, not a score.",
+            icon=":material/info:",
+        )
     left, right = st.columns([3, 2])
     left.plotly_chart(figures.confusion_figure(counts, class_names), key=f"{key}.confusion")
     with right:

@@ -89,6 +89,11 @@ for name in picked:
     st.caption(
         f"input {loaded.input_size[0]}x{loaded.input_size[1]}x{loaded.channels} · "
         f"{result.seconds_per_image * 1000:.0f} ms per image in a batch of {len(pictures)}"
+        + (
+            " · class names are numbers: ImageNet's index is not downloaded"
+            if loaded.class_names[0] == "class 0"
+            else ""
+        )
     )
     columns = st.columns(min(len(pictures), 4))
     for index, (picture_name, predictions) in enumerate(zip(pictures, result.predictions, strict=True)):

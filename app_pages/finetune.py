@@ -119,11 +119,11 @@ def settings_ui() -> dict:
 def result(run: jobs.Run) -> None:
     """The fine-tuned model's test results, its files, and new photos classified with it."""
     st.header("Result")
-    outcome = run.result or {}
+    if run.config.get("weights") is None:
+        st.warning("This base started from random weights, not ImageNet's: expect little transfer.")
+    outcome, predictions = run.result or {}, runlog.load_predictions(jobs.run_dir(run.id))
     st.dataframe(pd.DataFrame(outcome.get("parameters", {}), index=["trainable", "frozen"]).T, width="stretch")
-    predictions = runlog.load_predictions(jobs.run_dir(run.id))
-    classes = outcome.get("classes", [])
-    results_panel(f"ft.{run.id}", predictions, classes, predictions.thumbnails / 255.0)
+    results_panel(f"ft.{run.id}", predictions, outcome.get("classes", []), predictions.thumbnails / 255.0)
     downloads(run.id, {runlog.MODEL_FILE: f"{run.id}.keras", runlog.LABELS_FILE: f"{run.id}-labels.json"})
     classify_photos(run.id, "ft.photos")
 

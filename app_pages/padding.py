@@ -55,12 +55,14 @@ if predict and st.session_state.get("pad.revealed") != settings:
     guess_w = guess[1].number_input("predicted output width", value=1, step=1, key="pad.guess_w")
     if guess[2].button("Reveal", type="primary"):
         st.session_state["pad.revealed"] = settings
-        st.session_state["pad.score"] = (guess_h, guess_w) == (plans[0].output_size, plans[1].output_size)
+        st.session_state["pad.guess"] = (guess_h, guess_w)
         st.rerun()
     st.stop()
-if predict:
-    (st.success if st.session_state.get("pad.score") else st.warning)(
-        "Right!" if st.session_state.get("pad.score") else "Not quite: here is how TensorFlow counts."
+if predict and "pad.guess" in st.session_state:
+    guessed, actual = st.session_state["pad.guess"], (plans[0].output_size, plans[1].output_size)
+    said = f"You said {guessed[0]} x {guessed[1]}; TensorFlow says {actual[0]} x {actual[1]}."
+    (st.success if guessed == actual else st.warning)(
+        f"Right! {said}" if guessed == actual else f"Not quite: {said} Here is how it counts."
     )
 
 cols = st.columns(5)
@@ -71,13 +73,14 @@ cols[3].metric("Padded size", f"{plans[0].padded_size} x {plans[1].padded_size}"
 cols[4].metric("Dropped rows / cols", f"{plans[0].dropped} / {plans[1].dropped}")
 
 axis_name = st.segmented_control("Diagram axis", ["height", "width"], default="height", key="pad.axis") or "height"
-st.plotly_chart(figures.axis_diagram(plans[axis_name == "width"], axis_name), key="pad.diagram")
-index = st.slider(
-    "Output index", 0, max(plans[0].output_size - 1, 1), 0, key="pad.index", disabled=plans[0].output_size == 1
-)
-first, last = plans[0].input_span(min(index, plans[0].output_size - 1))
+plan = plans[axis_name == "width"]
+index = st.slider("Output index", 0, max(plan.output_size - 1, 1), 0, key="pad.index", disabled=plan.output_size == 1)
+index = min(index, plan.output_size - 1)
+st.plotly_chart(figures.axis_diagram(plan, axis_name, chosen=index), key="pad.diagram")
+first, last = plan.input_span(index)
+unit = "row" if axis_name == "height" else "column"
 st.caption(
-    f"Output row {index} reads input rows {first}..{last} (negative or past {plans[0].input_size - 1}: padding)."
+    f"Output {unit} {index} reads input {unit}s {first}..{last} (negative or past {plan.input_size - 1}: padding)."
 )
 
 if st.button("Verify with TensorFlow", icon=":material/verified:"):

@@ -7,27 +7,34 @@ import plotly.graph_objects as go
 from lab.padding import AxisPlan
 
 INPUT_COLOR, PAD_COLOR, WINDOW_COLOR = "#9ecae1", "#fdae6b", "#3182bd"
+CHOSEN_COLOR, DROPPED_COLOR = "#e6550d", "#d9d9d9"
 
 
-def axis_diagram(plan: AxisPlan, axis_name: str = "height", max_cells: int = 64, max_outputs: int = 16) -> go.Figure:
-    """One axis: input cells, pad cells before/after, and the cells each output's window reads.
+def axis_diagram(
+    plan: AxisPlan, axis_name: str = "height", max_cells: int = 64, max_outputs: int = 16, chosen: int | None = None
+) -> go.Figure:
+    """One axis: input cells, pad cells before/after, dropped cells, and the cells each output reads.
 
-    Long axes are cut at ``max_cells`` padded cells and ``max_outputs`` windows (the caption says
-    so): the picture is for intuition; the numbers beside it are exact.
+    The ``chosen`` output's window is drawn bold in orange; trailing cells no window reaches (VALID
+    drops them) are grey, outlined in dots. Long axes are cut at ``max_cells`` padded cells and
+    ``max_outputs`` windows (the title says so): the picture is for intuition; the numbers beside
+    it are exact.
     """
     cells = min(plan.padded_size, max_cells)
     figure = go.Figure()
+    first_dropped = plan.padded_size - plan.dropped
     for cell in range(cells):
         is_pad = cell < plan.pad_before or cell >= plan.pad_before + plan.input_size
         label = "pad" if is_pad else str(cell - plan.pad_before)
+        dropped = cell >= first_dropped
         figure.add_shape(
             type="rect",
             x0=cell + 0.05,
             x1=cell + 0.95,
             y0=0.1,
             y1=0.9,
-            line_width=0,
-            fillcolor=PAD_COLOR if is_pad else INPUT_COLOR,
+            line={"width": 1.5, "dash": "dot", "color": "#737373"} if dropped else {"width": 0},
+            fillcolor=DROPPED_COLOR if dropped else PAD_COLOR if is_pad else INPUT_COLOR,
         )
         if cells <= 40:
             figure.add_annotation(x=cell + 0.5, y=0.5, text=label, showarrow=False, font_size=10)
@@ -37,13 +44,14 @@ def axis_diagram(plan: AxisPlan, axis_name: str = "height", max_cells: int = 64,
         if not taps:
             break
         y = -(index + 1) * 0.8
+        color, width = (CHOSEN_COLOR, 3) if index == chosen else (WINDOW_COLOR, 1)
         figure.add_trace(
             go.Scatter(
                 x=[tap + 0.5 for tap in taps],
                 y=[y] * len(taps),
                 mode="lines+markers",
-                marker={"symbol": "square", "size": 9, "color": WINDOW_COLOR},
-                line={"color": WINDOW_COLOR, "width": 1},
+                marker={"symbol": "square", "size": 12 if index == chosen else 9, "color": color},
+                line={"color": color, "width": width},
                 name=f"output {index}",
                 hovertemplate=f"output {index} reads padded cell %{{x:.0f}}<extra></extra>",
             )
@@ -55,6 +63,8 @@ def axis_diagram(plan: AxisPlan, axis_name: str = "height", max_cells: int = 64,
     if plan.output_size > shown:
         cut.append(f"first {shown} of {plan.output_size} outputs")
     title = f"{axis_name.capitalize()}: {plan.pad_before} pad + {plan.input_size} input + {plan.pad_after} pad"
+    if plan.dropped:
+        title += f", {plan.dropped} dropped"
     figure.update_layout(
         title=title + (f" ({'; '.join(cut)})" if cut else ""),
         showlegend=False,

@@ -63,7 +63,7 @@ def test_predict_then_reveal():
     app.number_input(key="pad.guess_w").set_value(4)
     app.button[0].click().run()
     assert metrics(app)["Output"] == "4 x 4"
-    assert app.success[0].value == "Right!"
+    assert app.success[0].value == "Right! You said 4 x 4; TensorFlow says 4 x 4."  # the guess beside the answer
 
 
 def test_planner_presets_verify_with_keras_and_bad_rows():
