@@ -22,6 +22,23 @@ def tool_pages() -> dict[str, list[st.Page]]:
 
 
 @st.cache_resource(show_spinner=False)
+def keep_keras_state() -> bool:
+    """Once per server process: stop Streamlit's ``keras.backend.clear_session()`` after every run.
+
+    Streamlit 1.67 calls it after each script run of each session (``_clean_problem_modules``): it
+    took 94% of a rerun here (~120 ms of 130 ms on a page that does nothing with Keras, measured
+    with py-spy), and it resets Keras' process-wide state while other sessions' threads may be
+    building or predicting with the shared, cached models. Nothing here relies on it.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = lambda: None
+        return True
+    return False
+
+
+@st.cache_resource(show_spinner=False)
 def supervisor() -> threading.Thread:
     """Once per server process: reap dead workers and start queued runs every few seconds, whether
     or not a page is watching (``make run`` also starts ``python -m lab.supervisor``)."""
@@ -85,6 +102,7 @@ def home() -> None:
     device_panel()
 
 
+keep_keras_state()
 if os.environ.get("CNNLAB_SUPERVISOR", "1") != "0":  # the test suite runs its own, per test workspace
     supervisor()
 navigation = st.navigation({"": [st.Page(home, title="Home", icon=":material/home:", default=True)], **tool_pages()})

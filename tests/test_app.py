@@ -32,3 +32,23 @@ def test_every_page_runs_from_the_navigation(page):
     app.switch_page(page).run()
     assert not app.exception, app.exception
     assert not app.error, [error.value for error in app.error]
+
+
+def test_streamlit_no_longer_clears_the_shared_keras_session_after_every_run(monkeypatch):
+    """Streamlit calls keras.backend.clear_session() after each script run: ~120 ms per click, and a
+    reset of Keras' process-wide state under other sessions' feet. app.py switches it off."""
+    import keras
+    from streamlit.runtime.scriptrunner import script_runner
+
+    run_app()
+    calls = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(1))
+    script_runner._clean_problem_modules()
+    assert calls == []
+
+
+def test_streamlit_skips_the_full_garbage_collection_after_every_run():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False

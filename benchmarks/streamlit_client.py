@@ -1,0 +1,111 @@
+"""A minimal Streamlit protocol client and a loopback server, for the page and load benchmarks.
+
+No browser: one websocket per session (``ws://127.0.0.1:PORT/_stcore/stream``, subprotocol
+``streamlit``), one ``rerun_script`` BackMsg naming the page and its query string, then ForwardMsgs
+until ``script_finished``. A client that sends no Origin header needs no XSRF token. Loopback only;
+every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Visit:
+    seconds: float  # from sending the rerun to script_finished
+    bytes: int  # every ForwardMsg the server sent for it
+    messages: int
+    error: str | None  # None, or what went wrong (an exception box, a timeout, a closed socket)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(workspace: str, port: int | None = None, extra_env: dict | None = None):
+    """``streamlit run app.py`` on loopback; yields (port, process). Waits for /_stcore/health."""
+    port = port or free_port()
+    env = {**os.environ, "CNNLAB_HOME": workspace, "CNNLAB_SUPERVISOR": "0", **(extra_env or {})}
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        break
+            time.sleep(0.3)
+        else:
+            raise RuntimeError("streamlit did not answer /_stcore/health within 90 s")
+        yield port, process
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        if process.poll() is None:
+            process.kill()
+
+
+async def visit(port: int, page: str, query: str = "", timeout: float = 120.0, reruns: int = 0) -> list[Visit]:
+    """Open a new session on ``page`` (its URL path) with ``query``, wait for the script to finish,
+    then rerun it ``reruns`` times in the same session (as a click does, with the state it has)."""
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    message = BackMsg()
+    message.rerun_script.query_string = query
+    message.rerun_script.page_name = page
+    visits: list[Visit] = []
+    try:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None, open_timeout=30
+        ) as socket_:
+            for _ in range(reruns + 1):
+                visits.append(await _one_run(socket_, message, timeout, ForwardMsg))
+    except Exception as failure:  # a closed or refused socket: counted as an error, not a crash
+        visits.append(Visit(0.0, 0, 0, f"{type(failure).__name__}: {failure}"))
+    return visits
+
+
+async def _one_run(socket_, message, timeout: float, forward_type) -> Visit:
+    received = count = 0
+    error = None
+    start = time.perf_counter()
+    await socket_.send(message.SerializeToString())
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            data = await asyncio.wait_for(socket_.recv(), timeout=max(0.1, deadline - time.monotonic()))
+            received, count = received + len(data), count + 1
+            forward = forward_type.FromString(data)
+            kind = forward.WhichOneof("type")
+            if kind == "delta" and forward.delta.new_element.WhichOneof("type") == "exception":
+                error = "exception box: " + forward.delta.new_element.exception.message[:200]
+            if kind == "script_finished":
+                break
+    except (TimeoutError, asyncio.TimeoutError):
+        error = f"no script_finished within {timeout:.0f} s"
+    return Visit(time.perf_counter() - start, received, count, error)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] if ordered else float("nan")
