@@ -47,10 +47,12 @@ def server(workspace: str, port: int | None = None, extra_env: dict | None = Non
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response,
+            ):
+                if response.read() == b"ok":
+                    break
             time.sleep(0.3)
         else:
             raise RuntimeError("streamlit did not answer /_stcore/health within 90 s")
@@ -101,7 +103,7 @@ async def _one_run(socket_, message, timeout: float, forward_type) -> Visit:
                 error = "exception box: " + forward.delta.new_element.exception.message[:200]
             if kind == "script_finished":
                 break
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         error = f"no script_finished within {timeout:.0f} s"
     return Visit(time.perf_counter() - start, received, count, error)
 
