@@ -1,0 +1,79 @@
+"""A room on one server: N learners open a page at the same moment (Streamlit's protocol, no browser).
+
+For N = 1, 10, 30, 60 concurrent sessions on the convolution, pooling and classifier (random
+weights) pages: p50/p95 seconds to ``script_finished``, errors, KB per session, the server's CPU
+seconds over the burst and its resident memory after it. Loopback only; every session and the
+whole run are bounded in time.
+
+Run from the repository root: ``python -m benchmarks.bench_load`` (``--sizes 1,10`` for fewer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+
+from benchmarks.streamlit_client import percentile, server, visit
+
+PAGES = {
+    "convolution": ("convolution", ""),
+    "pooling": ("pooling", ""),
+    "classifier (random weights)": ("classify", "cls.random=true"),
+}
+
+
+def process_stats(pid: int) -> tuple[float, float]:
+    """(CPU seconds used so far, resident memory in MB) of a process and its children, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    with open(f"/proc/{pid}/status") as handle:
+        rss = next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:")) / 1024
+    return cpu, rss
+
+
+async def burst(port: int, page: str, query: str, sessions: int, timeout: float) -> list:
+    runs = [visit(port, page, query, timeout=timeout) for _ in range(sessions)]
+    return [found[0] for found in await asyncio.gather(*runs)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1,10,30,60")
+    parser.add_argument("--timeout", type=float, default=180.0, help="per session, seconds")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    with server(tempfile.mkdtemp(prefix="cnnlab-load-")) as (port, process):
+        for page, query in PAGES.values():  # warm: TensorFlow imported, models and images cached
+            asyncio.run(visit(port, page, query))
+        print(
+            f"{'page':30s} {'N':>3s} {'p50 s':>7s} {'p95 s':>7s} {'errors':>6s} {'KB/session':>10s} "
+            f"{'server CPU s':>12s} {'RSS MB':>7s}"
+        )
+        for name, (page, query) in PAGES.items():
+            for sessions in sizes:
+                cpu_before, _ = process_stats(process.pid)
+                start = time.perf_counter()
+                visits = asyncio.run(burst(port, page, query, sessions, args.timeout))
+                wall = time.perf_counter() - start
+                cpu_after, rss = process_stats(process.pid)
+                times = [v.seconds for v in visits if not v.error]
+                errors = sum(1 for v in visits if v.error)
+                kilobytes = sum(v.bytes for v in visits) / max(len(visits), 1) / 1024
+                print(
+                    f"{name:30s} {sessions:3d} {percentile(times, 0.5):7.2f} {percentile(times, 0.95):7.2f} "
+                    f"{errors:6d} {kilobytes:10.0f} {cpu_after - cpu_before:12.1f} {rss:7.0f}"
+                    f"   (burst {wall:.1f} s)"
+                )
+                for v in visits:
+                    if v.error:
+                        print("   error:", v.error)
+                        break
+
+
+if __name__ == "__main__":
+    main()
