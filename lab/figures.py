@@ -361,17 +361,18 @@ def confusion_figure(counts, class_names) -> go.Figure:
     figure = go.Figure(
         go.Heatmap(
             z=counts,
-            x=class_names,
-            y=class_names,
+            x=[str(name) for name in class_names],
+            y=[str(name) for name in class_names],
             colorscale="Blues",
             texttemplate="%{z}",
             hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
         )
     )
+    names = [str(name) for name in class_names]
+    every = {"type": "category", "tickmode": "array", "tickvals": names, "ticktext": names, "automargin": True}
     figure.update_layout(
-        xaxis_title="predicted",
-        yaxis_title="true",
-        yaxis_autorange="reversed",
+        xaxis={"title": "predicted", **every},  # category axes: "0".."9" stay labels, every one shown
+        yaxis={"title": "true", "autorange": "reversed", **every},
         height=420,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
@@ -439,7 +440,11 @@ def topk_figure(predictions, title: str = "") -> go.Figure:
         )
     )
     figure.update_layout(
-        title=title, xaxis={"range": [0, 1]}, height=60 + 28 * len(labels), margin={"l": 10, "r": 10, "t": 30, "b": 10}
+        title=title,
+        xaxis={"range": [0, 1], "tickformat": ".0%"},
+        yaxis={"type": "category", "automargin": True},  # every class named, numeric-looking or not
+        height=60 + 28 * len(labels),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
     return figure
 
@@ -452,10 +457,13 @@ def overlay_figure_cam(image, cam) -> go.Figure:
     if shown.shape[2] == 1:
         shown = np.repeat(shown, 3, axis=2)
     figure = go.Figure(go.Image(source=image_source(shown)))
-    figure.add_trace(go.Heatmap(z=cam, colorscale="Jet", opacity=0.45, showscale=False, hoverinfo="skip"))
+    bar = {"title": {"text": "evidence"}, "thickness": 10, "len": 0.8}
+    figure.add_trace(
+        go.Heatmap(z=cam, colorscale="Jet", opacity=0.45, zmin=0, zmax=1, colorbar=bar, hoverinfo="skip")
+    )
     figure.update_layout(
         height=300,
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        margin={"l": 0, "r": 40, "t": 0, "b": 0},
         xaxis={"visible": False},
         yaxis={"visible": False, "autorange": "reversed"},
     )

@@ -79,3 +79,24 @@ def test_bad_requests_are_messages():
         classify.classify(loaded, [gradient()], top_k=0)
     with pytest.raises(InputError, match="Unknown model"):
         classify.load_imagenet("AlexNet")
+
+
+def test_runs_trained_here_are_told_apart_by_date_accuracy_and_id(tmp_path, monkeypatch):
+    from lab import jobs, runlog
+
+    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
+
+    class Saved:
+        def save(self, path):
+            path.write_bytes(b"model")
+
+    names = []
+    for accuracy in (0.91, 0.95):
+        run_id = jobs.create("train", {"dataset": "digits", "model": "small_cnn"}, status="succeeded")
+        jobs.update(run_id, result=f'{{"test_accuracy": {accuracy}}}')
+        labels = runlog.RunLabels([str(d) for d in range(10)], [8, 8, 1], "digits", "small_cnn")
+        runlog.save_artifacts(jobs.run_dir(run_id), Saved(), labels, runlog.Predictions(np.eye(10), np.arange(10)))
+        names.append(run_id)
+    described = dict(classify.lab_runs())
+    assert len(set(described.values())) == 2
+    assert all(run_id[-6:] in described[run_id] and "test accuracy 0.9" in described[run_id] for run_id in names)

@@ -177,3 +177,13 @@ def test_importing_padding_does_not_import_tensorflow():
     code = "import sys, lab.padding; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_planner_reads_small_nets_in_kilobytes_and_ticks_bias_only_where_there_is_one():
+    plan = planner.plan_stack((8, 8, 1), [planner.LayerSpec("Conv2D", 32, (3, 3)), planner.LayerSpec("Flatten")])
+    assert planner.readable_bytes(4 * 9_728) == "38.0 KB" and planner.readable_bytes(512) == "512 B"
+    assert plan.memory_figures(32)["Weights (float32)"].endswith("KB")
+    rows = [planner.spec_to_row(spec) for spec in planner.PRESETS["LeNet-5"][1]]
+    assert {row["layer"]: row["bias"] for row in rows}["AveragePooling2D"] is None
+    assert {row["layer"]: row["bias"] for row in rows}["Flatten"] is None
+    assert {row["layer"]: row["bias"] for row in rows}["Conv2D"] is True

@@ -62,3 +62,9 @@ def test_a_comparison_link_reopens_with_every_model_and_photo():
     assert app.multiselect(key="cls.samples").value == ["flower"]
     bogus = page(**{"cls.models": "MobileNetV2,<script>", "cls.random": "true"})
     assert not bogus.exception and bogus.multiselect(key="cls.models").value == ["MobileNetV2"]
+
+
+def test_numbered_class_names_are_explained():
+    app = page(**{"cls.random": "true", "cls.samples": "china"})
+    assert not app.exception
+    assert any("class names are numbers" in caption.value for caption in app.caption)

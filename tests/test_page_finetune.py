@@ -89,6 +89,8 @@ def test_a_run_link_shows_the_run_without_its_zip(tmp_path):
     assert not app.exception
     assert any(header.value == "Result" for header in app.header)
     assert next(metric.value for metric in app.metric if metric.label == "Test accuracy") == "0.5000"
+    assert any("Only 2 test images" in warning.value for warning in app.warning)  # not a score to trust
+    assert any("random weights" in warning.value for warning in app.warning)
     launch = next(button for button in app.button if button.label.startswith("Launch"))
     assert launch.disabled  # no data yet for a new run
 

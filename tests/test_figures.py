@@ -1,0 +1,51 @@
+"""lab.figures: what the browser is sent stays small, and the plots name and scale what they show."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lab import figures, padding
+from lab.classify import Prediction
+
+
+def test_feature_maps_are_images_not_hundreds_of_thousands_of_json_numbers(rng):
+    image = rng.random((427, 640, 3)).astype(np.float32)
+    maps = rng.normal(size=(427, 640, 2)).astype(np.float32)
+    figure = figures.feature_maps_figure(image, maps, ["a", "b"], pixel=(10, 20))
+    kinds = [trace.type for trace in figure.data]
+    assert kinds.count("image") == 3 and "heatmap" not in kinds
+    assert len(figure.to_json()) < 400_000  # JPEGs of 480 px: it was ~1.5 MB of heatmap JSON
+    bars = [trace for trace in figure.data if trace.type == "scatter" and trace.marker.showscale]
+    assert len(bars) == 1  # one shared colour bar, not one per map on top of each other
+
+
+def test_unshared_maps_say_their_own_ranges():
+    maps = np.stack([np.zeros((8, 8)), np.ones((8, 8)) * 5], axis=-1)
+    figure = figures.feature_maps_figure(np.zeros((8, 8, 1)), maps, ["a", "b"], shared_scale=False)
+    titles = [annotation.text for annotation in figure.layout.annotations]
+    assert "b [5, 5]" in titles
+
+
+def test_the_confusion_matrix_names_every_class_even_numeric_ones():
+    counts = np.eye(10, dtype=int) * 5
+    figure = figures.confusion_figure(counts, [str(d) for d in range(10)])
+    assert figure.layout.xaxis.type == "category" and list(figure.layout.xaxis.tickvals) == [str(d) for d in range(10)]
+    assert figure.layout.yaxis.type == "category"
+
+
+def test_top_k_names_every_class_and_grad_cam_has_its_scale():
+    bars = figures.topk_figure([Prediction("7", 7, 0.6), Prediction("1", 1, 0.3)])
+    assert bars.layout.yaxis.type == "category"
+    cam = figures.overlay_figure_cam(np.zeros((8, 8, 3)), np.linspace(0, 1, 64).reshape(8, 8))
+    heat = next(trace for trace in cam.data if trace.type == "heatmap")
+    assert (heat.zmin, heat.zmax) == (0, 1) and heat.showscale is not False
+
+
+def test_the_padding_diagram_marks_the_chosen_window_and_the_dropped_cells():
+    plan = padding.plan_axis(8, 3, 2, "valid")  # 3 outputs, 1 dropped cell
+    figure = figures.axis_diagram(plan, chosen=1)
+    assert "1 dropped" in figure.layout.title.text
+    widths = [trace.line.width for trace in figure.data]
+    assert widths == [1, 3, 1]
+    dotted = [shape for shape in figure.layout.shapes if shape.line.dash == "dot"]
+    assert len(dotted) == plan.dropped
