@@ -458,9 +458,7 @@ def overlay_figure_cam(image, cam) -> go.Figure:
         shown = np.repeat(shown, 3, axis=2)
     figure = go.Figure(go.Image(source=image_source(shown)))
     bar = {"title": {"text": "evidence"}, "thickness": 10, "len": 0.8}
-    figure.add_trace(
-        go.Heatmap(z=cam, colorscale="Jet", opacity=0.45, zmin=0, zmax=1, colorbar=bar, hoverinfo="skip")
-    )
+    figure.add_trace(go.Heatmap(z=cam, colorscale="Jet", opacity=0.45, zmin=0, zmax=1, colorbar=bar, hoverinfo="skip"))
     figure.update_layout(
         height=300,
         margin={"l": 0, "r": 40, "t": 0, "b": 0},
