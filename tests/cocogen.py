@@ -42,11 +42,9 @@ def scenario(
                 x, y, w, h = (float(round(v)) for v in (x, y, w, h))
             boxes.append((x, y, w, h, k))
             is_crowd = int(rng.random() < crowd)
-            instances["annotations"].append(
-                {"id": len(instances["annotations"]) + 1, "image_id": image, "category_id": k,
-                 "bbox": [x, y, w, h], "area": w * h * (rng.uniform(0.5, 1.0) if is_crowd else 1.0),
-                 "iscrowd": is_crowd}
-            )  # fmt: skip
+            area = w * h * (rng.uniform(0.5, 1.0) if is_crowd else 1.0)  # a crowd's mask covers part of its box
+            record = {"id": len(instances["annotations"]) + 1, "image_id": image, "category_id": k}
+            instances["annotations"].append({**record, "bbox": [x, y, w, h], "area": area, "iscrowd": is_crowd})
         for _ in range(rng.integers(detections[0], detections[1] + 1)):
             if boxes and rng.random() < 0.7:
                 x, y, w, h, k = boxes[rng.integers(len(boxes))]
