@@ -44,7 +44,7 @@ def supervisor() -> threading.Thread:
     or not a page is watching (``make run`` also starts ``python -m lab.supervisor``)."""
     from lab import supervisor as loop
 
-    thread = threading.Thread(target=loop.run, name="cnnlab-supervisor", daemon=True)
+    thread = threading.Thread(target=loop.run, kwargs={"trim": True}, name="cnnlab-supervisor", daemon=True)
     thread.start()
     return thread
 

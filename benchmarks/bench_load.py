@@ -45,6 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1,10,30,60")
     parser.add_argument("--timeout", type=float, default=180.0, help="per session, seconds")
+    parser.add_argument("--pages", default=",".join(PAGES), help="which of: " + ", ".join(PAGES))
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     with server(tempfile.mkdtemp(prefix="cnnlab-load-")) as (port, process):
@@ -55,6 +56,8 @@ def main() -> None:
             f"{'server CPU s':>12s} {'RSS MB':>7s}"
         )
         for name, (page, query) in PAGES.items():
+            if name not in args.pages.split(","):
+                continue
             for sessions in sizes:
                 cpu_before, _ = process_stats(process.pid)
                 start = time.perf_counter()

@@ -8,13 +8,17 @@ several processes at once (the registry decides under SQLite's write lock).
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import gc
+import os
 import sqlite3
 import sys
 import time
 
 from lab import datasets, jobs
 
-CLEAN_EVERY_SECONDS = 600.0
+CLEAN_EVERY_SECONDS = float(os.environ.get("CNNLAB_HOUSEKEEPING_SECONDS", 600))
 
 
 def uploads_in_use() -> set:
@@ -34,13 +38,31 @@ def clean() -> list:
     return []
 
 
-def run(interval: float = 5.0, rounds: int | None = None) -> None:
-    """Every ``interval`` seconds a :func:`step`; every 10 minutes a :func:`clean` (first at once)."""
+def release_memory() -> bool:
+    """Collect garbage, then hand freed heap pages back to the system (glibc's ``malloc_trim``).
+
+    A server process that served a burst of sessions keeps their freed memory mapped: glibc does not
+    return it by itself, so RSS stays at the burst's peak long after the sessions ended.
+    """
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    with contextlib.suppress(OSError, AttributeError):
+        return bool(ctypes.CDLL(name).malloc_trim(0))
+    return False
+
+
+def run(interval: float = 5.0, rounds: int | None = None, trim: bool = False) -> None:
+    """Every ``interval`` seconds a :func:`step`; every 10 minutes a :func:`clean` (first at once) and,
+    with ``trim`` (in the server process), :func:`release_memory`."""
     done, last_clean = 0, float("-inf")
     while rounds is None or done < rounds:
         step()
         if time.monotonic() - last_clean >= CLEAN_EVERY_SECONDS:
             clean()
+            if trim:
+                release_memory()
             last_clean = time.monotonic()
         done += 1
         if rounds is None or done < rounds:
