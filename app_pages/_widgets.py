@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 import streamlit as st
 
-from lab import images
+from lab import codegen, images
 from lab.errors import InputError
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff"]
@@ -102,10 +102,21 @@ def friendly_errors() -> Iterator[None]:
         st.stop()
 
 
-def show_code(snippet: str) -> None:
-    """The "Show the code" expander with the Keras/TF snippet for the current settings."""
+def show_code(code: codegen.Script | str) -> None:
+    """The "Show the code" expander: a complete script for the current settings, with ``.py`` and
+    ``.ipynb`` downloads (or, where a page has no script yet, its snippet)."""
     with st.expander("Show the code", icon=":material/code:"):
-        st.code(snippet.strip(), language="python")
+        if isinstance(code, str):
+            st.code(code.strip(), language="python")
+            return
+        st.code(code.python(), language="python")
+        name = code.title.lower().replace(" ", "_").replace(":", "").replace("/", "_")
+        left, right = st.columns(2)
+        left.download_button("Download .py", code.python(), f"{name}.py", "text/x-python", key=f"code.py.{name}")
+        notebook = code.notebook()
+        right.download_button(
+            "Download .ipynb", notebook, f"{name}.ipynb", "application/x-ipynb+json", key=f"code.nb.{name}"
+        )
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -135,6 +146,7 @@ def image_picker(prefix: str) -> np.ndarray | None:
     )
     to_url(key)
     if source != "upload":
+        st.session_state[f"{prefix}.source"] = source or "china"
         return images.sample_image(source or "china")  # cached in lab (lru_cache), a copy each call
     upload = st.file_uploader(
         "Your image (JPEG, PNG, GIF, WebP, BMP or TIFF)", type=UPLOAD_TYPES, key=f"{prefix}.upload"
@@ -142,7 +154,14 @@ def image_picker(prefix: str) -> np.ndarray | None:
     if upload is None:
         st.info("Upload an image, or pick a sample above.", icon=":material/upload:")
         return None
+    st.session_state[f"{prefix}.source"] = upload.name
     return decode_upload(upload)
+
+
+def image_choice(prefix: str, crop, grayscale: bool) -> codegen.ImageChoice:
+    """What :func:`image_picker` and :func:`image_settings_ui` chose, for the page's script."""
+    source = st.session_state.get(f"{prefix}.source", "china")
+    return codegen.ImageChoice(source, tuple(crop) if crop is not None else None, bool(grayscale))
 
 
 CROPS = {"full": "Full image", "homl": "HOML crop (rows 150:220, cols 130:250)", "custom": "Custom box"}

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages._widgets import bound, friendly_errors, image_picker, image_settings_ui, show_code
-from lab import convolution, figures, images
+from app_pages._widgets import bound, friendly_errors, image_choice, image_picker, image_settings_ui, show_code
+from lab import codegen, convolution, figures, images
 
 st.title("Convolution playground")
 st.markdown(
@@ -71,7 +71,7 @@ def forget_edits() -> None:
     st.query_params.pop("conv.kernel", None)
 
 
-def pixel_view(image: np.ndarray, filters: np.ndarray, maps: np.ndarray, config: convolution.ConvConfig) -> None:
+def pixel_view(image: np.ndarray, filters: np.ndarray, maps: np.ndarray, config: convolution.ConvConfig) -> tuple:
     """One output pixel: its patch, the kernel, their products, and the sum the map holds."""
     st.subheader("Look inside one output pixel")
     cols = st.columns(3)
@@ -97,6 +97,7 @@ def pixel_view(image: np.ndarray, filters: np.ndarray, maps: np.ndarray, config:
     for column, (key, (values, title, colours)) in zip(st.columns(3), grids.items(), strict=True):
         column.plotly_chart(figures.grid_figure(values, title, colorscale=colours), key=f"conv.{key}")
     st.markdown(explained.sentence(float(maps[row, col, which])))
+    return row, col, which
 
 
 def demos() -> None:
@@ -137,6 +138,6 @@ cols[0].metric("Input", " x ".join(map(str, image.shape)))
 cols[1].metric("Output", " x ".join(map(str, maps.shape)))
 cols[2].metric("Parameters", f"{filters.size + filters.shape[3]:,}", help="weights kh*kw*C*n + one bias per map")
 cols[3].metric("Kernel", f"{kernel.shape[0]}x{kernel.shape[1]}, sum {kernel.sum():.3g}")
-pixel_view(image, filters, maps, config)
+pixel = pixel_view(image, filters, maps, config)
 demos()
-show_code(convolution.code_snippet(config, image.shape[2]))
+show_code(codegen.convolution_script(image_choice("conv", crop, gray), config, kernel, pixel))

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._widgets import bound, friendly_errors, show_code
-from lab import figures, padding, planner
+from lab import codegen, figures, padding, planner
 from lab.errors import InputError
 
 st.title("Padding calculator")
@@ -89,7 +89,7 @@ if st.button("Verify with TensorFlow", icon=":material/verified:"):
 
         check = padding_tf.check_plans(plans, op)
     (st.success if check.agrees else st.error)(check.message)
-show_code(padding.layer_snippet(plans, channels, op))
+show_code(codegen.padding_script(plans, channels, op))
 
 st.header("Layer-stack planner")
 st.markdown(
@@ -133,4 +133,4 @@ if st.button("Verify planner with Keras", icon=":material/verified:"):
 st.dataframe(pd.DataFrame(table), width="stretch")
 for col, (label, value) in zip(st.columns(4), plan.memory_figures(batch).items(), strict=True):
     col.metric(label, value)
-show_code(planner.keras_snippet(plan.input_shape, [layer.spec for layer in plan.layers]))
+show_code(codegen.planner_script(planner.keras_snippet(plan.input_shape, [layer.spec for layer in plan.layers])))

@@ -5,8 +5,16 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from app_pages._widgets import bound, friendly_errors, image_picker, image_settings_ui, pixelated, show_code
-from lab import figures, images, pooling
+from app_pages._widgets import (
+    bound,
+    friendly_errors,
+    image_choice,
+    image_picker,
+    image_settings_ui,
+    pixelated,
+    show_code,
+)
+from lab import codegen, figures, images, pooling
 from lab.errors import InputError
 
 st.title("Pooling viewer")
@@ -133,4 +141,4 @@ cols[2].metric(
 st.caption(
     f"Interior values compared: {moved.compared[0]:,} conv, {moved.compared[1]:,} pooled (ReLU 7x7 vertical-line filter)."
 )
-show_code(pooling.code_snippet(config))
+show_code(codegen.pooling_script(image_choice("pool", crop, gray), config))

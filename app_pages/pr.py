@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._widgets import bound, friendly_errors, show_code
-from lab import annotations, coco, detection, figures, pr, tables
+from lab import annotations, coco, codegen, detection, figures, pr, tables
 
 st.title("PR / mAP explorer")
 st.markdown(
@@ -27,7 +27,7 @@ def points_view() -> str:
         recall, precision = pr.curve_points(points["recall"], points["precision"])
         st.dataframe(pr.methods_table(recall, precision), hide_index=True, width="stretch")
     st.plotly_chart(figures.pr_figure(recall, precision), key="pr.points_chart")
-    return pr.CODE["points"]
+    return codegen.pr_points_script(recall, precision)
 
 
 def scores_ui():

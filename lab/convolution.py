@@ -382,30 +382,3 @@ def transposed_demo(input_hw=(5, 5), kernel_size: int = 3, stride: int = 2, seed
         kernel_size,
         stride,
     )
-
-
-def code_snippet(config: ConvConfig, channels: int) -> str:
-    """The TF code for the current playground settings."""
-    lines = [
-        "import numpy as np",
-        "import tensorflow as tf",
-        "from sklearn.datasets import load_sample_image",
-        "",
-        'image = load_sample_image("china.jpg") / 255.0',
-        "images = image[np.newaxis].astype(np.float32)  # a batch of one",
-        f"kernel = ...  # your {config.kernel_size}x{config.kernel_size} {config.preset!r} kernel",
-    ]
-    if config.per_channel:
-        lines.append(f"filters = np.zeros(kernel.shape + ({channels}, {channels}), np.float32)")
-        lines.append(f"for c in range({channels}):\n    filters[:, :, c, c] = kernel  # one map per channel")
-    else:
-        lines.append(f"filters = np.repeat(kernel[:, :, None, None], {channels}, axis=2)  # shared across channels")
-    lines.append(
-        f'maps = tf.nn.conv2d(images, filters, strides={config.stride}, padding="{config.padding.upper()}", '
-        f"dilations={config.dilation})"
-    )
-    if config.bias:
-        lines.append(f"maps = maps + {config.bias}")
-    if config.relu:
-        lines.append("maps = tf.nn.relu(maps)")
-    return "\n".join(lines)

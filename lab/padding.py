@@ -177,38 +177,3 @@ def plan_2d(input_hw, kernel_size, stride=1, padding: str = "valid", dilation=1)
         as_pair("dilation", dilation),
     )
     return tuple(plan_axis((height, width)[a], kernel[a], strides[a], padding, dilations[a]) for a in (0, 1))
-
-
-def _py(pair: Pair) -> str:
-    return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
-
-
-def layer_snippet(plans: tuple[AxisPlan, AxisPlan], channels: int, op: str = "conv") -> str:
-    """TF code reproducing one layer's shape, with TF's SAME padding done by hand."""
-    height, width = plans
-    kernel = _py((height.kernel_size, width.kernel_size))
-    stride = _py((height.stride, width.stride))
-    if op == "conv":
-        dilation = _py((height.dilation, width.dilation))
-        layer = f'keras.layers.Conv2D(filters=1, kernel_size={kernel}, strides={stride}, padding="{height.padding}"'
-        layer += f", dilation_rate={dilation})" if dilation != "1" else ")"
-    else:
-        name = "MaxPooling2D" if op == "max" else "AveragePooling2D"
-        layer = f'keras.layers.{name}(pool_size={kernel}, strides={stride}, padding="{height.padding}")'
-    lines = [
-        "import keras",
-        "import tensorflow as tf",
-        "",
-        f"images = tf.random.normal((1, {height.input_size}, {width.input_size}, {channels}))",
-        f"layer = {layer}",
-        f"print(layer(images).shape)  # (1, {height.output_size}, {width.output_size}, ...)",
-    ]
-    if height.padding == "same":
-        pads = f"[[0, 0], [{height.pad_before}, {height.pad_after}], [{width.pad_before}, {width.pad_after}], [0, 0]]"
-        lines += [
-            "",
-            "# TensorFlow's SAME padding by hand: the odd extra cell goes to the bottom/right.",
-            f"padded = tf.pad(images, {pads})",
-            "# A VALID layer on `padded` gives the same output as the SAME layer on `images`.",
-        ]
-    return "\n".join(lines)

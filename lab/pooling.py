@@ -237,24 +237,3 @@ def feature_stack(image: np.ndarray) -> tuple[np.ndarray, list[str]]:
     kernels = [np.pad(k, (7 - k.shape[0]) // 2) for k in kernels]  # centre the 3x3 ones in 7x7
     filters = np.concatenate([convolution.expand_kernel(k, image.shape[2]) for k in kernels], axis=3)
     return convolution.convolve(image, filters, activation="relu"), names
-
-
-def code_snippet(config: PoolConfig) -> str:
-    depth_size = config.depth_size
-    layer = "MaxPooling2D" if config.kind == "max" else "AveragePooling2D"
-    stride = "" if config.stride in (None, config.pool_size) else f", strides={config.stride}"
-    return "\n".join(
-        [
-            "import keras",
-            "import tensorflow as tf",
-            "",
-            f'pooled = keras.layers.{layer}(pool_size={config.pool_size}{stride}, padding="{config.padding}")(images)',
-            "global_avg = keras.layers.GlobalAveragePooling2D()(images)  # one number per channel",
-            "",
-            f"# Depth-wise {config.kind} pooling over groups of {depth_size} channels: reshape + reduce runs on GPU",
-            "# and CPU (tf.nn.max_pool with ksize=(1, 1, 1, k) only runs on the CPU).",
-            "batch, height, width, channels = images.shape",
-            f"groups = tf.reshape(images, (batch, height, width, channels // {depth_size}, {depth_size}))",
-            f"depth_pooled = tf.reduce_{'max' if config.kind == 'max' else 'mean'}(groups, axis=-1)",
-        ]
-    )

@@ -266,12 +266,6 @@ def read_scores_csv(data: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 CODE = {
-    "points": """import numpy as np
-
-recalls = np.linspace(0, 1, 11)
-precisions = np.array([0.91, 0.94, 0.96, 0.94, 0.95, 0.92, 0.80, 0.60, 0.45, 0.20, 0.10])
-max_precisions = np.flip(np.maximum.accumulate(np.flip(precisions)))
-print(max_precisions.mean())  # HOML's 11-point mAP""",
     "scores": """from sklearn.metrics import average_precision_score, precision_recall_curve
 
 precision, recall, thresholds = precision_recall_curve(labels, scores)

@@ -92,3 +92,12 @@ def test_a_link_reproduces_the_inspected_pixel_and_the_edited_kernel():
 def test_a_bad_kernel_in_the_url_is_a_message():
     app = page(**{"conv.kernel": "1,2;3"})
     assert not app.exception and "rectangle" in app.error[0].value
+
+
+def test_show_the_code_is_a_complete_script_with_downloads():
+    app = page(**{"conv.preset": "sobel y", "conv.row": "12"})
+    script = next(code.value for code in app.code if "tf.nn.conv2d" in code.value)
+    assert "kernel = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]" in script and "import lab" not in script
+    assert 'load_sample_image("china.jpg")' in script and "pixel (12, " in script
+    labels = [button.proto.label for button in app.get("download_button")]
+    assert {"Download .py", "Download .ipynb"} <= set(labels)

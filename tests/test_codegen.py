@@ -1,0 +1,160 @@
+""" "Show the code" runs: every rendered script executes in a fresh, offline subprocess and prints the
+numbers the lab computes for the same settings."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lab import codegen, convolution, images, padding, planner, pooling, pr
+from lab.convolution import ConvConfig
+from lab.pooling import PoolConfig
+from tests.imagegen import encode, gradient
+
+pytestmark = pytest.mark.slow
+
+
+def run(script: codegen.Script, cwd) -> dict[str, str]:
+    """Execute the .py in a new interpreter; return {printed label: value} of its "label: value" lines."""
+    assert "import lab" not in script.python() and "from lab" not in script.python()  # it teaches the libraries
+    path = cwd / "script.py"
+    path.write_text(script.python())
+    done = subprocess.run([sys.executable, str(path)], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
+
+
+def lab_image(choice: codegen.ImageChoice, cwd) -> np.ndarray:
+    raw = (
+        images.sample_image(choice.source)
+        if choice.source in images.SAMPLES
+        else images.load_image(cwd / choice.source)
+    )
+    return images.prepare(raw, grayscale=choice.grayscale, crop=choice.crop)
+
+
+CONVOLUTIONS = {
+    "HOML's vertical line": (codegen.ImageChoice(), ConvConfig(), (100, 100, 0)),
+    "dilation 2, VALID": (
+        codegen.ImageChoice("flower"),
+        ConvConfig(preset="sobel x", padding="valid", dilation=2),
+        (5, 7, 0),
+    ),
+    "per-channel maps, bias and ReLU": (
+        codegen.ImageChoice(),
+        ConvConfig(preset="laplacian", per_channel=True, bias=-0.1, relu=True),
+        (40, 50, 2),
+    ),
+    "gray HOML crop, stride 3": (
+        codegen.ImageChoice("china", images.HOML_CROP, True),
+        ConvConfig(preset="gaussian blur", kernel_size=5, sigma=1.5, stride=3),
+        (10, 20, 0),
+    ),
+    "an uploaded picture": (
+        codegen.ImageChoice("mine.png"),
+        ConvConfig(preset="random", kernel_size=3, seed=7),
+        (30, 40, 0),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CONVOLUTIONS))
+def test_convolution_scripts_print_the_page_numbers(name, tmp_path):
+    choice, config, pixel = CONVOLUTIONS[name]
+    (tmp_path / "mine.png").write_bytes(encode(Image.fromarray(gradient(90, 120)), "PNG"))
+    image = lab_image(choice, tmp_path)
+    kernel = config.kernel()
+    filters = convolution.expand_kernel(kernel, image.shape[2], config.per_channel and image.shape[2] > 1)
+    maps = convolution.convolve(image, filters, config)
+    printed = run(codegen.convolution_script(choice, config, kernel, pixel), tmp_path)
+    assert ast.literal_eval(printed["output shape"]) == maps.shape
+    row, col, which = pixel
+    assert abs(float(printed[f"pixel ({row}, {col}) of map {which}"]) - maps[row, col, which]) < 1e-5
+
+
+POOLINGS = {
+    "max 2, VALID, HOML crop": (codegen.ImageChoice("china", images.HOML_CROP), PoolConfig()),
+    "average 3, stride 2, SAME, gray": (
+        codegen.ImageChoice("flower", (0, 100, 0, 90), True),
+        PoolConfig(kind="avg", pool_size=3, stride=2, padding="same"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(POOLINGS))
+def test_pooling_scripts_print_the_page_numbers(name, tmp_path):
+    choice, config = POOLINGS[name]
+    image = lab_image(choice, tmp_path)
+    pooled = pooling.pool(image, config)
+    printed = run(codegen.pooling_script(choice, config), tmp_path)
+    assert ast.literal_eval(printed["pooled shape"]) == pooled.shape
+    np.testing.assert_allclose(json.loads(printed["pooled top-left 2x2 of channel 0"]), pooled[:2, :2, 0], atol=1e-5)
+    np.testing.assert_allclose(json.loads(printed["global average"]), pooling.global_average_pool(image), atol=1e-5)
+    depth = pooling.depth_pool(image, image.shape[2], config.kind) if image.shape[2] > 1 else image
+    assert ast.literal_eval(printed["depth-pooled shape"]) == depth.shape
+
+
+PADDINGS = {
+    "SAME, odd pad after": ((7, 3, 2, 1), (8, 3, 2, 1), "same", "conv"),
+    "VALID with dropped rows": ((8, 3, 2, 1), (9, 2, 3, 1), "valid", "conv"),
+    "dilation with stride (TensorFlow refuses)": ((15, 3, 2, 2), (15, 3, 1, 1), "same", "conv"),
+    "max pooling, SAME": ((13, 3, 2, 1), (10, 2, 2, 1), "same", "max"),
+}
+
+
+@pytest.mark.parametrize("name", list(PADDINGS))
+def test_padding_scripts_print_the_page_numbers(name, tmp_path):
+    height, width, mode, op = PADDINGS[name]
+    plans = tuple(padding.plan_axis(*axis[:3], mode, axis[3]) for axis in (height, width))
+    printed = run(codegen.padding_script(plans, 3, op), tmp_path)
+    assert ast.literal_eval(printed["output"]) == (plans[0].output_size, plans[1].output_size)
+    assert ast.literal_eval(printed["pad top/bottom"]) == (plans[0].pad_before, plans[0].pad_after)
+    assert ast.literal_eval(printed["pad left/right"]) == (plans[1].pad_before, plans[1].pad_after)
+    if "refuses" not in name:
+        assert ast.literal_eval(printed["TensorFlow's output"]) == (plans[0].output_size, plans[1].output_size)
+
+
+@pytest.mark.parametrize("preset", ["HOML Fashion-MNIST CNN", "ResNet-50 stem (Ng)"])
+def test_planner_scripts_build_the_planned_parameters(preset, tmp_path):
+    shape, specs = planner.PRESETS[preset]
+    plan = planner.plan_stack(shape, specs)
+    printed = run(codegen.planner_script(planner.keras_snippet(shape, specs)), tmp_path)
+    assert int(printed["parameters"]) == plan.total_params
+    shapes = [ast.literal_eval(value.split("), ")[0] + ")") for key, value in printed.items() if "parameters" in value]
+    assert shapes == [layer.output_shape for layer in plan.layers]
+
+
+@pytest.mark.parametrize("curve", ["HOML", "random"])
+def test_ap_scripts_print_every_definition(curve, tmp_path, rng):
+    if curve == "HOML":
+        recall, precision = np.array(pr.HOML_RECALL), np.array(pr.HOML_PRECISION)
+    else:
+        recall, precision = np.sort(rng.random(15)), rng.random(15)
+    printed = run(codegen.pr_points_script(recall, precision), tmp_path)
+    for method, value in pr.all_methods(recall, precision).items():
+        assert abs(float(printed[method]) - value) <= 5e-5, method
+    if curve == "HOML":
+        assert printed["11point"] == "0.7136"
+
+
+def test_the_notebook_runs_too(tmp_path):
+    import nbclient
+    import nbformat
+
+    choice, config, pixel = CONVOLUTIONS["HOML's vertical line"]
+    script = codegen.convolution_script(choice, config, config.kernel(), pixel)
+    notebook = nbformat.reads(script.notebook(), as_version=4)
+    nbformat.validate(notebook)
+    assert [cell.cell_type for cell in notebook.cells][:3] == ["markdown", "markdown", "code"]
+    nbclient.NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
+    assert re.search(r"output shape: \(427, 640, 1\)", outputs)
