@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_pages._runs import downloads, launch_and_watch, results_panel
 from app_pages._widgets import bound, friendly_errors, show_code
-from lab import classify, datasets, figures, jobs, runlog, training
+from lab import classify, codegen, datasets, figures, jobs, runlog, training
 
 st.title("Train a CNN")
 st.markdown(
@@ -120,4 +120,4 @@ if run is not None and run.status == "succeeded" and run.kind == "train":
     with friendly_errors():
         inside(run)
 runs_section()
-show_code(training.code_snippet(config))
+show_code(codegen.training_script(config))

@@ -279,3 +279,125 @@ def ap_all(recall, precision):  # VOC 2010+: the area under the envelope, sentin
         ),
     )
     return Script("Precision-recall: every AP definition", steps)
+
+
+def _module_body(module) -> str:
+    """A module's source without its docstring and ``__future__`` import (plain Keras, copied as is)."""
+    import ast
+    import inspect
+
+    source = inspect.getsource(module)
+    tree = ast.parse(source)
+    first = tree.body[1] if isinstance(tree.body[0], ast.Expr) else tree.body[0]  # skip the docstring
+    lines = source.splitlines()[first.lineno - 1 :]
+    return "\n".join(line for line in lines if not line.startswith("from __future__")).strip()
+
+
+def _augment_source() -> str:
+    import inspect
+
+    from lab import datasets
+
+    source = inspect.getsource(datasets.augment_batch)
+    return "\n".join(line for line in source.splitlines() if "from lab.device import" not in line).strip()
+
+
+OPTIMIZER_CODE = {
+    "sgd": "keras.optimizers.SGD({rate})",
+    "momentum": "keras.optimizers.SGD({rate}, momentum=0.9)",
+    "nesterov": "keras.optimizers.SGD({rate}, momentum=0.9, nesterov=True)",
+    "adam": "keras.optimizers.Adam({rate})",
+    "nadam": "keras.optimizers.Nadam({rate})",
+}
+
+
+def _data_code(config) -> str:
+    if config.dataset == "digits":
+        return f"""from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+digits = load_digits()  # 1,797 8x8 digits that ship with scikit-learn
+x = (digits.images / 16.0).astype(np.float32)[..., np.newaxis]
+y = digits.target.astype(np.int64)
+x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state={config.seed})
+x_train, x_valid, y_train, y_valid = train_test_split(
+    x_rest, y_rest, test_size=0.15, stratify=y_rest, random_state={config.seed}
+)
+class_names = [str(d) for d in range(10)]
+flip_ok = False"""
+    from lab import datasets
+
+    _, _, names, channels, flip_ok = datasets.KERAS_DATASETS[config.dataset]
+    channel = "[..., np.newaxis]" if channels == 1 else ""
+    return f"""(x_full, y_full), (x_test, y_test) = keras.datasets.{config.dataset}.load_data()  # downloaded once
+x_full = (x_full.astype(np.float32) / 255.0){channel}
+x_test = (x_test.astype(np.float32) / 255.0){channel}
+y_full, y_test = y_full.reshape(-1).astype(np.int64), y_test.reshape(-1).astype(np.int64)
+x_train, y_train = x_full[:-5000], y_full[:-5000]  # HOML: the last 5,000 training images validate
+x_valid, y_valid = x_full[-5000:], y_full[-5000:]
+class_names = {names!r}
+flip_ok = {flip_ok}"""
+
+
+def training_script(config) -> Script:
+    """The Train page's run: the same data split, architecture, optimizer, pipeline and callbacks."""
+    import importlib
+
+    import models
+
+    builder = models.MODELS[config.model]
+    module = importlib.import_module(builder.__module__)
+    augment = config.augmentation
+    pipeline = f"""def pipeline(x, y, batch_size, shuffle=False, augment=False):
+    data = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        data = data.shuffle(len(x), seed={config.seed}, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+    if augment:
+        steps = tf.data.Dataset.counter()
+        data = tf.data.Dataset.zip((data, steps)).map(
+            lambda batch, step: (augment_batch(batch[0], tf.stack([{config.seed}, step]), flip_ok, True), batch[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+train_data = pipeline(x_train, y_train, {config.batch_size}, shuffle=True, augment={augment})
+valid_data = pipeline(x_valid, y_valid, {max(config.batch_size, 256)})"""
+    optimizer = OPTIMIZER_CODE[config.optimizer].format(rate=repr(config.learning_rate))
+    steps = (
+        (
+            "Imports and the seed: the same seed gives the same split, weights and batches.",
+            f"import numpy as np\nimport keras\nimport tensorflow as tf\n\nkeras.utils.set_random_seed({config.seed})",
+        ),
+        (f"The data: {config.dataset}, split as the lab splits it, pixels in [0, 1].", _data_code(config)),
+        (
+            "The input pipeline" + (" with the CIFAR-10 tutorial's distortions." if augment else "."),
+            (_augment_source() + "\n\n\n" if augment else "") + pipeline,
+        ),
+        (
+            f"The architecture, {config.model!r}, exactly as the lab builds it (the models/ module, copied).",
+            _module_body(module) + f"\n\n\nmodel = {builder.__name__}(x_train.shape[1:], len(class_names))",
+        ),
+        (
+            f"Train: {config.optimizer} at learning rate {config.learning_rate:g}, {config.epochs} epochs; "
+            "BackupAndRestore resumes an interrupted run, CSVLogger writes the history.",
+            f"""model.compile(optimizer={optimizer}, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+history = model.fit(
+    train_data,
+    validation_data=valid_data,
+    epochs={config.epochs},
+    verbose=2,
+    shuffle=False,
+    callbacks=[keras.callbacks.BackupAndRestore("backup"), keras.callbacks.CSVLogger("history.csv")],
+)""",
+        ),
+        (
+            "The numbers the page shows: the history and the test accuracy.",
+            """probabilities = model.predict(pipeline(x_test, y_test, 256), verbose=0)
+print("epochs:", len(history.history["loss"]))
+print("final validation accuracy:", round(history.history["val_accuracy"][-1], 4))
+print("test accuracy:", round(float((probabilities.argmax(axis=1) == y_test).mean()), 4))""",
+        ),
+    )
+    return Script(f"Train {config.model} on {config.dataset}", steps)

@@ -144,7 +144,8 @@ def augment_batch(images, seed_pair, flip: bool, color: bool):
     images = tf.convert_to_tensor(images)
     pad = max(1, images.shape[1] // 10)
     padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-    seeds = tf.random.experimental.stateless_split(tf.constant(seed_pair, dtype=tf.int64), num=7)
+    # tf.cast, not tf.constant: inside the tf.data map the seed pair is already a (symbolic) tensor.
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed_pair, tf.int64), num=7)
     out = tf.image.stateless_random_crop(padded, tf.shape(images), seed=seeds[0])
     if flip:
         out = tf.image.stateless_random_flip_left_right(out, seed=seeds[1])

@@ -22,7 +22,6 @@ from models import DESCRIPTIONS as MODEL_DESCRIPTIONS
 from models import MODELS
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "nadam")
-OPTIMIZER_CLASSES = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adam": "Adam", "nadam": "Nadam"}
 MAX_EPOCHS = 200
 MAX_BATCH = 4096
 __all__ = ["MODELS", "MODEL_DESCRIPTIONS", "OPTIMIZERS", "TrainConfig", "run"]
@@ -136,26 +135,6 @@ def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
         "seconds": round(seconds, 2),
         "images_per_second": round(len(data.x_train) * max(len(history.epoch), 1) / seconds, 1) if seconds else None,
     }
-
-
-def code_snippet(config: TrainConfig) -> str:
-    """The Keras code of this training run (the fit, the optimizer and the callbacks)."""
-    extra = {"momentum": ", momentum=0.9", "nesterov": ", momentum=0.9, nesterov=True"}.get(config.optimizer, "")
-    optimizer = f"keras.optimizers.{OPTIMIZER_CLASSES[config.optimizer]}(learning_rate={config.learning_rate}{extra})"
-    return f"""import keras
-
-model = ...  # the {config.model!r} architecture for the {config.dataset!r} images
-model.compile(
-    optimizer={optimizer},
-    loss="sparse_categorical_crossentropy",
-    metrics=["accuracy"],
-)
-history = model.fit(
-    train_data,
-    validation_data=valid_data,
-    epochs={config.epochs},
-    callbacks=[keras.callbacks.BackupAndRestore("backup"), keras.callbacks.CSVLogger("history.csv")],
-)"""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -158,3 +158,22 @@ def test_the_notebook_runs_too(tmp_path):
     ).execute()
     outputs = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
     assert re.search(r"output shape: \(427, 640, 1\)", outputs)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"epochs": 1},
+        {"epochs": 2, "optimizer": "nesterov", "learning_rate": 0.01, "augmentation": True, "batch_size": 64},
+    ],
+    ids=["1-epoch digits", "nesterov with augmentation"],
+)
+def test_the_training_script_trains_like_the_page(settings, tmp_path):
+    from lab import runlog, training
+
+    config = training.TrainConfig(**settings)
+    result = training.run(config, tmp_path / "run", runlog.RunLog(lambda rows: None))
+    printed = run(codegen.training_script(config), tmp_path)
+    assert int(printed["epochs"]) == config.epochs == result["epochs"]
+    assert abs(float(printed["test accuracy"]) - result["test_accuracy"]) <= 0.05
+    assert (tmp_path / "history.csv").read_text().count("\n") == config.epochs + 1
