@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._widgets import UPLOAD_TYPES, bound, decode_upload, friendly_errors, show_code
-from lab import classify, figures, images
+from lab import classify, codegen, figures, images
 
 st.title("Pretrained classifier")
 st.markdown(
@@ -108,6 +108,5 @@ for name in picked:
 if len(picked) > 1:
     st.subheader("Top-1 side by side")
     st.dataframe(pd.DataFrame(table).T, width="stretch")
-show_code(
-    classify.code_snippet(picked[0] if picked and picked[0] in classify.IMAGENET_MODELS else "ResNet50", mode, top_k)
-)
+imagenet = [name for name in picked if name in classify.IMAGENET_MODELS] or ["ResNet50"]
+show_code(codegen.classifier_script(imagenet, list(pictures), mode, top_k, None if random_weights else "imagenet"))

@@ -326,25 +326,6 @@ def look_inside(loaded: LoadedModel, image: np.ndarray, limit: int = 8) -> tuple
     return maps, probabilities
 
 
-def code_snippet(name: str, mode: str, top_k: int) -> str:
-    spec = IMAGENET_MODELS.get(name, IMAGENET_MODELS["ResNet50"])
-    module = spec.application.split(".")[0]
-    fit = {
-        "resize": "tf.image.resize(images, [{s}, {s}])",
-        "pad": "tf.image.resize_with_pad(images, {s}, {s})",
-        "crop_or_pad": "tf.image.resize_with_crop_or_pad(images, {s}, {s})",
-        "crop_and_resize": "tf.image.crop_and_resize(images, boxes, box_indices, [{s}, {s}])",
-    }[mode].format(s=spec.input_size)
-    return f"""import keras
-import tensorflow as tf
-
-model = keras.applications.{spec.application}(weights="imagenet")
-images_resized = {fit}
-inputs = keras.applications.{module}.preprocess_input(images_resized)
-probabilities = model.predict(inputs)
-top = keras.applications.{module}.decode_predictions(probabilities, top={top_k})"""
-
-
 def load_uploaded(path) -> LoadedModel:
     """An uploaded ``.keras`` model, only after :func:`lab.safety.check_keras_file` passes."""
     from lab import safety

@@ -401,3 +401,75 @@ print("test accuracy:", round(float((probabilities.argmax(axis=1) == y_test).mea
         ),
     )
     return Script(f"Train {config.model} on {config.dataset}", steps)
+
+
+FIT_CODE = {  # one image (H, W, 3) uint8 -> (size, size, 3) float32 pixels in [0, 255], as the page fits it
+    "resize": "tf.image.resize(image, (size, size))",
+    "pad": "tf.image.resize_with_pad(image, size, size)",
+    "crop_or_pad": "tf.cast(tf.image.resize_with_crop_or_pad(image, size, size), tf.float32)",
+    "crop_and_resize": (
+        "tf.image.crop_and_resize(tf.cast(image[None], tf.float32), [central_square(image)], [0], (size, size))[0]"
+    ),
+}
+
+
+def classifier_script(
+    model_names: Sequence[str], pictures: Sequence[str], mode: str, top_k: int, weights: str | None = "imagenet"
+) -> Script:
+    """The classifier page: each picked keras.applications model on each photo, fitted and preprocessed
+    as the page does, top-k with probabilities (and class names where Keras has the ImageNet index).
+
+    ``weights=None`` (random, seeded) is what the tests run offline; learners get ``"imagenet"``.
+    """
+    from models.imagenet import IMAGENET_MODELS
+
+    loads = []
+    for name in pictures:
+        if name in images.SAMPLES:
+            loads.append(f'    "{name}": load_sample_image("{images.SAMPLES[name]}"),')
+        else:
+            loads.append(f'    "{name}": np.asarray(ImageOps.exif_transpose(Image.open("{name}")).convert("RGB")),')
+    uploads = [name for name in pictures if name not in images.SAMPLES]
+    note = f" Put {', '.join(uploads)} beside this script." if uploads else ""
+    data = "import numpy as np\nimport keras\nimport tensorflow as tf\nfrom PIL import Image, ImageOps\n"
+    data += "from sklearn.datasets import load_sample_image\n\n"
+    data += "keras.utils.set_random_seed(0)\n" if weights is None else ""
+    data += "photos = {\n" + "\n".join(loads) + "\n}"
+    fit = f'''def central_square(image):  # the box crop_and_resize takes by default: (y_min, x_min, y_max, x_max) in [0, 1]
+    height, width = image.shape[:2]
+    side = min(height, width)
+    return [(height - side) / 2 / height, (width - side) / 2 / width, (height + side) / 2 / height, (width + side) / 2 / width]
+
+
+def fit(image, size):
+    if image.shape[:2] == (size, size) and "{mode}" != "crop_and_resize":
+        return image.astype(np.float32)
+    return np.asarray({FIT_CODE[mode]}, dtype=np.float32)'''
+    weights_text = repr(weights)
+    classify = []
+    for name in model_names:
+        spec = IMAGENET_MODELS[name]
+        module, constructor = spec.application.split(".")
+        classify.append(
+            f"""model = keras.applications.{module}.{constructor}(weights={weights_text})
+batch = np.stack([fit(image, {spec.input_size}) for image in photos.values()])
+probabilities = model.predict(keras.applications.{module}.preprocess_input(batch), verbose=0)
+for photo, row in zip(photos, probabilities):
+    best = np.argsort(-row)[:{top_k}]
+    print(f"{name} on {{photo}}: " + ", ".join(f"{{i}}={{row[i]:.6f}}" for i in best))
+try:
+    print("{name} names:", [[label for _, label, _ in top] for top in keras.applications.{module}.decode_predictions(probabilities, top={top_k})])
+except Exception:  # the class index is a download: offline, the numbers above are the class ids
+    print("{name} names: the ImageNet class index is not downloaded")"""
+        )
+    steps = (
+        (f"The photos the page classifies.{note}", data),
+        (f"Fit each photo to the network's input the page's way: {mode}.", fit),
+        (
+            "Each model: build it"
+            + (" with its ImageNet weights (downloaded once)" if weights else " (random weights, seeded)")
+            + ", preprocess as it was trained, and print the top classes with their probabilities.",
+            "\n\n".join(classify),
+        ),
+    )
+    return Script("Pretrained classifier", steps)

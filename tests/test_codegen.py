@@ -177,3 +177,22 @@ def test_the_training_script_trains_like_the_page(settings, tmp_path):
     assert int(printed["epochs"]) == config.epochs == result["epochs"]
     assert abs(float(printed["test accuracy"]) - result["test_accuracy"]) <= 0.05
     assert (tmp_path / "history.csv").read_text().count("\n") == config.epochs + 1
+
+
+@pytest.mark.parametrize(("mode", "pictures"), [("resize", ["china"]), ("crop_and_resize", ["flower", "mine.png"])])
+def test_the_classifier_script_gives_the_page_top_k(mode, pictures, tmp_path):
+    from lab import classify
+    from lab.device import keras
+
+    (tmp_path / "mine.png").write_bytes(encode(Image.fromarray(gradient(150, 100)), "PNG"))
+    keras.utils.set_random_seed(0)
+    loaded = classify.load_imagenet("ResNet50", weights=None)  # random but seeded: its outputs are distinct
+    photos = [
+        images.sample_image(name) if name in images.SAMPLES else images.load_image(tmp_path / name) for name in pictures
+    ]
+    expected = classify.classify(loaded, photos, top_k=3, mode=mode).predictions
+    printed = run(codegen.classifier_script(["ResNet50"], pictures, mode, 3, weights=None), tmp_path)
+    for name, predictions in zip(pictures, expected, strict=True):
+        found = dict(item.split("=") for item in printed[f"ResNet50 on {name}"].split(", "))
+        assert [int(i) for i in found] == [p.class_id for p in predictions]
+        np.testing.assert_allclose([float(v) for v in found.values()], [p.probability for p in predictions], atol=1e-5)
