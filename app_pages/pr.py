@@ -39,20 +39,21 @@ def scores_ui():
             st.info("Upload a CSV, or switch to the generator.", icon=":material/upload:")
             return None
         with friendly_errors():
-            return pr.read_scores_csv(upload.getvalue())
+            return (*pr.read_scores_csv(upload.getvalue()), ("csv", upload.name))
     cols = st.columns(4)
     count = bound(cols[0].number_input, "samples", "pr.n", 500, min_value=2, max_value=1_000_000, step=100)
     separability = bound(cols[1].slider, "separability", "pr.sep", 1.5, min_value=0.0, max_value=5.0, step=0.1)
     fraction = bound(cols[2].slider, "positive fraction", "pr.pos", 0.3, min_value=0.05, max_value=0.95, step=0.05)
     seed = bound(cols[3].number_input, "seed", "pr.seed", 0, min_value=0, max_value=10_000)
     with friendly_errors():
-        return generated(int(count), float(separability), float(fraction), int(seed))
+        source = ("generator", int(count), float(separability), float(fraction), int(seed))
+        return (*generated(*source[1:]), source)
 
 
 def scores_view() -> str:
     if (data := scores_ui()) is None:
         st.stop()
-    scores, labels = data
+    scores, labels, source = data
     with friendly_errors():
         curve = pr.precision_recall(scores, labels)
     label = "Threshold (score ≥ threshold is called positive)"
@@ -65,7 +66,7 @@ def scores_view() -> str:
     st.caption(f"Oracle: scikit-learn's average_precision_score = {oracle:.6f} (the 'raw' row).")
     shown_recall, shown_precision = pr.downsample(curve)
     st.plotly_chart(figures.pr_figure(shown_recall, shown_precision, point), key="pr.scores_chart")
-    return pr.CODE["scores"]
+    return codegen.pr_scores_script(source, threshold)
 
 
 def boxes_ui():

@@ -239,9 +239,7 @@ def planner_script(keras_code: str) -> Script:
     return Script("Layer-stack planner", steps)
 
 
-def pr_points_script(recall: Sequence[float], precision: Sequence[float]) -> Script:
-    """Every AP definition of a typed curve, in plain NumPy."""
-    definitions = """def envelope(precision):
+AP_DEFINITIONS = """def envelope(precision):
     return np.flip(np.maximum.accumulate(np.flip(precision)))  # best precision at this or higher recall (HOML)
 
 
@@ -260,6 +258,15 @@ def ap_all(recall, precision):  # VOC 2010+: the area under the envelope, sentin
     p = envelope(np.concatenate(([0.0], precision, [0.0])))
     steps = np.flatnonzero(r[1:] != r[:-1])
     return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))"""
+AP_PRINTS = """print("11point:", round(ap_sampled(recall, precision, np.linspace(0, 1, 11), 1e-12), 4))
+print("all:", round(ap_all(recall, precision), 4))
+print("coco101:", round(ap_sampled(recall, precision, np.linspace(0, 1, 101), 0.0), 4))
+print("raw:", round(ap_raw(recall, precision), 4))"""
+
+
+def pr_points_script(recall: Sequence[float], precision: Sequence[float]) -> Script:
+    """Every AP definition of a typed curve, in plain NumPy."""
+    definitions = AP_DEFINITIONS
     order = np.argsort(np.asarray(recall, dtype=float), kind="stable")
     recall_text = ", ".join(f"{float(recall[i]):g}" for i in order)
     precision_text = ", ".join(f"{float(precision[i]):g}" for i in order)
@@ -272,10 +279,7 @@ def ap_all(recall, precision):  # VOC 2010+: the area under the envelope, sentin
         (
             "The numbers the page shows. 11-point compares recall with a 1e-12 tolerance (3/10 reaches 0.3); "
             "COCO's 101 levels are compared exactly, as pycocotools does.",
-            'print("11point:", round(ap_sampled(recall, precision, np.linspace(0, 1, 11), 1e-12), 4))\n'
-            'print("all:", round(ap_all(recall, precision), 4))\n'
-            'print("coco101:", round(ap_sampled(recall, precision, np.linspace(0, 1, 101), 0.0), 4))\n'
-            'print("raw:", round(ap_raw(recall, precision), 4))',
+            AP_PRINTS,
         ),
     )
     return Script("Precision-recall: every AP definition", steps)
@@ -473,3 +477,51 @@ except Exception:  # the class index is a download: offline, the numbers above a
         ),
     )
     return Script("Pretrained classifier", steps)
+
+
+def pr_scores_script(source: tuple, threshold: float) -> Script:
+    """Scores and labels (the page's generator, or your CSV), the curve, the threshold's counts, every AP.
+
+    Args:
+        source: ``("generator", count, separability, positive_fraction, seed)`` or ``("csv", file name)``.
+        threshold: The page's operating threshold.
+    """
+    if source[0] == "generator":
+        _, count, separability, fraction, seed = source
+        data = f"""rng = np.random.default_rng({seed})  # the page's generator: a fake classifier
+labels = (rng.random({count}) < {fraction!r}).astype(np.int8)
+logits = rng.normal(size={count}) + {separability!r} * labels  # positives ~ N({separability:g}, 1), negatives ~ N(0, 1)
+scores = 1.0 / (1.0 + np.exp(-logits))"""
+        text = "The page's generated scores (same seed, same numbers)."
+    else:
+        data = f"""import pandas as pd
+
+table = pd.read_csv("{source[1]}")  # columns score, label
+scores, labels = table["score"].to_numpy(float), table["label"].to_numpy(int)"""
+        text = f"Your scores: put {source[1]} beside this script."
+    curve = """order = np.argsort(-scores)  # best first; tied scores form one point, as in scikit-learn
+sorted_scores, hits = scores[order], labels[order]
+ends = np.append(np.flatnonzero(np.diff(sorted_scores)), len(scores) - 1)
+tp = np.cumsum(hits)[ends]
+fp = ends + 1 - tp
+precision, recall = tp / (tp + fp), tp / labels.sum()"""
+    operating = f"""called = scores >= {threshold!r}
+true_positives = int((called & (labels == 1)).sum())
+false_positives = int((called & (labels == 0)).sum())
+false_negatives = int(labels.sum()) - true_positives
+print("precision:", f"{{true_positives / (true_positives + false_positives) if called.any() else 1.0:.3f}}")
+print("recall:", f"{{true_positives / labels.sum():.3f}}")
+print("TP:", true_positives)
+print("FP:", false_positives)
+print("FN:", false_negatives)"""
+    steps = (
+        (text, "import numpy as np\nfrom sklearn.metrics import average_precision_score\n\n" + data),
+        ("The precision-recall curve, one point per distinct score.", curve),
+        (f"What a threshold of {threshold:g} calls positive.", operating),
+        ("The four definitions of average precision.", AP_DEFINITIONS),
+        (
+            "Every AP definition, and scikit-learn's as the oracle (it equals 'raw').",
+            AP_PRINTS + '\nprint("sklearn:", round(average_precision_score(labels, scores), 6))',
+        ),
+    )
+    return Script("Precision-recall from scores", steps)

@@ -196,3 +196,23 @@ def test_the_classifier_script_gives_the_page_top_k(mode, pictures, tmp_path):
         found = dict(item.split("=") for item in printed[f"ResNet50 on {name}"].split(", "))
         assert [int(i) for i in found] == [p.class_id for p in predictions]
         np.testing.assert_allclose([float(v) for v in found.values()], [p.probability for p in predictions], atol=1e-5)
+
+
+@pytest.mark.parametrize("source", ["generator", "csv"])
+def test_the_scores_script_prints_the_counts_and_every_ap(source, tmp_path):
+    if source == "generator":
+        settings = ("generator", 2000, 2.0, 0.3, 7)
+        scores, labels = pr.synthetic_scores(*settings[1:])
+    else:
+        settings = ("csv", "scores.csv")
+        rng = np.random.default_rng(3)
+        labels = (rng.random(300) < 0.4).astype(int)
+        scores = np.round(rng.random(300) + labels * 0.3, 2)  # ties, as real scores have
+        (tmp_path / "scores.csv").write_text("score,label\n" + "".join(f"{s},{y}\n" for s, y in zip(scores, labels, strict=True)))
+    curve = pr.precision_recall(scores, labels)
+    point = pr.operating_point(curve, 0.55)
+    printed = run(codegen.pr_scores_script(settings, 0.55), tmp_path)
+    assert {name: printed[name] for name in ("precision", "recall", "TP", "FP", "FN")} == point.figures()
+    for method, value in pr.all_methods(curve.recall, curve.precision).items():
+        assert abs(float(printed[method]) - value) <= 5e-5, method
+    assert abs(float(printed["sklearn"]) - pr.sklearn_average_precision(scores, labels)) <= 5e-7
