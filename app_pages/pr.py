@@ -123,7 +123,7 @@ def detections_view() -> str:
     if curve.recall.size:
         st.dataframe(pr.methods_table(curve.recall, curve.precision), hide_index=True, width="stretch")
         st.plotly_chart(figures.pr_figure(curve.recall, curve.precision, title=f"{chosen}"), key="pr.class_chart")
-    return detection.code_snippet(iou_threshold, method, plus_one)
+    return codegen.detection_script(gt, det, iou_threshold, method, plus_one)
 
 
 def iou_calculator() -> None:

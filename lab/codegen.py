@@ -525,3 +525,117 @@ print("FN:", false_negatives)"""
         ),
     )
     return Script("Precision-recall from scores", steps)
+
+
+VOC_MATCHING = '''def iou(box, others, one):  # (x_min, y_min, x_max, y_max); one = 1 for VOC's "+1 pixel" areas
+    width = np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]) + one
+    height = np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]) + one
+    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
+    union = (box[2] - box[0] + one) * (box[3] - box[1] + one) + (others[:, 2] - others[:, 0] + one) * (
+        others[:, 3] - others[:, 1] + one
+    ) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def voc_curve(truths, detections, label, threshold, one):
+    """Pascal VOC matching for one class: best score first, each detection takes its best-overlapping
+    truth in its image, a false positive if that IoU is below the threshold or the truth is taken."""
+    mine = sorted((d for d in detections if d[1] == label), key=lambda d: -d[6])  # stable, as the page sorts
+    boxes = {}
+    for t in truths:
+        if t[1] == label:
+            boxes.setdefault(t[0], []).append(t[2:6])
+    boxes = {image: np.array(found, float) for image, found in boxes.items()}
+    taken = {image: np.zeros(len(found), bool) for image, found in boxes.items()}
+    hits = np.zeros(len(mine), int)
+    for row, d in enumerate(mine):
+        if d[0] in boxes:
+            overlaps = iou(np.array(d[2:6], float), boxes[d[0]], one)
+            best = int(np.argmax(overlaps))
+            if overlaps[best] >= threshold and not taken[d[0]][best]:
+                taken[d[0]][best], hits[row] = True, 1
+    positives = sum(len(found) for found in boxes.values())
+    tp = np.cumsum(hits)
+    fp = np.arange(1, len(hits) + 1) - tp
+    return tp / np.maximum(tp + fp, 1), (tp / positives if positives else np.zeros(len(hits))), positives'''
+
+
+def detection_script(ground_truth, detections, iou_threshold: float, method: str, plus_one: bool) -> Script:
+    """The detections view: the boxes, VOC matching and per-class AP, and COCO's summary (pycocotools)."""
+
+    def rows(frame, columns) -> str:
+        lines = [repr(tuple(row)) for row in frame[list(columns)].itertuples(index=False, name=None)]
+        return "[\n    " + ",\n    ".join(lines) + ",\n]" if lines else "[]"
+
+    from lab.detection import BOX_COLUMNS
+
+    truth_columns = [*BOX_COLUMNS]
+    crowd = ground_truth["iscrowd"].astype(int).tolist() if "iscrowd" in ground_truth else [0] * len(ground_truth)
+    area = ground_truth["area"].astype(float).tolist() if "area" in ground_truth else None
+    gt = ground_truth[truth_columns].copy()
+    gt["x_min"], gt["y_min"], gt["x_max"], gt["y_max"] = (gt[c].astype(float) for c in BOX_COLUMNS[2:])
+    det = detections[[*BOX_COLUMNS, "score"]].copy()
+    for column in (*BOX_COLUMNS[2:], "score"):
+        det[column] = det[column].astype(float)
+    gt["iscrowd"] = crowd
+    gt["area"] = area if area is not None else (gt["x_max"] - gt["x_min"]) * (gt["y_max"] - gt["y_min"])
+    sampled = {
+        "11point": "ap_sampled(recall, precision, np.linspace(0, 1, 11), 1e-12)",
+        "coco101": "ap_sampled(recall, precision, np.linspace(0, 1, 101), 0.0)",
+        "all": "ap_all(recall, precision)",
+        "raw": "ap_raw(recall, precision)",
+    }[method]
+    data = (
+        "import numpy as np\n\n# (image, class, x_min, y_min, x_max, y_max, iscrowd, area)\n"
+        f"truths = {rows(gt, [*truth_columns, 'iscrowd', 'area'])}\n"
+        f"# (image, class, x_min, y_min, x_max, y_max, score)\ndetections = {rows(det, [*BOX_COLUMNS, 'score'])}"
+    )
+    voc = f"""classes = sorted({{t[1] for t in truths}} | {{d[1] for d in detections}})
+aps = {{}}
+for label in classes:
+    precision, recall, positives = voc_curve(truths, detections, label, {iou_threshold!r}, {1.0 if plus_one else 0.0})
+    aps[label] = ({sampled} if len(recall) and positives else 0.0, positives)
+    print(f"AP {{label}}:", round(aps[label][0], 4))
+counted = [ap for ap, positives in aps.values() if positives]
+print("VOC mAP:", round(float(np.mean(counted)) if counted else 0.0, 4))"""
+    coco = """try:
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+except ImportError:
+    print("COCO: pip install pycocotools for COCO's numbers")
+else:
+    images = sorted({t[0] for t in truths} | {d[0] for d in detections})
+    ids = {name: k + 1 for k, name in enumerate(classes)}
+    dataset = {
+        "images": [{"id": image} for image in images],
+        "categories": [{"id": ids[name], "name": name} for name in classes],
+        "annotations": [
+            {"id": i + 1, "image_id": t[0], "category_id": ids[t[1]], "bbox": [t[2], t[3], t[4] - t[2], t[5] - t[3]],
+             "iscrowd": t[6], "area": t[7]}
+            for i, t in enumerate(truths)
+        ],
+    }
+    results = [
+        {"image_id": d[0], "category_id": ids[d[1]], "bbox": [d[2], d[3], d[4] - d[2], d[5] - d[3]], "score": d[6]}
+        for d in detections
+    ]
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO()
+        truth.dataset = dataset
+        truth.createIndex()
+        evaluation = COCOeval(truth, truth.loadRes(results), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    print("COCO mAP@[.5:.95]:", round(float(evaluation.stats[0]), 4))
+    print("COCO AP50:", round(float(evaluation.stats[1]), 4))"""
+    steps = (
+        ("The boxes on the page: ground truth, and the detector's boxes with their scores.", data),
+        ("The AP definitions, and Pascal VOC's matching.", AP_DEFINITIONS + "\n\n\n" + VOC_MATCHING),
+        (f"VOC: per-class AP ({method}) at IoU {iou_threshold:g}, and their mean over classes with ground truth.", voc),
+        ("COCO's 12-number summary from pycocotools (the reference every detection paper reports).", coco),
+    )
+    return Script("Detection mAP: VOC and COCO", steps)

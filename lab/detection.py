@@ -153,14 +153,6 @@ def read_boxes_csv(data: bytes, what: str, with_score: bool = False):
     return tables.read_csv(data, what, [*BOX_COLUMNS, "score"] if with_score else list(BOX_COLUMNS))
 
 
-def code_snippet(iou_threshold: float, method: str, plus_one: bool) -> str:
-    return f"""# Pascal VOC matching at IoU >= {iou_threshold:g}, then AP per class
-from lab.detection import evaluate_detections
-
-result = evaluate_detections(gt, det, iou_threshold={iou_threshold:g}, method={method!r}, plus_one={plus_one})
-print(result.mean_ap)"""
-
-
 def validate_boxes(frame, what: str, with_score: bool = False):
     """Check a boxes table: required columns, numbers, x_max >= x_min, no formula cells."""
     import pandas as pd

@@ -265,14 +265,6 @@ def read_scores_csv(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return _validate_scores(scores, labels)
 
 
-CODE = {
-    "scores": """from sklearn.metrics import average_precision_score, precision_recall_curve
-
-precision, recall, thresholds = precision_recall_curve(labels, scores)
-print(average_precision_score(labels, scores))""",
-}
-
-
 # HOML's 11-point example: precision at recall 0, 0.1, ..., 1 (its mAP is 0.7136).
 HOML_RECALL = tuple(np.round(np.linspace(0, 1, 11), 1))
 HOML_PRECISION = (0.91, 0.94, 0.96, 0.94, 0.95, 0.92, 0.80, 0.60, 0.45, 0.20, 0.10)

@@ -208,7 +208,9 @@ def test_the_scores_script_prints_the_counts_and_every_ap(source, tmp_path):
         rng = np.random.default_rng(3)
         labels = (rng.random(300) < 0.4).astype(int)
         scores = np.round(rng.random(300) + labels * 0.3, 2)  # ties, as real scores have
-        (tmp_path / "scores.csv").write_text("score,label\n" + "".join(f"{s},{y}\n" for s, y in zip(scores, labels, strict=True)))
+        (tmp_path / "scores.csv").write_text(
+            "score,label\n" + "".join(f"{s},{y}\n" for s, y in zip(scores, labels, strict=True))
+        )
     curve = pr.precision_recall(scores, labels)
     point = pr.operating_point(curve, 0.55)
     printed = run(codegen.pr_scores_script(settings, 0.55), tmp_path)
@@ -216,3 +218,24 @@ def test_the_scores_script_prints_the_counts_and_every_ap(source, tmp_path):
     for method, value in pr.all_methods(curve.recall, curve.precision).items():
         assert abs(float(printed[method]) - value) <= 5e-5, method
     assert abs(float(printed["sklearn"]) - pr.sklearn_average_precision(scores, labels)) <= 5e-7
+
+
+@pytest.mark.parametrize(
+    ("example", "method", "iou_threshold"), [("built-in", "all", 0.5), ("crowded", "11point", 0.6)]
+)
+def test_the_detection_script_prints_voc_and_coco_numbers(example, method, iou_threshold, tmp_path):
+    from lab import annotations, coco, detection
+    from tests.cocogen import scenario
+
+    if example == "built-in":
+        data = annotations.from_tables(*detection.example_detections())
+    else:
+        instances, results = scenario(2, images=6, classes=2, crowd=0.2)
+        data = annotations.coco_data(instances["images"], instances["categories"], instances["annotations"], results)
+    gt, det = annotations.to_tables(data)
+    voc = detection.evaluate_detections(gt, det, iou_threshold, method)
+    summary = coco.evaluate(data).summary()
+    printed = run(codegen.detection_script(gt, det, iou_threshold, method, False), tmp_path)
+    assert abs(float(printed["VOC mAP"]) - voc.mean_ap) <= 5e-5
+    assert abs(float(printed["COCO mAP@[.5:.95]"]) - summary["AP"]) <= 5e-5
+    assert abs(float(printed["COCO AP50"]) - summary["AP50"]) <= 5e-5
