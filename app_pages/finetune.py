@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_pages._runs import classify_photos, downloads, launch_and_watch, results_panel
 from app_pages._widgets import bound, friendly_errors, show_code
-from lab import datasets, finetune, images, jobs, network, runlog
+from lab import codegen, datasets, finetune, images, jobs, network, runlog
 
 st.title("Fine-tune flowers")
 st.markdown(
@@ -147,4 +147,4 @@ if run is not None and run.status == "succeeded" and run.kind == "finetune":
     with friendly_errors():
         result(run)
 if config:
-    show_code(finetune.code_snippet(config))
+    show_code(codegen.finetune_script(config))

@@ -639,3 +639,155 @@ else:
         ("COCO's 12-number summary from pycocotools (the reference every detection paper reports).", coco),
     )
     return Script("Detection mAP: VOC and COCO", steps)
+
+
+def finetune_script(config, folder: str = "my_classes") -> Script:
+    """The fine-tuner's two phases: the same data split and views, base, head, schedules and callbacks.
+
+    ``folder``: where the learner's class folders are (the page's upload is unzipped there).
+    """
+    from lab.finetune import HOML_SPLITS, MARGIN
+    from models.imagenet import IMAGENET_MODELS
+
+    module, constructor = IMAGENET_MODELS[config.base_model].application.split(".")
+    size, side = config.image_size, round(config.image_size * MARGIN)
+    if config.source == "tf_flowers":
+        data = f"""import tensorflow_datasets as tfds
+
+(test_set, valid_set, train_set), info = tfds.load(
+    "tf_flowers", split={list(HOML_SPLITS)!r}, as_supervised=True, with_info=True
+)  # HOML's split: test 10%, validation 15%, train 75%
+class_names = info.features["label"].names
+train_set, valid_set, test_set = (split.map(lambda image, label: (square(image), label)) for split in (train_set, valid_set, test_set))"""
+        text = "tf_flowers through tensorflow-datasets (downloaded once, 218 MB), with HOML's split."
+    else:
+        data = f"""from pathlib import Path
+
+from PIL import Image, ImageOps
+
+folder = Path({str(folder)!r})  # one sub-folder per class
+classes = {{p.name: sorted(q for q in p.iterdir() if q.is_file()) for p in sorted(folder.iterdir()) if p.is_dir()}}
+class_names = sorted(classes)
+rng = np.random.default_rng({config.seed})
+splits = ([], [], [])  # train, validation, test: 75%, 15%, 10% of every class, shuffled with the seed
+for label, name in enumerate(class_names):
+    paths = list(classes[name])
+    rng.shuffle(paths)
+    n_test, n_valid = max(1, round(len(paths) * 0.10)), max(1, round(len(paths) * 0.15))
+    for index, path in enumerate(paths):
+        splits[2 if index < n_test else 1 if index < n_test + n_valid else 0].append((path, label))
+
+
+def dataset(items):
+    pictures = [square(np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))).numpy() for path, _ in items]
+    return tf.data.Dataset.from_tensor_slices((np.stack(pictures), np.array([label for _, label in items], np.int64)))
+
+
+train_set, valid_set, test_set = (dataset(items) for items in splits)"""
+        text = (
+            f"Your class folders: put the unzipped folder {folder!r} beside this script (split as the page splits it)."
+        )
+    square = f"""def square(image):  # the central square, resized to {side} (room for the random {size}x{size} crop)
+    shape = tf.shape(image)
+    smallest = tf.minimum(shape[0], shape[1])
+    top, left = (shape[0] - smallest) // 2, (shape[1] - smallest) // 2
+    return tf.cast(tf.image.resize(image[top : top + smallest, left : left + smallest], ({side}, {side})), tf.uint8)"""
+    views = f"""preprocess = keras.applications.{module}.preprocess_input
+
+
+def evaluate(image, label):  # the central {size}x{size} of the stored square
+    return preprocess(tf.image.resize_with_crop_or_pad(tf.cast(image, tf.float32), {size}, {size})), label
+
+
+def augment(image, label):  # a random crop and a horizontal flip
+    image = tf.image.random_crop(tf.cast(image, tf.float32), ({size}, {size}, 3), seed={config.seed})
+    return preprocess(tf.image.random_flip_left_right(image, seed={config.seed})), label
+
+
+train_data = train_set.shuffle(1000, seed={config.seed}).map({"augment" if config.augmentation else "evaluate"}).batch({config.batch_size}).prefetch(2)
+valid_data = valid_set.map(evaluate).cache().batch({config.batch_size})
+test_data = test_set.map(evaluate).cache().batch({config.batch_size})"""
+    weights = repr(config.weights)
+    model = f"""base = keras.applications.{module}.{constructor}(weights={weights}, include_top=False, input_shape=({size}, {size}, 3))
+inputs = keras.Input(({size}, {size}, 3))
+features = base(inputs, training=False)  # BatchNormalization in inference mode, even once unfrozen
+outputs = keras.layers.Dense(len(class_names), activation="softmax", dtype="float32")(
+    keras.layers.GlobalAveragePooling2D()(features)
+)
+model = keras.Model(inputs, outputs)
+base.trainable = False
+
+
+def every_layer(layer):
+    for inner in getattr(layer, "layers", []):
+        yield inner
+        yield from every_layer(inner)
+
+
+def calibrate_batchnorm(base, data, steps=20):
+    # A random base has no BatchNormalization statistics: a few forward passes in training mode give them.
+    norms = [layer for layer in every_layer(base) if isinstance(layer, keras.layers.BatchNormalization)]
+    trainable = [layer.trainable for layer in norms]
+    for layer in norms:
+        layer.trainable, layer.momentum = True, 0.5
+    for images, _ in data.take(steps):
+        base(images, training=True)
+    for layer, was in zip(norms, trainable):
+        layer.momentum, layer.trainable = 0.9, was
+
+
+def sgd(rate, decay, nesterov):  # lr / (1 + decay * step)
+    schedule = keras.optimizers.schedules.InverseTimeDecay(rate, decay_steps=1, decay_rate=decay)
+    return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=nesterov)"""
+    pretrained = config.weights == "imagenet"
+    phase1 = f"""{"" if pretrained else "calibrate_batchnorm(base, train_data)" + chr(10)}model.compile(optimizer=sgd({config.head_learning_rate!r}, {config.head_decay!r}, False), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+head_epochs = 0
+if {config.head_epochs}:
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience={config.patience}, restore_best_weights=True)
+    history = model.fit(
+        train_data, validation_data=valid_data, epochs={config.head_epochs}, verbose=2, shuffle=False,
+        callbacks=[keras.callbacks.BackupAndRestore("backup_phase1"), stop, keras.callbacks.CSVLogger("history.csv")],
+    )
+    head_epochs = history.epoch[-1] + 1 if history.epoch else {config.head_epochs}  # early stopping may end it sooner"""
+    phase2 = f"""base.trainable = True
+for layer in base.layers[:{config.unfreeze_from}]:
+    layer.trainable = False
+{"for layer in every_layer(base):" + chr(10) + "    if isinstance(layer, keras.layers.BatchNormalization):" + chr(10) + "        layer.trainable = False  # keep ImageNet's statistics" if pretrained else "# a random base has no statistics worth keeping: its BatchNormalization trains too"}
+epochs_done = head_epochs
+if {config.finetune_epochs}:
+    model.compile(optimizer=sgd({config.finetune_learning_rate!r}, {config.finetune_decay!r}, True), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    callbacks = [keras.callbacks.BackupAndRestore("backup_phase2"), keras.callbacks.CSVLogger("history.csv", append=True)]
+    {"callbacks.append(keras.callbacks.EarlyStopping(monitor='val_loss', patience=" + str(config.patience) + ", restore_best_weights=True))" if pretrained else "pass  # no early stopping: a random base's validation numbers lag its weights"}
+    history = model.fit(
+        train_data, validation_data=valid_data, initial_epoch=head_epochs, epochs=head_epochs + {config.finetune_epochs},
+        verbose=2, shuffle=False, callbacks=callbacks,
+    )
+    epochs_done = history.epoch[-1] + 1 if history.epoch else epochs_done
+{"" if pretrained else "calibrate_batchnorm(base, train_data)  # statistics for the final weights"}"""
+    steps = (
+        (
+            "Imports and the seed.",
+            f"import numpy as np\nimport keras\nimport tensorflow as tf\n\nkeras.utils.set_random_seed({config.seed})\n\n\n{square}",
+        ),
+        (text, data),
+        ("What training and evaluation see.", views),
+        (
+            f"{config.base_model} with a new head"
+            + (" (ImageNet weights, downloaded once)." if pretrained else " (random weights)."),
+            model,
+        ),
+        (f"Phase 1: the head alone, base frozen, {config.head_epochs} epochs.", phase1),
+        (
+            f"Phase 2: unfreeze the base from layer {config.unfreeze_from}, {config.finetune_epochs} epochs at a lower rate.",
+            phase2,
+        ),
+        (
+            "The numbers the page shows.",
+            """probabilities = model.predict(test_data, verbose=0)
+labels = np.concatenate([y for _, y in test_set.batch(256)])
+print("phase 1 epochs:", head_epochs)
+print("epochs:", epochs_done)
+print("test accuracy:", round(float((probabilities.argmax(axis=1) == labels).mean()), 4))""",
+        ),
+    )
+    return Script(f"Fine-tune {config.base_model}", steps)

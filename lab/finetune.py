@@ -254,6 +254,7 @@ def base_layer_names(base_model: str) -> list[str]:
 def run(config: FinetuneConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
     """Both phases into ``run_dir``, then the run's artifacts (:func:`lab.runlog.save_artifacts`)."""
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     mixed = enable_mixed_precision(True)  # mixed_float16 on a GPU; float32 on the CPU
     log.phase("loading data")
@@ -361,30 +362,3 @@ def augmentation_preview(image: np.ndarray, size: int, count: int = 6, seed: int
         crop = tf.image.stateless_random_crop(square, (size, size, 3), seed=(seed, index))
         views.append(tf.image.stateless_random_flip_left_right(crop, seed=(index, seed)).numpy())
     return np.stack(views)
-
-
-def code_snippet(config: FinetuneConfig) -> str:
-    module = IMAGENET_MODELS[config.base_model].application
-    return f"""import keras
-
-base = keras.applications.{module}(weights="imagenet", include_top=False)
-inputs = keras.Input(({config.image_size}, {config.image_size}, 3))
-x = base(inputs, training=False)
-outputs = keras.layers.Dense(num_classes, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
-model = keras.Model(inputs, outputs)
-
-base.trainable = False  # phase 1: train the new head only
-schedule = keras.optimizers.schedules.InverseTimeDecay({config.head_learning_rate}, 1, {config.head_decay})
-model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-model.fit(train_set, validation_data=valid_set, epochs={config.head_epochs})
-
-base.trainable = True  # phase 2: unfreeze (from layer {config.unfreeze_from}); BN stays in inference mode
-for layer in base.layers[:{config.unfreeze_from}]:
-    layer.trainable = False
-for layer in base.layers:
-    if isinstance(layer, keras.layers.BatchNormalization):
-        layer.trainable = False
-schedule = keras.optimizers.schedules.InverseTimeDecay({config.finetune_learning_rate}, 1, {config.finetune_decay})
-model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True), loss="sparse_categorical_crossentropy",
-              metrics=["accuracy"])
-model.fit(train_set, validation_data=valid_set, epochs={config.finetune_epochs})"""

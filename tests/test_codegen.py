@@ -239,3 +239,17 @@ def test_the_detection_script_prints_voc_and_coco_numbers(example, method, iou_t
     assert abs(float(printed["VOC mAP"]) - voc.mean_ap) <= 5e-5
     assert abs(float(printed["COCO mAP@[.5:.95]"]) - summary["AP"]) <= 5e-5
     assert abs(float(printed["COCO AP50"]) - summary["AP50"]) <= 5e-5
+
+
+def test_the_finetune_script_runs_both_phases_like_the_page(tmp_path):
+    from lab import datasets, finetune, runlog
+    from tests.zipgen import make_zip, shapes_members
+
+    staged = datasets.stage_zip(make_zip(shapes_members(20)), tmp_path / "uploads")
+    settings = {"source": "zip", "data_dir": str(staged.path), "base_model": "MobileNetV2", "weights": None}
+    config = finetune.FinetuneConfig(**settings, image_size=64, batch_size=8, head_epochs=1, finetune_epochs=1)
+    result = finetune.run(config, tmp_path / "run", runlog.RunLog(lambda rows: None))
+    printed = run(codegen.finetune_script(config, folder=str(staged.path)), tmp_path)
+    assert int(printed["phase 1 epochs"]) == result["head_epochs"] == 1 and int(printed["epochs"]) == 2
+    assert abs(float(printed["test accuracy"]) - result["test_accuracy"]) <= 1 / 3 + 1e-9  # 6 test images
+    assert (tmp_path / "history.csv").read_text().count("\n") == 3  # a header and one line per epoch
