@@ -311,3 +311,26 @@ def test_convolution_kernel_survives_switching_to_an_upload(server, browser, tmp
     assert "3x3" in kernel.inner_text() and "conv.size=1&" not in page.url
     assert_clean(page, "convolution-kernel-kept")
     page.close()
+
+
+def test_show_the_code_downloads_a_script_and_a_notebook(server, browser, tmp_path):
+    import json
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page.goto(f"{server}/pooling")
+    wait_until_idle(page)
+    page.get_by_text("Show the code").click()
+    with page.expect_download() as script:
+        page.get_by_role("button", name="Download .py").click()
+    with page.expect_download() as notebook:
+        page.get_by_role("button", name="Download .ipynb").click()
+    python = tmp_path / script.value.suggested_filename
+    script.value.save_as(python)
+    assert "MaxPooling2D" in python.read_text() and "import lab" not in python.read_text()
+    saved = tmp_path / notebook.value.suggested_filename
+    notebook.value.save_as(saved)
+    cells = json.loads(saved.read_text())["cells"]
+    assert {cell["cell_type"] for cell in cells} == {"markdown", "code"}
+    done = subprocess.run([sys.executable, str(python)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "pooled shape: (35, 60, 3)" in done.stdout, done.stderr[-2000:]
+    page.close()

@@ -253,3 +253,18 @@ def test_the_finetune_script_runs_both_phases_like_the_page(tmp_path):
     assert int(printed["phase 1 epochs"]) == result["head_epochs"] == 1 and int(printed["epochs"]) == 2
     assert abs(float(printed["test accuracy"]) - result["test_accuracy"]) <= 1 / 3 + 1e-9  # 6 test images
     assert (tmp_path / "history.csv").read_text().count("\n") == 3  # a header and one line per epoch
+
+
+def test_a_custom_planner_stack_builds_the_planned_parameters(tmp_path):
+    rows = [
+        {"layer": "Conv2D", "size": 8, "kernel": "5x3", "stride": "2", "padding": "same", "dilation": None},
+        {"layer": "BatchNormalization"},
+        {"layer": "MaxPooling2D", "kernel": "3", "stride": "2", "padding": "valid"},
+        {"layer": "Conv2D", "size": 16, "kernel": "3", "dilation": "2", "bias": False},
+        {"layer": "GlobalAveragePooling2D"},
+        {"layer": "Dense", "size": 5, "activation": "softmax"},
+    ]
+    specs = planner.parse_stack(rows)
+    plan = planner.plan_stack((40, 30, 3), specs)
+    printed = run(codegen.planner_script(planner.keras_snippet((40, 30, 3), specs)), tmp_path)
+    assert int(printed["parameters"]) == plan.total_params
