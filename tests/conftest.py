@@ -23,3 +23,16 @@ def rng() -> np.random.Generator:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def toy_workspace(tmp_path, monkeypatch) -> Path:
+    """A fresh workspace, one run at a time, and the toy run kind of tests/toykind.py registered."""
+    import json
+
+    from tests import toykind
+
+    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
+    monkeypatch.setenv("CNNLAB_MAX_RUNS", "1")
+    monkeypatch.setenv("CNNLAB_RUN_KINDS", json.dumps(toykind.KIND))
+    return tmp_path / "workspace"

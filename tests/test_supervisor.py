@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,17 +10,13 @@ import time
 import pytest
 
 from lab import datasets, jobs, supervisor, worker
-from tests import toykind
 from tests.conftest import ROOT
 from tests.zipgen import make_zip, shapes_members
 
 
 @pytest.fixture(autouse=True)
-def workspace(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
-    monkeypatch.setenv("CNNLAB_MAX_RUNS", "1")
-    monkeypatch.setenv("CNNLAB_RUN_KINDS", json.dumps(toykind.KIND))
-    return tmp_path / "workspace"
+def workspace(toy_workspace):
+    return toy_workspace
 
 
 def test_the_supervisor_process_reaps_a_dead_run_and_starts_the_queued_one():

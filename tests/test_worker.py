@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -13,11 +12,8 @@ from tests import toykind
 
 
 @pytest.fixture(autouse=True)
-def workspace(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
-    monkeypatch.setenv("CNNLAB_MAX_RUNS", "1")
-    monkeypatch.setenv("CNNLAB_RUN_KINDS", json.dumps(toykind.KIND))
-    return tmp_path / "workspace"
+def workspace(toy_workspace):
+    return toy_workspace
 
 
 def wait_until_done(run_id: str, timeout: float = 60) -> jobs.Run:
