@@ -51,6 +51,8 @@ def _status_line(run: jobs.Run, state: runlog.Progress) -> str:
     line = f"{STATUS_ICONS.get(run.status, '')} **{run.status}** · run `{run.id}`"
     if run.status == "queued":
         line += f" · position {jobs.queue_position(run.id)} in the queue"
+        if (wait := jobs.estimated_start(run.id)) is not None:
+            line += f", starts in about {_duration(wait)}"
     if run.active and state.phase and state.phase != "training":
         line += f" · {state.phase}…"
     if state.epochs_total:

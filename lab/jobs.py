@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import os
 import shutil
 import signal
@@ -132,9 +133,38 @@ def _run(row: sqlite3.Row) -> Run:
     return Run(**values)
 
 
+class QueueFull(InputError):
+    """A learner already has as many active runs as the room allows each learner."""
+
+
+def runs_per_learner() -> int:
+    """``CNNLAB_RUNS_PER_LEARNER``: active runs (queued or training) a learner may have; default 1."""
+    with contextlib.suppress(ValueError):
+        return max(1, int(os.environ.get("CNNLAB_RUNS_PER_LEARNER", "1")))
+    return 1
+
+
+def estimated_start(run_id: str) -> float | None:
+    """Seconds until a queued run should start: the runs ahead of it, over the free slots, times the
+    mean duration of the last finished runs; None without a history to go by."""
+    position = queue_position(run_id)
+    if position is None:
+        return None
+    with _db() as db:
+        rows = db.execute(
+            "SELECT finished - started FROM runs WHERE status = 'succeeded' AND started IS NOT NULL "
+            "ORDER BY finished DESC LIMIT 20"
+        ).fetchall()
+    durations = [row[0] for row in rows if row[0] and row[0] > 0]
+    if not durations:
+        return None
+    return math.ceil(position / max_runs()) * (sum(durations) / len(durations))
+
+
 def create(kind: str, config: dict, dedupe: str | None = None, status: str = "queued", owner: str | None = None) -> str:
     """Register a run and return its id; an active run with the same ``dedupe`` key is returned
-    instead of a new one, so a double click makes at most one run.
+    instead of a new one, so a double click makes at most one run. A learner (``owner``) may have at
+    most :func:`runs_per_learner` active runs: the queue stays fair in a full room.
 
     ``config`` is the JSON form of settings that :mod:`lab.worker` has already checked.
     """
@@ -145,6 +175,15 @@ def create(kind: str, config: dict, dedupe: str | None = None, status: str = "qu
             ).fetchone()
             if row:
                 return row["id"]
+        if owner is not None:  # a fair queue: one learner cannot fill it
+            mine = db.execute(
+                "SELECT COUNT(*) FROM runs WHERE owner = ? AND status IN (?, ?, ?)", (owner, *ACTIVE)
+            ).fetchone()[0]
+            if mine >= runs_per_learner():
+                raise QueueFull(
+                    f"You already have {mine} run(s) queued or training (the limit is {runs_per_learner()} per "
+                    "learner): cancel one, or wait for it to finish."
+                )
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         db.execute(
             "INSERT INTO runs (id, kind, config, status, dedupe, created, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",

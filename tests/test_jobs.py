@@ -218,3 +218,17 @@ def test_a_poll_reads_only_new_rows():
     rows, again = jobs.metrics_since(run_id, last)
     assert rows == [(0, 2, "batch_loss", 0.8)] and again > last
     assert jobs.metrics_since(run_id, again) == ([], again)
+
+
+def test_a_learner_gets_one_active_run_and_the_queue_says_when_it_starts(monkeypatch):
+    first = worker.submit("train", {**TINY, "epochs": 150}, owner="alice")
+    with pytest.raises(jobs.QueueFull, match="already have 1 run"):
+        worker.submit("train", {**TINY, "seed": 1}, owner="alice")
+    queued = worker.submit("train", {**TINY, "seed": 2}, owner="bob")  # another learner queues behind
+    assert jobs.get(queued).status == "queued" and jobs.estimated_start(queued) is None  # no history yet
+    done = jobs.create("train", TINY, status="succeeded")
+    jobs.update(done, started=100.0, finished=130.0)
+    assert jobs.estimated_start(queued) == pytest.approx(30.0)  # first in line, one slot, runs take 30 s
+    monkeypatch.setenv("CNNLAB_RUNS_PER_LEARNER", "2")
+    worker.submit("train", {**TINY, "seed": 3}, owner="alice")  # a room may allow more
+    jobs.cancel(first, instructor=True)
