@@ -172,8 +172,9 @@ def downloads(run_id: str, names: dict[str, str]) -> None:
             col.download_button(name, (folder / name).read_bytes(), download, key=f"download.{run_id}.{name}")
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the trained model…")
-def _trained(run_id: str) -> classify.LoadedModel:
+@st.cache_resource(max_entries=4, show_spinner="Loading the trained model…")
+def trained_model(run_id: str) -> classify.LoadedModel:
+    """A finished run's model, loaded once per server process for every page that shows it."""
     return classify.load_run(run_id)
 
 
@@ -187,7 +188,7 @@ def classify_photos(run_id: str, key: str) -> None:
     if not pictures:
         return
     with friendly_errors():
-        loaded = _trained(run_id)
+        loaded = trained_model(run_id)
         top_k = min(3, len(loaded.class_names))
         answer = classify.classify(loaded, list(pictures.values()), top_k=top_k, mode="crop_and_resize")
     for (name, picture), top in zip(pictures.items(), answer.predictions, strict=True):

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_pages._runs import trained_model
 from app_pages._widgets import UPLOAD_TYPES, bound, decode_upload, friendly_errors, show_code
 from lab import classify, codegen, figures, images
 
@@ -63,7 +64,7 @@ if not pictures:  # only after every setting: a widget that vanishes for one run
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model (first time: downloading its weights)…")
 def load(name: str, weights: str | None):
-    return classify.load_run(name) if name in lab_runs else classify.load_imagenet(name, weights)
+    return trained_model(name) if name in lab_runs else classify.load_imagenet(name, weights)
 
 
 first = next(iter(pictures.values()))

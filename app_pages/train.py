@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._runs import downloads, launch_and_watch, results_panel
+from app_pages._runs import downloads, launch_and_watch, results_panel, trained_model
 from app_pages._widgets import bound, friendly_errors, show_code
 from lab import classify, codegen, datasets, figures, jobs, runlog, training
 
@@ -46,18 +46,13 @@ def load_dataset(name: str, seed: int) -> datasets.Dataset:
     return datasets.load(name, seed)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the trained model…")
-def load_run(run_id: str) -> classify.LoadedModel:
-    return classify.load_run(run_id)
-
-
 def inside(run: jobs.Run) -> None:
     """The finished run's test results, filters, activation maps and files."""
     data = load_dataset(run.config["dataset"], run.config["seed"])
     st.header("Inside the trained model")
     predictions = runlog.load_predictions(jobs.run_dir(run.id))
     results_panel(f"train.{run.id}", predictions, data.class_names, data.x_test)
-    loaded = load_run(run.id)
+    loaded = trained_model(run.id)
     st.subheader("First-layer filters (red positive, blue negative)")
     st.plotly_chart(figures.filters_figure(training.first_conv_filters(loaded.model)), key="train.filters")
     index = st.number_input("Test image", 0, len(data.x_test) - 1, 0, key="train.image")

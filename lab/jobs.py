@@ -346,10 +346,12 @@ def schedule() -> list[str]:
 def cancel(run_id: str, owner: str | None = None, instructor: bool = False) -> None:
     """Ask a run to stop: queued runs are cancelled at once; a worker gets SIGTERM, stops at its
     next batch, and is killed if it is still alive after :data:`KILL_AFTER_SECONDS`."""
-    _check_control(get(run_id), owner, instructor, "cancel")
     now = time.time()
     with _db(immediate=True) as db:
         row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise InputError(f"No run {describe_value(run_id)}: it may have been made on another server.")
+        _check_control(_run(row), owner, instructor, "cancel")  # read and decided in one transaction
         if row["status"] == "queued":
             db.execute(
                 "UPDATE runs SET status = 'cancelled', cancel_requested = ?, finished = ? WHERE id = ?",
