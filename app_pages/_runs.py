@@ -24,6 +24,8 @@ STATUS_ICONS = {
     "cancelled": ":material/stop_circle:",
     "interrupted": ":material/warning:",
 }
+QUIET_POLLS = 5  # polls without news before the panel polls half as often
+MAX_POLL_SECONDS = 8.0
 
 
 def _duration(seconds: float | None) -> str:
@@ -39,7 +41,16 @@ def launch_and_watch(kind: str, config: Config | None, label: str, icon: str, wh
     With ``config`` None (the data is not there yet) the button is disabled with ``why_not`` as its
     help, and a run's link still shows that run: it is viewable from its link alone.
     """
-    if st.button(label, type="primary", icon=icon, disabled=config is None, help=why_not or None) and config:
+    if (
+        st.button(
+            label,
+            type="primary",
+            icon=icon,
+            disabled=config is None,
+            help=why_not if config is None and why_not else None,
+        )
+        and config
+    ):
         with friendly_errors():
             dedupe = f"{owner()}:{kind}:{sorted(config.to_dict().items())}"
             st.query_params["run"] = worker.submit(kind, config, dedupe=dedupe, owner=owner())
@@ -76,16 +87,47 @@ def _rows(run: jobs.Run) -> list:
         cached["rows"] = []
     if new:
         cached["rows"] = cached["rows"] + new
-        cached.pop("figure", None)
+        cached["stale"] = True
     st.session_state[key] = cached
     return cached
 
 
-def run_panel(run_id: str) -> jobs.Run | None:
-    """Status, progress, curves and Cancel/Resume for a run, polled every second while active.
+def _curves(cached: dict, curves: dict):
+    """The live figure: new points patched into this session's figure, built anew only when its
+    curves change (patching costs ~5 ms a poll, building ~40 ms)."""
+    figure = cached.get("figure")
+    if figure is None or (cached.pop("stale", False) and not figures.patch_training_curves(figure, curves)):
+        figure = cached["figure"] = figures.training_curves(curves)
+    return figure
 
-    A poll reads the run's row and only its new metric rows, and redraws the curves only when rows
-    arrived. Only the browser that started the run (or an instructor) sees Cancel and Resume; a
+
+def _poll_interval(run_id: str, signature: tuple) -> float:
+    """Seconds between polls: 1 while something changes, doubling up to 8 after 5 quiet polls.
+
+    A queued run or a slow epoch then costs the server a poll every few seconds, not every second.
+    A change of interval takes a full rerun (a fragment's ``run_every`` is set when it is defined),
+    so it happens only when the run goes quiet or wakes up, never on every poll.
+    """
+    key = f"_poll.{run_id}"
+    poll = st.session_state.setdefault(key, {"interval": 1.0, "quiet": 0, "signature": signature})
+    if signature != poll["signature"]:
+        poll.update(signature=signature, quiet=0)
+        if poll["interval"] > 1.0:
+            poll["interval"] = 1.0
+            st.rerun()
+    else:
+        poll["quiet"] += 1
+        if poll["quiet"] >= QUIET_POLLS and poll["interval"] < MAX_POLL_SECONDS:
+            poll.update(interval=min(2 * poll["interval"], MAX_POLL_SECONDS), quiet=0)
+            st.rerun()
+    return poll["interval"]
+
+
+def run_panel(run_id: str) -> jobs.Run | None:
+    """Status, progress, curves and Cancel/Resume for a run, polled while active.
+
+    A poll reads the run's row and only its new metric rows, and patches the new points into the
+    curves; it polls every second while something changes and backs off to 8 s when nothing does. Only the browser that started the run (or an instructor) sees Cancel and Resume; a
     shared link is view-only. Returns the run, or None when the id is unknown.
     """
     try:
@@ -94,10 +136,14 @@ def run_panel(run_id: str) -> jobs.Run | None:
         st.error(str(error), icon=":material/error:")
         return None
 
-    @st.fragment(run_every=1.0 if run.active else None)
+    interval = st.session_state.get(f"_poll.{run_id}", {}).get("interval", 1.0)
+
+    @st.fragment(run_every=interval if run.active else None)
     def live() -> None:
         current = jobs.get(run_id)
         cached = _rows(current)
+        if current.active:
+            _poll_interval(run_id, (current.status, cached["after"], jobs.queue_position(run_id)))
         state = runlog.progress(cached["rows"])
         cols = st.columns([3, 1])
         cols[0].markdown(_status_line(current, state))
@@ -117,9 +163,7 @@ def run_panel(run_id: str) -> jobs.Run | None:
         if current.error:
             st.error(current.error, icon=":material/error:")
         if any(name in state.curves for name in ("batch_loss", "loss")):
-            if "figure" not in cached:
-                cached["figure"] = figures.training_curves(state.curves)
-            st.plotly_chart(cached["figure"], key=f"curves.{run_id}")
+            st.plotly_chart(_curves(cached, state.curves), key=f"curves.{run_id}")
         if run.active and not current.active:
             st.rerun()  # finished while we watched: redraw the whole page with the results
 
@@ -172,6 +216,39 @@ def downloads(run_id: str, names: dict[str, str]) -> None:
             col.download_button(name, (folder / name).read_bytes(), download, key=f"download.{run_id}.{name}")
 
 
+def export_panel(run: jobs.Run) -> None:
+    """The run's files (.keras, .tflite, history) and how its TFLite file agrees with Keras, with
+    a script that runs the .tflite file on the test set (a Train run) and the phone's recipe."""
+    from lab import codegen, export
+
+    outcome = run.result or {}
+    st.subheader("Take it with you")
+    difference = outcome.get("tflite_max_difference")
+    if difference is not None:
+        st.caption(
+            f"TFLite file ({outcome['tflite_bytes'] / 1024:,.0f} KB, TensorFlow's converter): its probabilities differ "
+            f"from the Keras model's by at most **{difference:.1e}** on {outcome['tflite_images']} test images."
+        )
+    elif outcome.get("tflite_error"):
+        st.warning(f"No TFLite file: the converter refused the model ({outcome['tflite_error']}).")
+    files = {
+        runlog.MODEL_FILE: f"{run.id}.keras",
+        export.TFLITE_FILE: f"{run.id}.tflite",
+        runlog.LABELS_FILE: f"{run.id}-labels.json",
+    }
+    downloads(run.id, {**files, runlog.HISTORY_FILE: f"{run.id}-history.csv"})
+    if difference is None or run.kind != "train":
+        return
+    with st.expander("Use the .tflite file in Python or on a phone", icon=":material/smartphone:"):
+        script = codegen.tflite_script(training.TrainConfig.from_dict(run.config), f"{run.id}.tflite")
+        st.code(script.python(), language="python")
+        st.markdown(
+            "On Android: add `com.google.ai.edge.litert:litert` to Gradle, put the file in `assets/`, then "
+            '`Interpreter(loadModelFile("model.tflite")).run(input, output)` with a float32 '
+            f"`[1, {', '.join(map(str, runlog.read_labels(jobs.run_dir(run.id)).input_shape))}]` input in [0, 1]."
+        )
+
+
 @st.cache_resource(max_entries=4, show_spinner="Loading the trained model…")
 def trained_model(run_id: str) -> classify.LoadedModel:
     """A finished run's model, loaded once per server process for every page that shows it."""
@@ -183,7 +260,10 @@ def classify_photos(run_id: str, key: str) -> None:
     photos = st.file_uploader(
         "Classify new photos with this model", type=UPLOAD_TYPES, accept_multiple_files=True, key=key
     )
-    pictures = {photo.name: decode_upload(photo) for photo in (photos or [])[:8]}
+    photos = list(photos or [])[:8]
+    if st.toggle("Use the webcam", key=f"{key}.webcam") and (shot := st.camera_input("Picture", key=f"{key}.camera")):
+        photos.append(shot)
+    pictures = {photo.name: decode_upload(photo) for photo in photos}
     pictures = {name: picture for name, picture in pictures.items() if picture is not None}
     if not pictures:
         return
@@ -194,3 +274,36 @@ def classify_photos(run_id: str, key: str) -> None:
     for (name, picture), top in zip(pictures.items(), answer.predictions, strict=True):
         text = ", ".join(f"{p.label} {p.probability:.0%}" for p in top)
         st.image(picture, width=160, caption=f"{name}: {text}")
+
+
+def runs_table(kind: str, shown: tuple[str, ...]) -> None:
+    """Every run of ``kind`` with the ``shown`` settings, and a comparison of up to four: their
+    validation curves over each other and the settings in which they differ."""
+    import pandas as pd
+
+    st.header("Runs")
+    runs = jobs.list_runs(kind, limit=50)
+    if not runs:
+        return
+    accuracy = "test accuracy"
+    rows = [
+        {
+            "run": r.id,
+            "status": r.status,
+            **{k: r.config.get(k) for k in shown},
+            accuracy: (r.result or {}).get("test_accuracy"),
+        }
+        for r in runs
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    chosen = st.multiselect("Compare runs", [r.id for r in runs], max_selections=4, key=f"{kind}.compare")
+    if not chosen:
+        return
+    curves = {rid: runlog.progress(jobs.metrics(rid)).curves for rid in chosen}
+    overlay = {f"val_accuracy {rid[-6:]}": curves[rid].get("val_accuracy", ([], [])) for rid in chosen}
+    st.plotly_chart(figures.overlay_figure(overlay, "validation accuracy"), key=f"{kind}.overlay")
+    settings = pd.DataFrame({rid: jobs.get(rid).config for rid in chosen})
+    st.dataframe(settings[settings.nunique(axis=1) > 1] if len(chosen) > 1 else settings, width="stretch")
+    if st.button("Open the first one"):
+        st.query_params["run"] = chosen[0]
+        st.rerun()

@@ -136,15 +136,13 @@ def decode_upload(upload) -> np.ndarray | None:
 def image_picker(prefix: str) -> np.ndarray | None:
     """Sample photo or upload -> (H, W, 3) uint8, or None (with a message shown) if none usable."""
     key = f"{prefix}.image"
-    options = [*images.SAMPLES, "upload"]
+    options = [*images.SAMPLES, "upload", "camera"]
+    names = {"china": "China (sample)", "flower": "Flower (sample)", "upload": "Upload…", "camera": "Webcam"}
     from_url(key, "china", options)
-    source = st.segmented_control(
-        "Image",
-        options,
-        key=key,
-        format_func=lambda name: {"china": "China (sample)", "flower": "Flower (sample)"}.get(name, "Upload…"),
-    )
+    source = st.segmented_control("Image", options, key=key, format_func=names.get)
     to_url(key)
+    if source == "camera":
+        return camera_picture(prefix)
     if source != "upload":
         st.session_state[f"{prefix}.source"] = source or "china"
         return images.sample_image(source or "china")  # cached in lab (lru_cache), a copy each call
@@ -156,6 +154,21 @@ def image_picker(prefix: str) -> np.ndarray | None:
         return None
     st.session_state[f"{prefix}.source"] = upload.name
     return decode_upload(upload)
+
+
+CAMERA_FILE = "camera.jpg"  # the name a page's script gives the webcam picture
+
+
+def camera_picture(prefix: str) -> np.ndarray | None:
+    """A webcam picture (``st.camera_input``), shown only when chosen: the browser asks for the camera
+    then, not on every visit. The picture can be downloaded, for the page's script to read."""
+    photo = st.camera_input("Take a picture", key=f"{prefix}.camera")
+    if photo is None:
+        st.info("Allow the camera, then press **Take Photo**.", icon=":material/photo_camera:")
+        return None
+    st.session_state[f"{prefix}.source"] = CAMERA_FILE
+    st.download_button(f"Download {CAMERA_FILE}", photo.getvalue(), CAMERA_FILE, "image/jpeg", key=f"{prefix}.shot")
+    return decode_upload(photo)
 
 
 def image_choice(prefix: str, crop, grayscale: bool) -> codegen.ImageChoice:
@@ -238,3 +251,55 @@ def instructor() -> bool:
     from lab import jobs
 
     return jobs.instructor(st.query_params.get("instructor"))
+
+
+def stack_editor(key: str, specs) -> list[dict]:
+    """The layer-stack table (one row per layer), editable, rows addable; returns the rows as dicts
+    for :func:`lab.planner.parse_stack`. A new ``key`` starts it again from ``specs``."""
+    import pandas as pd
+
+    from lab import padding, planner
+
+    rows = st.data_editor(
+        pd.DataFrame([planner.spec_to_row(spec) for spec in specs]),
+        num_rows="dynamic",
+        key=key,
+        column_config={
+            "layer": st.column_config.SelectboxColumn(options=planner.LAYER_KINDS, required=True),
+            "size": st.column_config.NumberColumn(help="filters, units, or zero-padding width", step=1),
+            "padding": st.column_config.SelectboxColumn(options=padding.PADDINGS),
+            "kernel": st.column_config.TextColumn(help="3 or 3x5; the window for pooling"),
+            "stride": st.column_config.TextColumn(help="blank: 1 for conv, the window for pooling"),
+            "bias": st.column_config.CheckboxColumn(help="convolutions and Dense only"),
+            "activation": st.column_config.SelectboxColumn(options=planner.ACTIVATIONS),
+            "rate": st.column_config.NumberColumn(help="Dropout only (blank: 0.5)", min_value=0.0, max_value=0.99),
+        },
+        width="stretch",
+    )
+    return rows.to_dict("records")
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the model's layers…")
+def _registry_stack(name: str, input_shape: tuple) -> list | None:
+    from lab import training
+
+    return training.registry_stack(name, input_shape)
+
+
+def custom_stack_ui(prefix: str, input_shape: tuple) -> str:
+    """A custom model's layers, as :func:`lab.planner.encode_stack` text mirrored in the URL
+    (``{prefix}.stack``): starting from the link's stack, a sequential registry model or a planner
+    preset, then edited in :func:`stack_editor`."""
+    from lab import planner, training
+
+    linked = st.session_state.setdefault(f"{prefix}.linked", st.query_params.get(f"{prefix}.stack", ""))
+    models = [name for name in training.MODELS if _registry_stack(name, input_shape)]
+    names = {"link": "the shared link's stack", **{name: f"{name} (registry)" for name in models}}
+    starts = ["link"] * bool(linked) + models + list(planner.PRESETS)
+    start = st.selectbox("Start from", starts, key=f"{prefix}.start", format_func=lambda name: names.get(name, name))
+    with friendly_errors():
+        specs = planner.decode_stack(linked) if start == "link" else _registry_stack(start, input_shape)
+        rows = stack_editor(f"{prefix}.stack.{start}", specs or planner.PRESETS[start][1])
+        text = planner.encode_stack(planner.parse_stack(rows))
+    st.query_params[f"{prefix}.stack"] = text
+    return text

@@ -8,7 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._runs import trained_model
-from app_pages._widgets import UPLOAD_TYPES, bound, decode_upload, friendly_errors, show_code
+from app_pages._widgets import (
+    CAMERA_FILE,
+    UPLOAD_TYPES,
+    bound,
+    camera_picture,
+    decode_upload,
+    friendly_errors,
+    show_code,
+)
 from lab import classify, codegen, figures, images
 
 st.title("Pretrained classifier")
@@ -25,6 +33,8 @@ pictures: dict[str, np.ndarray] = {name: images.sample_image(name) for name in s
 for upload in (uploads or [])[:8]:
     if (picture := decode_upload(upload)) is not None:  # one bad file does not cost the others
         pictures[upload.name] = picture
+if bound(cols[0].toggle, "Webcam", "cls.webcam", False) and (shot := camera_picture("cls")) is not None:
+    pictures[CAMERA_FILE] = shot
 lab_runs = dict(classify.lab_runs())
 choices = [*classify.IMAGENET_MODELS, *lab_runs]
 picked = bound(

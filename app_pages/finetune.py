@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._runs import classify_photos, downloads, launch_and_watch, results_panel
+from app_pages._data import class_folders_ui
+from app_pages._runs import classify_photos, export_panel, launch_and_watch, results_panel
 from app_pages._widgets import bound, friendly_errors, show_code
 from lab import codegen, datasets, finetune, images, jobs, network, runlog
 
@@ -28,7 +29,7 @@ def forget_the_run() -> None:
 
 def data_ui() -> tuple[str, datasets.StagedZip | None]:
     """The data source, and the staged class folders when it is a zip (None: nothing uploaded yet)."""
-    labels = {"tf_flowers": "tf_flowers", "zip": "My class folders (zip)"}
+    labels = {"tf_flowers": "tf_flowers", "zip": "My class folders (zip or webcam)"}
     source = bound(
         st.segmented_control,
         "Data",
@@ -46,21 +47,7 @@ def data_ui() -> tuple[str, datasets.StagedZip | None]:
                 icon=":material/cloud_off:",
             )
         return source, None
-    upload = st.file_uploader("Zip of class folders (cats/…, dogs/…)", type=["zip"], key="ft.zip")
-    if upload is None:
-        st.info(
-            "Upload a zip with one folder per class (at least 2 classes, 5 images each).", icon=":material/folder_zip:"
-        )
-        return source, None
-    with friendly_errors():
-        staged = datasets.stage_zip(upload.getvalue(), jobs.home() / "uploads")
-    st.caption(
-        f"{len(staged.classes)} classes, {staged.count} images; skipped {staged.unreadable} unreadable, "
-        f"ignored {staged.ignored} other files."
-    )
-    for col, (name, paths) in zip(st.columns(min(len(staged.classes), 6)), staged.classes.items(), strict=False):
-        col.image([images.load_image(p) for p in paths[:3]], width=80, caption=[f"{name} ({len(paths)})", "", ""])
-    return source, staged
+    return source, class_folders_ui("ft")
 
 
 def phase_ui(title: str, key: str, phase: str) -> dict:
@@ -124,7 +111,7 @@ def result(run: jobs.Run) -> None:
     outcome, predictions = run.result or {}, runlog.load_predictions(jobs.run_dir(run.id))
     st.dataframe(pd.DataFrame(outcome.get("parameters", {}), index=["trainable", "frozen"]).T, width="stretch")
     results_panel(f"ft.{run.id}", predictions, outcome.get("classes", []), predictions.thumbnails / 255.0)
-    downloads(run.id, {runlog.MODEL_FILE: f"{run.id}.keras", runlog.LABELS_FILE: f"{run.id}-labels.json"})
+    export_panel(run)
     classify_photos(run.id, "ft.photos")
 
 

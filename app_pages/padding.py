@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._widgets import bound, friendly_errors, show_code
-from lab import codegen, figures, padding, planner
+from app_pages._widgets import bound, friendly_errors, show_code, stack_editor
+from lab import codegen, datasets, figures, padding, planner
 from lab.errors import InputError
 
 st.title("Padding calculator")
@@ -104,22 +104,9 @@ input_shape = [
     for i, name in enumerate(("height", "width", "channels"))
 ]
 batch = shape_cols[3].number_input("batch size", value=32, min_value=1, max_value=4096, key="plan.batch")
-rows = st.data_editor(
-    pd.DataFrame([planner.spec_to_row(spec) for spec in preset_specs]),
-    num_rows="dynamic",
-    key=f"plan.table.{preset}",
-    column_config={
-        "layer": st.column_config.SelectboxColumn(options=planner.LAYER_KINDS, required=True),
-        "size": st.column_config.NumberColumn(help="filters, units, or zero-padding width", step=1),
-        "padding": st.column_config.SelectboxColumn(options=padding.PADDINGS),
-        "kernel": st.column_config.TextColumn(help="3 or 3x5; the window for pooling"),
-        "stride": st.column_config.TextColumn(help="blank: 1 for conv, the window for pooling"),
-        "bias": st.column_config.CheckboxColumn(help="convolutions and Dense only"),
-    },
-    width="stretch",
-)
+rows = stack_editor(f"plan.table.{preset}", preset_specs)
 try:
-    plan = planner.plan_stack(input_shape, planner.parse_stack(rows.to_dict("records")))
+    plan = planner.plan_stack(input_shape, planner.parse_stack(rows))
 except InputError as error:
     st.error(str(error), icon=":material/error:")
     st.stop()
@@ -133,4 +120,9 @@ if st.button("Verify planner with Keras", icon=":material/verified:"):
 st.dataframe(pd.DataFrame(table), width="stretch")
 for col, (label, value) in zip(st.columns(4), plan.memory_figures(batch).items(), strict=True):
     col.metric(label, value)
-show_code(codegen.planner_script(planner.keras_snippet(plan.input_shape, [layer.spec for layer in plan.layers])))
+specs = [layer.spec for layer in plan.layers]
+dataset = next((name for name, shape in datasets.INPUT_SHAPES.items() if shape == plan.input_shape), "digits")
+link = {"train.model": "custom", "train.stack": planner.encode_stack(specs), "train.dataset": dataset}
+st.page_link("app_pages/train.py", label="Train this network", icon=":material/play_arrow:", query_params=link)
+st.caption(f"On {dataset}, with a classifier head for its classes: the Train page checks the shapes again.")
+show_code(codegen.planner_script(planner.keras_snippet(plan.input_shape, specs)))

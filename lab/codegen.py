@@ -315,7 +315,41 @@ OPTIMIZER_CODE = {
 }
 
 
-def _data_code(config) -> str:
+FOLDERS_NOTE = "my_classes"  # where a folders run's script looks for the unzipped class folders
+
+
+def _folders_code(config, folder: str) -> str:
+    """The lab's split and resize of class folders (lab.datasets.load_folders + split_files)."""
+    size = config.image_size
+    return f"""from pathlib import Path
+
+from PIL import Image, ImageOps
+
+folder = Path({folder!r})  # your zip, unzipped: one sub-folder per class
+class_names = sorted(path.name for path in folder.iterdir() if path.is_dir())
+rng = np.random.default_rng({config.seed})
+splits = ([], [], [])  # test (10% of each class), validation (15%), train (the rest)
+for label, name in enumerate(class_names):
+    paths = sorted(path for path in (folder / name).iterdir() if path.is_file())
+    rng.shuffle(paths)
+    n_test, n_valid = max(1, round(len(paths) * 0.10)), max(1, round(len(paths) * 0.15))
+    for index, path in enumerate(paths):
+        splits[0 if index < n_test else 1 if index < n_test + n_valid else 2].append((path, label))
+
+
+def arrays(items):
+    # Each picture cropped to its central square and resized to {size}x{size}, pixels in [0, 1].
+    pictures = [ImageOps.fit(Image.open(path).convert("RGB"), ({size}, {size}), Image.LANCZOS) for path, _ in items]
+    return np.stack([np.asarray(p, np.float32) / 255.0 for p in pictures]), np.array([y for _, y in items], np.int64)
+
+
+(x_test, y_test), (x_valid, y_valid), (x_train, y_train) = map(arrays, splits)
+flip_ok = True"""
+
+
+def _data_code(config, folder: str = FOLDERS_NOTE) -> str:
+    if config.dataset == "folders":
+        return _folders_code(config, folder)
     if config.dataset == "digits":
         return f"""from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -343,14 +377,37 @@ class_names = {names!r}
 flip_ok = {flip_ok}"""
 
 
-def training_script(config) -> Script:
-    """The Train page's run: the same data split, architecture, optimizer, pipeline and callbacks."""
+def _architecture(config) -> tuple[str, str]:
+    """(explanation, code) building the run's model as the lab builds it."""
+    if config.model == "custom":
+        from lab import planner
+
+        specs, head = planner.with_head(planner.decode_stack(config.stack), config.num_classes)
+        lines = ["model = keras.Sequential(", "    [", "        keras.Input(shape=x_train.shape[1:]),"]
+        for index, spec in enumerate(specs):
+            name, kwargs = planner.keras_layer(spec)
+            arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+            if index == len(specs) - 1:  # the head fits whatever classes the data has
+                arguments = arguments.replace(f"units={config.num_classes}", "units=len(class_names)")
+            lines.append(f"        keras.layers.{name}({arguments}),")
+        lines += ["    ]", ")", 'print("parameters:", model.count_params())']
+        text = f"Your stack ({config.stack}), with the classifier head the lab adds (its last {head} layer(s))."
+        return text, "\n".join(lines)
     import importlib
 
     import models
 
     builder = models.MODELS[config.model]
     module = importlib.import_module(builder.__module__)
+    code = _module_body(module) + f"\n\n\nmodel = {builder.__name__}(x_train.shape[1:], len(class_names))"
+    return f"The architecture, {config.model!r}, exactly as the lab builds it (the models/ module, copied).", code
+
+
+def training_script(config, folder: str = FOLDERS_NOTE) -> Script:
+    """The Train page's run: the same data split, architecture, optimizer, pipeline and callbacks.
+
+    ``folder``: where a run on your own pictures finds the class folders (your zip, unzipped).
+    """
     augment = config.augmentation
     pipeline = f"""def pipeline(x, y, batch_size, shuffle=False, augment=False):
     data = tf.data.Dataset.from_tensor_slices((x, y))
@@ -374,15 +431,12 @@ valid_data = pipeline(x_valid, y_valid, {max(config.batch_size, 256)})"""
             "Imports and the seed: the same seed gives the same split, weights and batches.",
             f"import numpy as np\nimport keras\nimport tensorflow as tf\n\nkeras.utils.set_random_seed({config.seed})",
         ),
-        (f"The data: {config.dataset}, split as the lab splits it, pixels in [0, 1].", _data_code(config)),
+        (f"The data: {config.dataset}, split as the lab splits it, pixels in [0, 1].", _data_code(config, folder)),
         (
             "The input pipeline" + (" with the CIFAR-10 tutorial's distortions." if augment else "."),
             (_augment_source() + "\n\n\n" if augment else "") + pipeline,
         ),
-        (
-            f"The architecture, {config.model!r}, exactly as the lab builds it (the models/ module, copied).",
-            _module_body(module) + f"\n\n\nmodel = {builder.__name__}(x_train.shape[1:], len(class_names))",
-        ),
+        _architecture(config),
         (
             f"Train: {config.optimizer} at learning rate {config.learning_rate:g}, {config.epochs} epochs; "
             "BackupAndRestore resumes an interrupted run, CSVLogger writes the history.",
@@ -405,6 +459,41 @@ print("test accuracy:", round(float((probabilities.argmax(axis=1) == y_test).mea
         ),
     )
     return Script(f"Train {config.model} on {config.dataset}", steps)
+
+
+def tflite_script(config, tflite_file: str, folder: str = FOLDERS_NOTE) -> Script:
+    """Run a Train-page model's ``.tflite`` file on its test set, in Python: the page's test accuracy.
+
+    On a phone the same file goes into LiteRT's Interpreter (Android, iOS); in Python it needs only
+    ``ai-edge-litert`` (or TensorFlow's own ``tf.lite.Interpreter``).
+    """
+    steps = (
+        (
+            "The LiteRT runtime: `pip install ai-edge-litert` (a few MB); TensorFlow's own interpreter works too.",
+            ("import keras\n" if config.dataset in ("mnist", "fashion_mnist", "cifar10") else "")
+            + """import numpy as np
+
+try:
+    from ai_edge_litert.interpreter import Interpreter
+except ImportError:  # TensorFlow ships the same interpreter as tf.lite.Interpreter
+    import tensorflow as tf
+
+    Interpreter = tf.lite.Interpreter""",
+        ),
+        (f"The test images: {config.dataset}, split as the lab splits it.", _data_code(config, folder)),
+        (
+            "One call per batch: resize the input to the batch, set it, invoke, read the probabilities.",
+            f"""interpreter = Interpreter(model_path={tflite_file!r})
+source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+interpreter.resize_tensor_input(source["index"], list(x_test.shape))
+interpreter.allocate_tensors()
+interpreter.set_tensor(source["index"], x_test.astype(np.float32))
+interpreter.invoke()
+probabilities = interpreter.get_tensor(target["index"])
+print("test accuracy:", round(float((probabilities.argmax(axis=1) == y_test).mean()), 4))""",
+        ),
+    )
+    return Script(f"Run {tflite_file} with LiteRT", steps)
 
 
 FIT_CODE = {  # one image (H, W, 3) uint8 -> (size, size, 3) float32 pixels in [0, 255], as the page fits it

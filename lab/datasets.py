@@ -75,8 +75,11 @@ def keras_cache_dir() -> Path:
 
 
 def is_cached(name: str) -> bool:
+    """Is a built-in dataset here without a download (False for a name that is not one)?"""
     if name == "digits":
         return True
+    if name not in KERAS_DATASETS:
+        return False
     return (keras_cache_dir() / KERAS_DATASETS[name][0]).exists()
 
 
@@ -436,3 +439,78 @@ def split_files(classes: dict[str, list], seed: int = 42, test: float = 0.10, va
             target = 0 if index < n_test else 1 if index < n_test + n_valid else 2
             splits[target].append((path, label))
     return splits[2], splits[1], splits[0], names  # train, valid, test
+
+
+FOLDER_IMAGE_SIZES = (32, 64, 96)  # what the Train page offers; any side from 8 to 128 is accepted
+
+
+def folder_class_names(data_dir: str | Path) -> list[str]:
+    """The class folders of an extracted upload, sorted (the class index order)."""
+    return sorted(path.name for path in Path(data_dir).iterdir() if path.is_dir())
+
+
+def load_folders(data_dir: str | Path, image_size: int, seed: int = 42) -> Dataset:
+    """Class folders (a staged upload) as a :class:`Dataset` trained from scratch.
+
+    Each image is centre-cropped to a square and resized to ``image_size`` (Pillow, antialiased),
+    as Keras' ``image_dataset_from_directory(crop_to_aspect_ratio=True)`` does; pixels in [0, 1],
+    RGB. Split per class with :func:`split_files` (10% test, 15% validation), shuffled by ``seed``.
+
+    Raises:
+        InputError: The folder is not there (an upload cleaned away) or an image cannot be read.
+    """
+    from PIL import Image, ImageOps
+
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise InputError("The uploaded class folders are gone (cleaned up after a week unused): upload the zip again.")
+    classes = {name: sorted(p for p in (folder / name).iterdir() if p.is_file()) for name in folder_class_names(folder)}
+    train, valid, test, names = split_files(classes, seed=seed)
+
+    def arrays(items) -> tuple[np.ndarray, np.ndarray]:
+        pixels = np.zeros((len(items), image_size, image_size, 3), np.float32)
+        for index, (path, _) in enumerate(items):
+            square = ImageOps.fit(Image.fromarray(images.load_image(path)), (image_size, image_size), Image.LANCZOS)
+            pixels[index] = np.asarray(square, np.float32) / 255.0
+        return pixels, np.array([label for _, label in items], np.int64)
+
+    (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = arrays(train), arrays(valid), arrays(test)
+    return Dataset(folder.name, x_train, y_train, x_valid, y_valid, x_test, y_test, names, flip_ok=True)
+
+
+MAX_CLASS_NAME = 40
+
+
+def class_name(text: str) -> str:
+    """A class folder name typed by a learner: letters, digits, spaces, ``-`` and ``_``; trimmed.
+
+    Raises:
+        InputError: Empty, too long, or with other characters (``/``, ``..``: it names a folder).
+    """
+    name = str(text).strip()
+    if not name:
+        raise InputError("Give the class a name first (e.g. 'thumbs up').")
+    if len(name) > MAX_CLASS_NAME or not all(ch.isalnum() or ch in " -_" for ch in name) or name.startswith("-"):
+        raise InputError(
+            f"Class names take letters, digits, spaces, '-' and '_' (at most {MAX_CLASS_NAME}), "
+            f"got {describe_value(name)}."
+        )
+    return name
+
+
+def class_folders_zip(pictures: dict[str, list[bytes]]) -> bytes:
+    """Pictures by class (e.g. webcam captures) as a zip of class folders: ``<class>/0001.jpg``.
+
+    The zip is what the page offers for download and what :func:`stage_zip` then reads, through
+    the same checks as any uploaded zip.
+    """
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # JPEGs do not compress
+        for name, shots in sorted(pictures.items()):
+            folder = class_name(name)
+            for index, data in enumerate(shots, start=1):
+                archive.writestr(f"{folder}/{index:04d}.jpg", data)
+    return buffer.getvalue()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lab import datasets, network, runlog, training
+from lab import datasets, export, network, runlog, training
 from lab.config import Config, choice, number, whole
 from lab.device import enable_mixed_precision, keras, tf
 from lab.errors import InputError
@@ -337,6 +337,10 @@ def run(config: FinetuneConfig, run_dir: Path, log: runlog.RunLog) -> dict | Non
         config.base_model,
     )
     runlog.save_artifacts(run_dir, model, run_labels, runlog.Predictions(probabilities, labels, thumbnails))
+    log.phase("exporting")
+    inputs = [x for x, _ in test_data.take(-(-export.CHECK_IMAGES // config.batch_size))]
+    test_inputs = np.concatenate(inputs) if inputs else np.zeros((0, size, size, 3), np.float32)
+    tflite = export.to_tflite(model, run_dir, test_inputs, probabilities)
     return {
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
@@ -345,6 +349,7 @@ def run(config: FinetuneConfig, run_dir: Path, log: runlog.RunLog) -> dict | Non
         "parameters": counts,
         "mixed_precision": mixed,
         "classes": names,
+        **tflite,
     }
 
 

@@ -121,3 +121,69 @@ def compare_with_keras(plan: planner.StackPlan) -> tuple[list[dict], bool]:
         row["Keras shape"] == row["output shape"] and row["Keras parameters"] == row["parameters"] for row in rows
     )
     return rows, agree
+
+
+def _pair(value) -> tuple[int, int]:
+    return (int(value), int(value)) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _activation(layer) -> str | None:
+    name = getattr(layer, "activation", None)
+    name = getattr(name, "__name__", None) if name is not None else None
+    return None if name in (None, "linear") else name
+
+
+def spec_of_layer(layer) -> planner.LayerSpec | None:
+    """The planner row of a Keras layer, or None for a layer the planner has no row for."""
+    kind, config = type(layer).__name__, layer.get_config()
+    if kind in ("Conv2D", "Conv2DTranspose"):
+        return planner.LayerSpec(
+            kind,
+            config["filters"],
+            _pair(config["kernel_size"]),
+            None if _pair(config["strides"]) == (1, 1) else _pair(config["strides"]),
+            config["padding"],
+            _pair(config["dilation_rate"]),
+            config["use_bias"],
+            _activation(layer),
+        )
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        window = _pair(config["pool_size"])
+        strides = None if config["strides"] is None or _pair(config["strides"]) == window else _pair(config["strides"])
+        return planner.LayerSpec(kind, None, window, strides, config["padding"])
+    if kind == "ZeroPadding2D":
+        (top, bottom), (left, right) = config["padding"]
+        return planner.LayerSpec(kind, top) if top == bottom == left == right else None
+    if kind == "Dense":
+        return planner.LayerSpec(kind, config["units"], use_bias=config["use_bias"], activation=_activation(layer))
+    if kind == "Activation":
+        return planner.LayerSpec(kind, activation=_activation(layer) or "linear")
+    if kind == "ReLU" and not config.get("negative_slope") and config.get("max_value") is None:
+        return planner.LayerSpec("Activation", activation="relu")
+    if kind == "Dropout":
+        return planner.LayerSpec(kind, rate=float(config["rate"]))
+    if kind in ("BatchNormalization", "Flatten", "GlobalAveragePooling2D"):
+        return planner.LayerSpec(kind)
+    return None
+
+
+def stack_from_model(model: keras.Model) -> list[planner.LayerSpec] | None:
+    """A Keras model as planner rows, if it is one chain of layers the planner knows (a Sequential
+    model, or a functional one without branches); None for residual nets and other graphs.
+
+    The rows give the same shapes and parameter counts; initializers and regularizers are not
+    rows, so a stack trained from them starts from Keras' defaults.
+    """
+    specs = []
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        if len(getattr(layer, "_inbound_nodes", [])) > 1:  # a shared layer: not a chain
+            return None
+        spec = spec_of_layer(layer)
+        if spec is None:
+            return None
+        specs.append(spec)
+    if planner.plan_stack(model.input_shape[1:], specs).total_params != model.count_params():
+        return None  # a branch we did not see (the counts tell)
+    return specs

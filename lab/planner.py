@@ -45,6 +45,7 @@ class LayerSpec:
     dilation: Pair = (1, 1)
     use_bias: bool = True
     activation: str | None = None  # only for the generated code; shapes do not depend on it
+    rate: float | None = None  # Dropout's rate (None: 0.5, as the presets use)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,12 @@ def _spec_from_row(index: int, row: Mapping) -> LayerSpec:
     def blank(value) -> bool:
         return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
 
+    rate = row.get("rate")
+    if not blank(rate) and not (isinstance(rate, (int, float)) or _is_number(rate)):
+        raise InputError(f"{where}: rate must be a number in [0, 1), got {describe_value(rate)}.")
+    rate = None if blank(rate) or kind != "Dropout" else float(rate)
+    if rate is not None and not 0 <= rate < 1:
+        raise InputError(f"{where}: rate must be in [0, 1), got {rate:g}.")
     kernel = row.get("kernel")
     stride = row.get("stride")
     dilation = row.get("dilation")
@@ -154,8 +161,17 @@ def _spec_from_row(index: int, row: Mapping) -> LayerSpec:
         padding=padding_mode("valid" if blank(row.get("padding")) else row.get("padding"), where),
         dilation=(1, 1) if blank(dilation) else as_pair("dilation", dilation, where),
         use_bias=True if row.get("bias") is None else bool(row.get("bias")),
-        activation=None if blank(row.get("activation")) else str(row.get("activation")),
+        activation=None if blank(row.get("activation")) else str(row.get("activation")).strip(),
+        rate=rate,
     )
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def parse_stack(rows: Iterable[Mapping]) -> list[LayerSpec]:
@@ -331,6 +347,7 @@ def spec_to_row(spec: LayerSpec) -> dict:
         "dilation": text(spec.dilation) if spec.kind == "Conv2D" else None,
         "bias": spec.use_bias if spec.kind in ("Conv2D", "Conv2DTranspose", "Dense") else None,
         "activation": spec.activation,
+        "rate": spec.rate if spec.kind == "Dropout" else None,
     }
 
 
@@ -358,7 +375,7 @@ def keras_layer(spec: LayerSpec) -> tuple[str, dict]:
     elif kind == "Activation":
         kwargs = {"activation": spec.activation or "relu"}
     elif kind == "Dropout":
-        kwargs = {"rate": 0.5}
+        kwargs = {"rate": 0.5 if spec.rate is None else spec.rate}
     if kind in ("Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D") and spec.padding != "valid":
         kwargs["padding"] = spec.padding
     if kind in ("Conv2D", "Conv2DTranspose", "Dense"):
@@ -378,3 +395,169 @@ def keras_snippet(input_shape: Sequence[int], specs: Sequence[LayerSpec]) -> str
         lines.append(f"    keras.layers.{name}({arguments}),")
     lines += ["])", "model.summary()"]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# A stack in a URL, and a stack that can be trained
+# ---------------------------------------------------------------------------------------------
+SHORT_NAMES = {
+    "Conv2D": "conv",
+    "Conv2DTranspose": "deconv",
+    "MaxPooling2D": "max",
+    "AveragePooling2D": "avg",
+    "ZeroPadding2D": "zpad",
+    "BatchNormalization": "bn",
+    "Activation": "act",
+    "Dropout": "drop",
+    "GlobalAveragePooling2D": "gap",
+    "Flatten": "flat",
+    "Dense": "dense",
+}
+ACTIVATIONS = (
+    "relu",
+    "tanh",
+    "sigmoid",
+    "softmax",
+    "elu",
+    "selu",
+    "gelu",
+    "swish",
+    "silu",
+    "leaky_relu",
+    "relu6",
+    "softplus",
+    "mish",
+    "linear",
+)
+MAX_URL_LAYERS = 64  # a stack read from a link; the training caps below are tighter
+MAX_LAYERS = 40  # a trainable stack, head included
+MAX_PARAMS = 5_000_000  # HOML's Fashion-MNIST CNN has 1.4 M; more trains for hours on a CPU
+MAX_TRAINING_BYTES = 2**30  # activations kept for backprop at the chosen batch size (the planner's figure)
+
+
+def _pair_text(pair: Pair) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+
+def encode_stack(specs: Sequence[LayerSpec]) -> str:
+    """A stack as short URL-safe text, e.g. ``conv-32-k3-same-relu,max-k2,flat,dense-10-softmax``.
+
+    Fields after the layer name: the size, ``k`` kernel/window, ``s`` stride, ``d`` dilation,
+    ``same``, ``nobias``, ``r`` dropout rate, and the activation. Readable in a shared link,
+    like TensorFlow Playground's; :func:`decode_stack` reads it back exactly.
+    """
+    layers = []
+    for spec in specs:
+        fields = [SHORT_NAMES[spec.kind]]
+        if spec.size is not None:
+            fields.append(str(spec.size))
+        if spec.kind in ("Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D"):
+            fields.append("k" + _pair_text(spec.kernel_size))
+            if spec.strides is not None:
+                fields.append("s" + _pair_text(spec.strides))
+            if spec.padding == "same":
+                fields.append("same")
+        if spec.dilation != (1, 1):
+            fields.append("d" + _pair_text(spec.dilation))
+        if not spec.use_bias:
+            fields.append("nobias")
+        if spec.rate is not None:
+            fields.append(f"r{spec.rate:g}")
+        if spec.activation:
+            fields.append(spec.activation)
+        layers.append("-".join(fields))
+    return ",".join(layers)
+
+
+def decode_stack(text: str) -> list[LayerSpec]:
+    """The stack of an :func:`encode_stack` text (from a URL: anything may be in it).
+
+    Raises:
+        InputError: Naming the layer (by position) and the field that cannot be read.
+    """
+    kinds = {short: kind for kind, short in SHORT_NAMES.items()}
+    parts = [part.strip() for part in str(text).split(",") if part.strip()]
+    if not parts:
+        raise InputError("The stack is empty: add at least one layer.")
+    if len(parts) > MAX_URL_LAYERS:
+        raise InputError(f"The stack has {len(parts)} layers; a link may hold at most {MAX_URL_LAYERS}.")
+    rows = []
+    for index, part in enumerate(parts):
+        name, *fields = part.split("-")
+        if name not in kinds:
+            raise InputError(f"Layer {index + 1}: unknown layer {describe_value(name)}; use one of {', '.join(kinds)}.")
+        row: dict = {"layer": kinds[name]}
+        for field_text in fields:
+            prefix, rest = field_text[:1], field_text[1:]
+            if field_text.isdigit():
+                row["size"] = int(field_text)
+            elif field_text in ("same", "valid"):
+                row["padding"] = field_text
+            elif field_text == "nobias":
+                row["bias"] = False
+            elif prefix in "ksd" and rest and rest.replace("x", "").isdigit():
+                row[{"k": "kernel", "s": "stride", "d": "dilation"}[prefix]] = rest
+            elif prefix == "r" and _is_number(rest):
+                row["rate"] = float(rest)
+            elif field_text in ACTIVATIONS:
+                row["activation"] = field_text
+            else:
+                raise InputError(f"Layer {index + 1} ({kinds[name]}): cannot read {describe_value(field_text)}.")
+        rows.append(row)
+    return parse_stack(rows)
+
+
+def with_head(specs: Sequence[LayerSpec], num_classes: int) -> tuple[list[LayerSpec], int]:
+    """The stack with a classifier head for ``num_classes``, and how many layers at its end are the head.
+
+    A final Dense with softmax or sigmoid is taken for a head (the presets end in a 10-class one)
+    and replaced; a stack that still ends in feature maps is flattened first, as HOML's CNNs are.
+    """
+    body = list(specs)
+    if body and body[-1].kind == "Dense" and body[-1].activation in ("softmax", "sigmoid"):
+        body.pop()
+    added = [LayerSpec("Dense", num_classes, activation="softmax")]
+    if not any(spec.kind in ("Flatten", "GlobalAveragePooling2D") for spec in body):  # still (H, W, C)
+        added.insert(0, FLAT)
+    return body + added, len(added)
+
+
+def trainable_plan(input_shape: Sequence[int], specs: Sequence[LayerSpec], num_classes: int, batch_size: int):
+    """Plan ``specs`` plus its classifier head, refusing what cannot or should not be trained here.
+
+    Returns:
+        (the plan of the whole model, how many of its last layers are the head :func:`with_head` added).
+
+    Raises:
+        InputError: A shape that collapses (the planner's explanation, naming the layer), an
+            activation Keras does not know, more than :data:`MAX_LAYERS` layers, more than
+            :data:`MAX_PARAMS` parameters (naming the layer that crosses the cap), or more than
+            :data:`MAX_TRAINING_BYTES` of activations at ``batch_size`` (naming the largest layer).
+    """
+    for index, spec in enumerate(specs):
+        if spec.activation and spec.activation not in ACTIVATIONS:
+            raise InputError(
+                f"Layer {index + 1} ({spec.kind}): unknown activation {describe_value(spec.activation)}; "
+                f"use one of {', '.join(ACTIVATIONS)}."
+            )
+    full, changed = with_head(specs, num_classes)
+    if len(full) > MAX_LAYERS:
+        raise InputError(f"The model has {len(full)} layers with its head; at most {MAX_LAYERS} train here.")
+    plan = plan_stack(input_shape, full)
+    total = 0
+    for layer in plan.layers:
+        total += layer.params
+        if total > MAX_PARAMS:
+            raise InputError(
+                f"Layer {layer.index + 1} ({layer.spec.kind}) brings the model to {total:,} parameters; the cap is "
+                f"{MAX_PARAMS:,}. Use fewer filters or units, or pool before Flatten."
+            )
+    needed = plan.training_bytes * batch_size
+    if needed > MAX_TRAINING_BYTES:
+        largest = max(plan.layers, key=lambda layer: layer.activation_bytes)
+        raise InputError(
+            f"Training needs {readable_bytes(needed)} of activations at batch size {batch_size} (layer "
+            f"{largest.index + 1} ({largest.spec.kind}) alone: {readable_bytes(largest.activation_bytes)} per "
+            f"image); the cap is {readable_bytes(MAX_TRAINING_BYTES)}. Lower the batch size, or stride or pool sooner."
+        )
+    return plan, changed

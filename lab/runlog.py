@@ -46,7 +46,7 @@ MARKER_PREFIX = "marker:"  # curves() key of an event: "marker:unfreeze_epoch"
 RESTARTED = "restarted_at"  # a fit began at this epoch; the rows from there on were dropped first
 PHASE_PREFIX = "phase:"  # a start-up phase ("phase:loading data"), value: seconds since the run began
 PROGRESS_SECONDS = "progress_seconds"  # beside PROGRESS: seconds into the epoch, for a batch-timed ETA
-PHASES = ("importing TensorFlow", "loading data", "building the model", "compiling", "training")
+PHASES = ("importing TensorFlow", "loading data", "building the model", "compiling", "training", "exporting")
 
 MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
 PREDICTIONS_FILE, HISTORY_FILE = "predictions.npz", "history.csv"

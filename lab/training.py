@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import models
-from lab import datasets, runlog
+from lab import datasets, export, planner, runlog
 from lab.config import Config, choice, number, whole
 from lab.errors import InputError
 from models import DESCRIPTIONS as MODEL_DESCRIPTIONS
@@ -24,7 +24,11 @@ from models import MODELS
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "nadam")
 MAX_EPOCHS = 200
 MAX_BATCH = 4096
-__all__ = ["MODELS", "MODEL_DESCRIPTIONS", "OPTIMIZERS", "TrainConfig", "run"]
+CUSTOM = "custom"  # the model is the config's own layer stack (lab.planner's text form)
+FOLDERS = "folders"  # the dataset is an uploaded zip of class folders (a staged upload's data_dir)
+MODEL_CHOICES = (*MODELS, CUSTOM)
+DATASET_CHOICES = (*datasets.DATASETS, FOLDERS)
+__all__ = ["CUSTOM", "FOLDERS", "MODELS", "MODEL_DESCRIPTIONS", "OPTIMIZERS", "TrainConfig", "run"]
 
 
 @dataclass(frozen=True)
@@ -40,15 +44,40 @@ class TrainConfig(Config):
     learning_rate: float = 1e-3  # Adam's default
     augmentation: bool = False  # the CIFAR-10 tutorial's distortions
     seed: int = 42
+    stack: str = ""  # model "custom": the layers, e.g. "conv-16-k3-same-relu,max-k2,flat" (a head is added)
+    data_dir: str = ""  # dataset "folders": the extracted class folders of an upload
+    image_size: int = 32  # dataset "folders": each picture is cropped square and resized to this side
 
     def check(self) -> None:
-        choice("dataset", self.dataset, datasets.DATASETS)
-        choice("model", self.model, MODELS)
+        choice("dataset", self.dataset, DATASET_CHOICES)
+        choice("model", self.model, MODEL_CHOICES)
         choice("optimizer", self.optimizer, OPTIMIZERS)
         whole("epochs", self.epochs, 1, MAX_EPOCHS)
         whole("batch size", self.batch_size, 1, MAX_BATCH)
         number("learning rate", self.learning_rate, 0, 10, low_open=True)
         whole("seed", self.seed, 0, 2**31 - 1)
+        whole("image size", self.image_size, 8, 128)
+        if self.dataset == FOLDERS and not (self.data_dir and Path(self.data_dir).is_dir()):
+            raise InputError("Upload a zip of class folders (or capture pictures) before training on your own data.")
+        if self.model == CUSTOM:
+            self.plan()  # refuses a stack that collapses or is over a cap, naming the layer
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        if self.dataset == FOLDERS:
+            return (self.image_size, self.image_size, 3)
+        return datasets.INPUT_SHAPES[self.dataset]
+
+    @property
+    def num_classes(self) -> int:
+        return len(datasets.folder_class_names(self.data_dir)) if self.dataset == FOLDERS else 10
+
+    def plan(self) -> planner.StackPlan:
+        """The custom stack's plan on this dataset, with its classifier head (model "custom" only)."""
+        if not self.stack.strip():
+            raise InputError("The custom model has no layers: add some, or pick a model from the list.")
+        specs = planner.decode_stack(self.stack)
+        return planner.trainable_plan(self.input_shape, specs, self.num_classes, self.batch_size)[0]
 
 
 def make_optimizer(name: str, learning_rate: float):
@@ -63,9 +92,27 @@ def make_optimizer(name: str, learning_rate: float):
     return (keras.optimizers.Adam if name == "adam" else keras.optimizers.Nadam)(learning_rate)
 
 
+def uncompiled_model(config: TrainConfig, input_shape, num_classes: int):
+    """The registry model, or the custom stack with its head (exactly the planned layers)."""
+    if config.model != CUSTOM:
+        return models.build(config.model, input_shape, num_classes)
+    from lab import padding_tf
+
+    specs, _ = planner.with_head(planner.decode_stack(config.stack), num_classes)
+    return padding_tf.build_model(input_shape, specs)
+
+
+def registry_stack(name: str, input_shape) -> list[planner.LayerSpec] | None:
+    """A registry model's layers as planner rows (a custom stack's starting point); None when the
+    model is not one chain of planner layers (the ResNets)."""
+    from lab import padding_tf
+
+    return padding_tf.stack_from_model(models.build(name, input_shape, 10))
+
+
 def build_model(config: TrainConfig, input_shape, num_classes: int):
-    """The registry model for ``config``, compiled for sparse labels."""
-    model = models.build(config.model, input_shape, num_classes)
+    """The model for ``config``, compiled for sparse labels."""
+    model = uncompiled_model(config, input_shape, num_classes)
     model.compile(
         optimizer=make_optimizer(config.optimizer, config.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -76,7 +123,7 @@ def build_model(config: TrainConfig, input_shape, num_classes: int):
 
 def model_summary(config: TrainConfig, input_shape, num_classes: int) -> list[dict]:
     """Layer, type, output shape and parameters, before training (what ``model.summary()`` prints)."""
-    model = models.build(config.model, input_shape, num_classes)
+    model = uncompiled_model(config, input_shape, num_classes)
     return [
         {
             "layer": layer.name,
@@ -86,6 +133,13 @@ def model_summary(config: TrainConfig, input_shape, num_classes: int) -> list[di
         }
         for layer in model.layers
     ]
+
+
+def load_data(config: TrainConfig) -> datasets.Dataset:
+    """The run's dataset: a built-in one, or the uploaded class folders at the chosen size."""
+    if config.dataset == FOLDERS:
+        return datasets.load_folders(config.data_dir, config.image_size, config.seed)
+    return datasets.load(config.dataset, config.seed)
 
 
 def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
@@ -100,7 +154,7 @@ def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     log.phase("loading data")
-    data = datasets.load(config.dataset, config.seed)
+    data = load_data(config)
     log.phase("building the model")
     model = build_model(config, data.input_shape, data.num_classes)
     log.phase("compiling")  # the first batch traces the graph
@@ -128,12 +182,15 @@ def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
     test_loss, test_accuracy = test_scores(probabilities, data.y_test)
     labels = runlog.RunLabels(data.class_names, list(data.input_shape), data.name, config.model)
     runlog.save_artifacts(run_dir, model, labels, runlog.Predictions(probabilities, data.y_test))
+    log.phase("exporting")
+    tflite = export.to_tflite(model, run_dir, data.x_test, probabilities)
     return {
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
         "epochs": epochs_run,
         "seconds": round(seconds, 2),
         "images_per_second": round(len(data.x_train) * max(len(history.epoch), 1) / seconds, 1) if seconds else None,
+        **tflite,
     }
 
 

@@ -334,3 +334,109 @@ def test_show_the_code_downloads_a_script_and_a_notebook(server, browser, tmp_pa
     done = subprocess.run([sys.executable, str(python)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "pooled shape: (35, 60, 3)" in done.stdout, done.stderr[-2000:]
     page.close()
+
+
+def test_the_planner_sends_its_stack_to_the_train_page_and_it_trains(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/padding?plan.preset=CIFAR-10+tutorial+net")
+    wait_until_idle(page)
+    assert_clean(page, "stack-1-planner")
+    page.get_by_text("Train this network").click()
+    page.wait_for_function("() => location.pathname.endsWith('/train')", timeout=60_000)
+    wait_until_idle(page)
+    assert "train.stack=conv-64-k5-same" in page.url and "train.model=custom" in page.url
+    page.get_by_text("Model summary (before training)").click()
+    page.get_by_text("204,362 parameters for 10 classes").wait_for(timeout=30_000)
+    assert_clean(page, "stack-2-train-page")
+    start = time.monotonic()
+    page.get_by_role("button", name="Train").click()
+    first_epoch_done = "() => /epoch ([2-9]|10)\\/10|succeeded/.test(document.body.innerText)"
+    page.wait_for_function(first_epoch_done, timeout=120_000)  # a poll may skip a fast epoch or two
+    print(f"\nplanner stack: Train -> first epoch done in the browser: {time.monotonic() - start:.1f} s")
+    assert_clean(page, "stack-3-first-epoch")
+    page.close()
+
+
+def test_a_zip_of_three_classes_trains_from_scratch_and_the_confusion_matrix_names_them(server, browser, tmp_path):
+    from tests.zipgen import make_zip, shapes_members
+
+    archive = tmp_path / "shapes.zip"
+    archive.write_bytes(make_zip(shapes_members(30)))  # 90 pictures: red, green, blue shapes
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/train?train.dataset=folders&train.epochs=10&train.batch=8&train.size=32")
+    wait_until_idle(page)
+    start = time.monotonic()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(archive))
+    page.get_by_text("3 classes, 90 images").first.wait_for(timeout=60_000)
+    page.get_by_text("Split: 69 train, 12 validation, 9 test images").wait_for(timeout=60_000)
+    wait_until_idle(page)
+    assert_clean(page, "zip-1-uploaded")
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("succeeded").first.wait_for(timeout=300_000)
+    page.get_by_text("Inside the trained model").wait_for(timeout=60_000)
+    wait_until_idle(page)
+    print(f"\nzip of 90 pictures: upload -> trained, results shown: {time.monotonic() - start:.1f} s")
+    confusion = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="predicted").first
+    assert all(name in confusion.inner_text() for name in ("red", "green", "blue"))
+    assert page.get_by_text("TFLite file").count() >= 1
+    assert_clean(page, "zip-2-trained")
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def camera_browser():
+    """Chromium with its fake camera (a moving test pattern) and the permission prompt answered."""
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    fake = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS + fake, headless=True)
+        yield instance
+        instance.close()
+
+
+def take_photo(page) -> None:
+    page.get_by_role("button", name="Take Photo").click(timeout=60_000)
+    page.get_by_role("button", name="Clear photo").wait_for(timeout=30_000)
+    wait_until_idle(page, settle_s=0.5)
+
+
+def test_the_webcam_captures_a_frame_and_the_classifier_classifies_it(server, camera_browser):
+    context = camera_browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"])
+    page = context.new_page()
+    page.goto(f"{server}/classify?cls.random=true&cls.webcam=true&cls.samples=china")
+    wait_until_idle(page)
+    take_photo(page)
+    page.get_by_text("batch of 2").first.wait_for(timeout=60_000)  # the sample and the camera frame
+    assert page.get_by_text("camera.jpg").count() >= 1
+    assert_clean(page, "webcam-1-classified")
+    context.close()
+
+
+def test_the_webcam_captures_pictures_into_classes(server, camera_browser, tmp_path):
+    context = camera_browser.new_context(
+        viewport={"width": 1400, "height": 1000}, permissions=["camera"], accept_downloads=True
+    )
+    page = context.new_page()
+    page.goto(f"{server}/train?train.dataset=folders&train.folders=camera")
+    wait_until_idle(page)
+    page.get_by_label("Capture into class").fill("waving")
+    page.get_by_label("Capture into class").press("Enter")
+    wait_until_idle(page)
+    for _ in range(2):
+        take_photo(page)
+        page.get_by_role("button", name="Add this picture").click()
+        wait_until_idle(page, settle_s=0.5)
+        page.get_by_role("button", name="Clear photo").click()
+        wait_until_idle(page, settle_s=0.5)
+    page.get_by_text("waving: 2").wait_for(timeout=30_000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download as zip").click()
+    saved = tmp_path / "my_classes.zip"
+    download.value.save_as(saved)
+    import zipfile
+
+    assert zipfile.ZipFile(saved).namelist() == ["waving/0001.jpg", "waving/0002.jpg"]
+    assert_clean(page, "webcam-2-captured")
+    context.close()

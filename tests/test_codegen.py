@@ -268,3 +268,23 @@ def test_a_custom_planner_stack_builds_the_planned_parameters(tmp_path):
     plan = planner.plan_stack((40, 30, 3), specs)
     printed = run(codegen.planner_script(planner.keras_snippet((40, 30, 3), specs)), tmp_path)
     assert int(printed["parameters"]) == plan.total_params
+
+
+def test_a_custom_stack_on_your_own_pictures_trains_like_the_page_and_its_tflite_file_agrees(tmp_path):
+    from lab import datasets, export, runlog, training
+    from tests.zipgen import make_zip, shapes_members
+
+    staged = datasets.stage_zip(make_zip(shapes_members(20)), tmp_path / "uploads")
+    stack = "conv-8-k3-same-relu,max-k2,conv-16-k3-same-relu,gap"
+    settings = {"dataset": "folders", "data_dir": str(staged.path), "image_size": 32, "model": "custom"}
+    config = training.TrainConfig(**settings, stack=stack, epochs=3, batch_size=8)
+    result = training.run(config, tmp_path / "run", runlog.RunLog(lambda rows: None))
+    printed = run(codegen.training_script(config, folder=str(staged.path)), tmp_path)
+    assert int(printed["parameters"]) == config.plan().total_params == 1_443  # 3 classes: red, green, blue
+    assert int(printed["epochs"]) == 3 and float(printed["test accuracy"]) == pytest.approx(
+        result["test_accuracy"], abs=1e-4
+    )
+    tflite = tmp_path / "run" / export.TFLITE_FILE
+    printed = run(codegen.tflite_script(config, str(tflite), folder=str(staged.path)), tmp_path)
+    assert float(printed["test accuracy"]) == pytest.approx(result["test_accuracy"], abs=1e-4)
+    assert result["tflite_max_difference"] <= 1e-4 and result["tflite_images"] == 6  # 2 of each class

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 
+import numpy as np
 import pytest
 
 from lab import datasets
@@ -172,3 +173,25 @@ def test_a_refused_upload_leaves_nothing_behind(tmp_path):
     staged = datasets.stage_zip(make_zip(shapes_members(6)), uploads)
     again = datasets.stage_zip(make_zip(shapes_members(6)), uploads)  # the same bytes: reused, not rechecked
     assert again == staged and staged_listing(uploads) == [staged.path.name]
+
+
+def test_your_class_folders_load_square_resized_and_split_per_class(tmp_path):
+    staged = datasets.stage_zip(make_zip(shapes_members(20)), tmp_path / "uploads")
+    data = datasets.load_folders(staged.path, 24, seed=3)
+    assert data.class_names == ["blue", "green", "red"] and data.input_shape == (24, 24, 3)
+    assert (len(data.x_train), len(data.x_valid), len(data.x_test)) == (3 * 15, 3 * 3, 3 * 2)
+    assert set(data.y_test) == {0, 1, 2} and data.x_train.min() >= 0.0 and data.x_train.max() <= 1.0
+    again = datasets.load_folders(staged.path, 24, seed=3)
+    np.testing.assert_array_equal(data.x_train, again.x_train)  # seeded: the script splits the same way
+    with pytest.raises(InputError, match="upload the zip again"):
+        datasets.load_folders(tmp_path / "gone", 24)
+
+
+def test_captured_pictures_become_a_zip_the_same_reader_accepts(tmp_path):
+    pictures = {"thumbs up": [shape_image((200, 40, 40), i) for i in range(5)], "fist": []}
+    pictures["fist"] = [shape_image((40, 40, 200), i) for i in range(5)]
+    staged = datasets.stage_zip(datasets.class_folders_zip(pictures), tmp_path / "uploads")
+    assert {name: len(paths) for name, paths in staged.classes.items()} == {"fist": 5, "thumbs up": 5}
+    for hostile in ("../up", "a/b", "", " ", "x" * 41, "-rf"):
+        with pytest.raises(InputError, match=r"Class names|a name"):
+            datasets.class_folders_zip({hostile: pictures["fist"]})

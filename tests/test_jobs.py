@@ -232,3 +232,32 @@ def test_a_learner_gets_one_active_run_and_the_queue_says_when_it_starts(monkeyp
     monkeypatch.setenv("CNNLAB_RUNS_PER_LEARNER", "2")
     worker.submit("train", {**TINY, "seed": 3}, owner="alice")  # a room may allow more
     jobs.cancel(first, instructor=True)
+
+
+def test_a_planner_stack_trains_through_a_worker_into_exactly_the_planned_model():
+    from lab import planner, training
+
+    _, specs = planner.PRESETS["CIFAR-10 tutorial net"]  # built on the planner, sent as the page's link sends it
+    config = training.TrainConfig(model="custom", stack=planner.encode_stack(specs), epochs=1, batch_size=64)
+    plan = config.plan()
+    done = wait_for(worker.submit("train", config), ("succeeded", "failed"), timeout=180)
+    assert done.status == "succeeded", done.error
+    model = runlog.load_model(jobs.run_dir(done.id))
+    assert model.count_params() == plan.total_params == 204_362  # a 10-class head on 8x8 digits
+    assert [tuple(layer.output.shape[1:]) for layer in model.layers] == [layer.output_shape for layer in plan.layers]
+    assert done.result["tflite_max_difference"] <= 1e-4 and done.result["tflite_images"] == 360  # every test digit
+    assert (jobs.run_dir(done.id) / "model.tflite").stat().st_size == done.result["tflite_bytes"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "message"),
+    [
+        ("conv-6-k5-tanh,avg-k2,conv-16-k5-tanh", r"Layer 3 \(Conv2D\): With VALID padding the kernel"),
+        ("conv-64-k3-same-relu,flat,dense-2000-relu", r"Layer 3 \(Dense\) brings the model to 8,194,640 parameters"),
+    ],
+    ids=["collapses", "over the parameter cap"],
+)
+def test_a_stack_that_cannot_train_is_refused_before_any_run_exists(stack, message):
+    with pytest.raises(InputError, match=message):
+        worker.submit("train", {"model": "custom", "stack": stack})
+    assert jobs.list_runs() == []

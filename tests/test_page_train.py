@@ -81,3 +81,33 @@ def test_a_shared_run_link_is_view_only_for_another_browser():
     cancel = next(button for button in mine.button if button.label == "Cancel")
     cancel.click().run()
     assert jobs.get(run_id).cancel_requested is not None
+
+
+def test_a_planner_link_opens_the_stack_and_shows_the_planned_model():
+    from lab import planner
+
+    _, specs = planner.PRESETS["HOML Fashion-MNIST CNN"]
+    app = page(**{"train.model": "custom", "train.stack": planner.encode_stack(specs)})
+    assert not app.exception and not app.error
+    assert app.selectbox(key="train.start").value == "link"
+    assert any("1,151,690 parameters" in caption.value for caption in app.caption)  # on 8x8 digits, head for 10
+    assert app.query_params["train.stack"] == planner.encode_stack(specs)  # the URL keeps the stack
+
+
+def test_a_stack_that_collapses_is_refused_with_the_layer_named():
+    app = page(**{"train.model": "custom", "train.stack": "conv-6-k5-tanh,avg-k2,conv-16-k5-tanh"})
+    assert not app.exception
+    assert "Layer 3 (Conv2D): With VALID padding" in app.error[0].value
+    assert not any(button.label == "Train" for button in app.button)  # refused before any run
+
+
+def test_a_hostile_stack_link_is_a_message():
+    app = page(**{"train.model": "custom", "train.stack": "conv-16-k3,<script>"})
+    assert not app.exception and "unknown layer" in app.error[0].value
+
+
+def test_your_own_pictures_wait_for_a_zip_then_show_the_split():
+    app = page(**{"train.dataset": "folders"})
+    assert not app.exception and not app.error
+    assert train_button(app).disabled  # nothing uploaded yet
+    assert app.session_state["train.folders"] == "zip"

@@ -1,0 +1,94 @@
+"""Your own class folders, for the Train and Fine-tune pages: a zip upload, or webcam captures.
+
+No math: the zip is checked and extracted once per content by :func:`lab.datasets.stage_zip` (the
+same safe reader for both sources), and captures become a zip by
+:func:`lab.datasets.class_folders_zip` first, so they pass the very same checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from app_pages._widgets import bound, friendly_errors
+from lab import datasets, images, jobs
+
+
+def _stage(data: bytes) -> datasets.StagedZip:
+    return datasets.stage_zip(data, jobs.home() / "uploads")
+
+
+def _show(staged: datasets.StagedZip) -> None:
+    st.caption(
+        f"{len(staged.classes)} classes, {staged.count} images; skipped {staged.unreadable} unreadable, "
+        f"ignored {staged.ignored} other files."
+    )
+    for col, (name, paths) in zip(st.columns(min(len(staged.classes), 6)), staged.classes.items(), strict=False):
+        col.image([images.load_image(p) for p in paths[:3]], width=80, caption=[f"{name} ({len(paths)})", "", ""])
+
+
+def capture_ui(prefix: str) -> datasets.StagedZip | None:
+    """Teachable Machine's flow: name a class, take pictures into it, repeat; then train on them.
+
+    The pictures stay in this browser session until staged; "Download" gives them as a zip of
+    class folders to keep or to upload elsewhere.
+    """
+    shots: dict[str, list[bytes]] = st.session_state.setdefault(f"{prefix}.captures", {})
+    left, right = st.columns([1, 2])
+    name = left.text_input("Capture into class", key=f"{prefix}.class", placeholder="e.g. thumbs up")
+    photo = right.camera_input("Take a picture", key=f"{prefix}.camera")
+    if photo is not None and left.button("Add this picture", icon=":material/add_a_photo:", key=f"{prefix}.add"):
+        with friendly_errors():
+            images.load_image(photo.getvalue())  # a frame we cannot read is refused now, not at training
+            folder = datasets.class_name(name)
+        digest = hashlib.sha256(photo.getvalue()).hexdigest()
+        if digest not in st.session_state.setdefault(f"{prefix}.seen", set()):  # a double click adds it once
+            st.session_state[f"{prefix}.seen"].add(digest)
+            shots.setdefault(folder, []).append(photo.getvalue())
+    if not shots:
+        st.info(
+            f"Name a class, take a picture, press Add; at least {datasets.MIN_CLASSES} classes with "
+            f"{datasets.MIN_PER_CLASS} pictures each.",
+            icon=":material/photo_camera:",
+        )
+        return None
+    left.caption(" · ".join(f"**{folder}**: {len(pictures)}" for folder, pictures in sorted(shots.items())))
+    archive = datasets.class_folders_zip(shots)
+    left.download_button("Download as zip", archive, "my_classes.zip", "application/zip", key=f"{prefix}.download")
+    if left.button("Start over", key=f"{prefix}.clear"):
+        shots.clear()
+        st.session_state[f"{prefix}.seen"] = set()
+        st.rerun()
+    ready = len(shots) >= datasets.MIN_CLASSES and min(map(len, shots.values())) >= datasets.MIN_PER_CLASS
+    return _stage(archive) if ready else None
+
+
+def class_folders_ui(prefix: str) -> datasets.StagedZip | None:
+    """A zip of class folders or webcam captures, checked and extracted: the staged folders, or None."""
+    source = bound(
+        st.segmented_control,
+        "Your pictures",
+        f"{prefix}.folders",
+        "zip",
+        ["zip", "camera"],
+        format_func={"zip": "Upload a zip", "camera": "Webcam"}.get,
+    )
+    staged = None
+    if source == "camera":
+        with friendly_errors():
+            staged = capture_ui(prefix)
+    else:
+        upload = st.file_uploader("Zip of class folders (cats/…, dogs/…)", type=["zip"], key=f"{prefix}.zip")
+        if upload is None:
+            st.info(
+                f"Upload a zip with one folder per class (at least {datasets.MIN_CLASSES} classes, "
+                f"{datasets.MIN_PER_CLASS} images each).",
+                icon=":material/folder_zip:",
+            )
+            return None
+        with friendly_errors():
+            staged = _stage(upload.getvalue())
+    if staged is not None:
+        _show(staged)
+    return staged
