@@ -123,6 +123,7 @@ for col, (label, value) in zip(st.columns(4), plan.memory_figures(batch).items()
 specs = [layer.spec for layer in plan.layers]
 dataset = next((name for name, shape in datasets.INPUT_SHAPES.items() if shape == plan.input_shape), "digits")
 link = {"train.model": "custom", "train.stack": planner.encode_stack(specs), "train.dataset": dataset}
-st.page_link("app_pages/train.py", label="Train this network", icon=":material/play_arrow:", query_params=link)
+if st.button("Train this network", icon=":material/play_arrow:"):
+    st.switch_page("app_pages/train.py", query_params=link)
 st.caption(f"On {dataset}, with a classifier head for its classes: the Train page checks the shapes again.")
 show_code(codegen.planner_script(planner.keras_snippet(plan.input_shape, specs)))

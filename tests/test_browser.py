@@ -90,14 +90,19 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    executable = chromium_path()
+def playwright_driver():
+    chromium_path()  # skip or fail first, with the reason
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
+    with sync_playwright() as playwright:  # one driver per module: a second one inside it is refused
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver):
+    instance = playwright_driver.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+    yield instance
+    instance.close()
 
 
 IDLE_JS = """() => {
@@ -277,7 +282,7 @@ def test_finetune_settings_survive_switching_to_a_zip_and_uploading(server, brow
     page.goto(f"{server}/finetune?ft.base=MobileNetV2&ft.size=96&ft.batch=16")
     wait_until_idle(page)
     assert number(page, "Image size") == "96"
-    page.get_by_text("My class folders (zip)").click()
+    page.get_by_text("My class folders (zip or webcam)").click()
     wait_until_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(archive))
     page.get_by_text("3 classes, 18 images").first.wait_for(timeout=60_000)
@@ -384,16 +389,12 @@ def test_a_zip_of_three_classes_trains_from_scratch_and_the_confusion_matrix_nam
 
 
 @pytest.fixture(scope="module")
-def camera_browser():
+def camera_browser(playwright_driver):
     """Chromium with its fake camera (a moving test pattern) and the permission prompt answered."""
-    executable = chromium_path()
-    from playwright.sync_api import sync_playwright
-
     fake = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS + fake, headless=True)
-        yield instance
-        instance.close()
+    instance = playwright_driver.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS + fake)
+    yield instance
+    instance.close()
 
 
 def take_photo(page) -> None:
