@@ -83,7 +83,7 @@ def test_two_phases_through_the_runner_beat_chance(tmp_path, monkeypatch, shapes
         "image_size": 96,
         "batch_size": 16,
         "head_epochs": 2,
-        "finetune_epochs": 5,
+        "finetune_epochs": 8,
         "head_learning_rate": 0.05,
         "augmentation": False,
     }
@@ -99,7 +99,7 @@ def test_two_phases_through_the_runner_beat_chance(tmp_path, monkeypatch, shapes
         run.result["parameters"]["phase 1"][0] < run.result["parameters"]["phase 2"][0]
     )  # more trainable after unfreezing
     state = runlog.progress(jobs.metrics(run_id))
-    assert state.curves["marker:unfreeze_epoch"][0] == [2.0] and state.epochs_done == 7
+    assert state.curves["marker:unfreeze_epoch"][0] == [2.0] and state.epochs_done == 10
     assert (jobs.run_dir(run_id) / "model.keras").exists()
     from lab import classify
 
