@@ -127,8 +127,9 @@ def run_panel(run_id: str) -> jobs.Run | None:
     """Status, progress, curves and Cancel/Resume for a run, polled while active.
 
     A poll reads the run's row and only its new metric rows, and patches the new points into the
-    curves; it polls every second while something changes and backs off to 8 s when nothing does. Only the browser that started the run (or an instructor) sees Cancel and Resume; a
-    shared link is view-only. Returns the run, or None when the id is unknown.
+    curves; it polls every second while something changes and backs off to 8 s when nothing does.
+    Only the browser that started the run (or an instructor) sees Cancel and Resume; a shared link
+    is view-only. Returns the run, or None when the id is unknown.
     """
     try:
         run = jobs.get(run_id)
@@ -142,8 +143,6 @@ def run_panel(run_id: str) -> jobs.Run | None:
     def live() -> None:
         current = jobs.get(run_id)
         cached = _rows(current)
-        if current.active:
-            _poll_interval(run_id, (current.status, cached["after"], jobs.queue_position(run_id)))
         state = runlog.progress(cached["rows"])
         cols = st.columns([3, 1])
         cols[0].markdown(_status_line(current, state))
@@ -166,6 +165,8 @@ def run_panel(run_id: str) -> jobs.Run | None:
             st.plotly_chart(_curves(cached, state.curves), key=f"curves.{run_id}")
         if run.active and not current.active:
             st.rerun()  # finished while we watched: redraw the whole page with the results
+        if current.active:  # last: a click in this run (Cancel) is handled before any rerun drops it
+            _poll_interval(run_id, (current.status, cached["after"], jobs.queue_position(run_id)))
 
     live()
     return jobs.get(run_id)
@@ -235,8 +236,9 @@ def export_panel(run: jobs.Run) -> None:
         runlog.MODEL_FILE: f"{run.id}.keras",
         export.TFLITE_FILE: f"{run.id}.tflite",
         runlog.LABELS_FILE: f"{run.id}-labels.json",
+        runlog.HISTORY_FILE: f"{run.id}-history.csv",
     }
-    downloads(run.id, {**files, runlog.HISTORY_FILE: f"{run.id}-history.csv"})
+    downloads(run.id, files)
     if difference is None or run.kind != "train":
         return
     with st.expander("Use the .tflite file in Python or on a phone", icon=":material/smartphone:"):
