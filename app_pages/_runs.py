@@ -58,10 +58,10 @@ def launch_and_watch(kind: str, config: Config | None, label: str, icon: str, wh
     return run_panel(run_id) if run_id else None
 
 
-def _status_line(run: jobs.Run, state: runlog.Progress) -> str:
+def _status_line(run: jobs.Run, state: runlog.Progress, position: int | None) -> str:
     line = f"{STATUS_ICONS.get(run.status, '')} **{run.status}** · run `{run.id}`"
-    if run.status == "queued":
-        line += f" · position {jobs.queue_position(run.id)} in the queue"
+    if position is not None:
+        line += f" · position {position} in the queue"
         if (wait := jobs.estimated_start(run.id)) is not None:
             line += f", starts in about {_duration(wait)}"
     if run.active and state.phase and state.phase != "training":
@@ -144,8 +144,9 @@ def run_panel(run_id: str) -> jobs.Run | None:
         current = jobs.get(run_id)
         cached = _rows(current)
         state = runlog.progress(cached["rows"])
+        position = jobs.queue_position(run_id) if current.status == "queued" else None  # one query a poll
         cols = st.columns([3, 1])
-        cols[0].markdown(_status_line(current, state))
+        cols[0].markdown(_status_line(current, state, position))
         if not jobs.may_control(current, owner(), instructor()):
             cols[1].caption("View only: another learner's run.")
         elif current.active and cols[1].button("Cancel", key=f"cancel.{run_id}", icon=":material/stop:"):
@@ -166,7 +167,7 @@ def run_panel(run_id: str) -> jobs.Run | None:
         if run.active and not current.active:
             st.rerun()  # finished while we watched: redraw the whole page with the results
         if current.active:  # last: a click in this run (Cancel) is handled before any rerun drops it
-            _poll_interval(run_id, (current.status, cached["after"], jobs.queue_position(run_id)))
+            _poll_interval(run_id, (current.status, cached["after"], position))
 
     live()
     return jobs.get(run_id)
