@@ -9,6 +9,7 @@ import threading
 import streamlit as st
 
 from app_pages import NAVIGATION
+from app_pages._server import memory_housekeeping
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 
@@ -103,6 +104,7 @@ def home() -> None:
 
 
 keep_keras_state()
+memory_housekeeping()
 if os.environ.get("CNNLAB_SUPERVISOR", "1") != "0":  # the test suite runs its own, per test workspace
     supervisor()
 navigation = st.navigation({"": [st.Page(home, title="Home", icon=":material/home:", default=True)], **tool_pages()})

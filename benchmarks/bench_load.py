@@ -6,6 +6,7 @@ seconds over the burst and its resident memory after it. Loopback only; every se
 whole run are bounded in time.
 
 Run from the repository root: ``python -m benchmarks.bench_load`` (``--sizes 1,10`` for fewer).
+Memory after repeated bursts and a quiet spell: ``--sizes 30 --rounds 4 --idle 180``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ PAGES = {
     "pooling": ("pooling", ""),
     "classifier (random weights)": ("classify", "cls.random=true"),
 }
+
+WARM = [*PAGES.values(), ("padding", ""), ("pr", ""), ("train", ""), ("finetune", ""), ("", "")]
 
 
 def process_stats(pid: int) -> tuple[float, float]:
@@ -46,16 +49,20 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,10,30,60")
     parser.add_argument("--timeout", type=float, default=180.0, help="per session, seconds")
     parser.add_argument("--pages", default=",".join(PAGES), help="which of: " + ", ".join(PAGES))
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every page's bursts this many times")
+    parser.add_argument("--idle", type=float, default=0.0, help="then stay idle this long, reporting RSS each minute")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     with server(tempfile.mkdtemp(prefix="cnnlab-load-")) as (port, process):
-        for page, query in PAGES.values():  # warm: TensorFlow imported, models and images cached
+        for page, query in WARM:  # warm: TensorFlow imported, models and images cached, every page seen
             asyncio.run(visit(port, page, query))
         print(
             f"{'page':30s} {'N':>3s} {'p50 s':>7s} {'p95 s':>7s} {'errors':>6s} {'KB/session':>10s} "
             f"{'server CPU s':>12s} {'RSS MB':>7s}"
         )
-        for name, (page, query) in PAGES.items():
+        _, warm_rss = process_stats(process.pid)
+        print(f"warm: every page visited once, RSS {warm_rss:.0f} MB")
+        for name, (page, query) in [item for _ in range(args.rounds) for item in PAGES.items()]:
             if name not in args.pages.split(","):
                 continue
             for sessions in sizes:
@@ -76,6 +83,11 @@ def main() -> None:
                     if v.error:
                         print("   error:", v.error)
                         break
+        idle_start = time.monotonic()
+        while time.monotonic() - idle_start < args.idle:  # a quiet room: is the bursts' memory handed back?
+            time.sleep(min(60.0, args.idle - (time.monotonic() - idle_start)))
+            _, rss = process_stats(process.pid)
+            print(f"idle {time.monotonic() - idle_start:5.0f} s: RSS {rss:.0f} MB (warm {warm_rss:.0f} MB)")
 
 
 if __name__ == "__main__":

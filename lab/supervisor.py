@@ -15,6 +15,7 @@ import os
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 
 from lab import datasets, jobs
 
@@ -51,6 +52,45 @@ def release_memory() -> bool:
     with contextlib.suppress(OSError, AttributeError):
         return bool(ctypes.CDLL(name).malloc_trim(0))
     return False
+
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+
+
+def limit_malloc_arenas(count: int = 2) -> bool:
+    """Cap glibc's malloc arenas for threads created from now on (``mallopt(M_ARENA_MAX, count)``).
+
+    Streamlit runs every script run in a new thread, and glibc gives threads that allocate at the
+    same moment arenas of their own, up to 8 per core. After a burst of 30 sessions the freed memory
+    is scattered over those arenas and cannot be handed back: measured here, 30-session bursts on
+    three pages left RSS 240 MB over the warm baseline after ``malloc_trim`` with the default
+    arenas, 125 MB with two (bursts' p95 unchanged). Same as ``MALLOC_ARENA_MAX=2``, but works
+    where the environment cannot be set before the process starts (a hosted app).
+    """
+    name = ctypes.util.find_library("c")
+    if not name or count < 1:
+        return False
+    with contextlib.suppress(OSError, AttributeError):
+        return bool(ctypes.CDLL(name).mallopt(M_ARENA_MAX, int(count)))
+    return False
+
+
+def memory_loop(expire: Callable[[], int], interval: float = 30.0, rounds: int | None = None) -> None:
+    """Every ``interval`` seconds call ``expire`` (the web server's: drop sessions past their
+    reconnect window; returns how many it dropped) and, when it dropped any, :func:`release_memory`.
+
+    Streamlit keeps a disconnected session (its state, widgets, fragments) for
+    ``server.disconnectedSessionTTL`` seconds so that a dropped connection can resume, but its store
+    reaps expired sessions only on its next write: after a burst, the next learner to disconnect. A
+    quiet room kept 128 sessions (~500 MB here) indefinitely; this loop makes the TTL a bound.
+    """
+    done = 0
+    while rounds is None or done < rounds:
+        time.sleep(interval)
+        with contextlib.suppress(Exception):  # housekeeping never takes the server down
+            if expire() > 0:
+                release_memory()
+        done += 1
 
 
 def run(interval: float = 5.0, rounds: int | None = None, trim: bool = False) -> None:

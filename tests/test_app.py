@@ -52,3 +52,26 @@ def test_streamlit_skips_the_full_garbage_collection_after_every_run():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+def test_expired_disconnected_sessions_are_dropped_without_waiting_for_the_next_disconnect(monkeypatch):
+    """Streamlit's session store reaps expired sessions only on a write; app.py's housekeeping
+    reaches it through the runtime's private attributes, which must exist in this Streamlit."""
+    import types
+
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+    from streamlit.runtime.websocket_session_manager import WebsocketSessionManager
+
+    from app_pages._server import expire_disconnected_sessions
+
+    storage = MemorySessionStorage(ttl_seconds=0)
+    manager = WebsocketSessionManager(
+        storage, uploaded_file_manager=None, script_cache=None, message_enqueued_callback=None
+    )
+    storage.save(types.SimpleNamespace(session=types.SimpleNamespace(id="gone")))
+    assert len(storage._cache._data) == 1  # expired, and still held: nothing wrote to the store since
+    monkeypatch.setattr(Runtime, "exists", classmethod(lambda cls: True))
+    monkeypatch.setattr(Runtime, "instance", classmethod(lambda cls: types.SimpleNamespace(_session_mgr=manager)))
+    assert expire_disconnected_sessions() == 1
+    assert storage.list() == []

@@ -51,3 +51,25 @@ def test_stale_uploads_and_half_written_folders_are_cleared_but_not_ones_in_use(
     removed = supervisor.clean()
     assert set(removed) == {old.path, partial}
     assert used.path.exists() and fresh.path.exists()
+
+
+def test_malloc_arenas_can_be_capped_on_glibc():
+    assert supervisor.limit_malloc_arenas(2) is True
+
+
+def test_the_memory_loop_releases_memory_only_when_sessions_expired(monkeypatch):
+    released, dropped = [], iter([0, 3, 0, 1])
+    monkeypatch.setattr(supervisor, "release_memory", lambda: released.append(1) or True)
+    supervisor.memory_loop(lambda: next(dropped), interval=0, rounds=4)
+    assert released == [1, 1]
+
+
+def test_a_failing_expire_does_not_stop_the_memory_loop(monkeypatch):
+    calls = []
+
+    def expire() -> int:
+        calls.append(1)
+        raise RuntimeError("streamlit internals moved")
+
+    supervisor.memory_loop(expire, interval=0, rounds=3)
+    assert len(calls) == 3
