@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PORT   ?= 8501
 
-.PHONY: run test lint format bench assets clean
+.PHONY: run serve-workshop test lint format bench assets clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "CNN Lab needs Python 3.11+"'
@@ -31,6 +31,12 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 # The supervisor reaps dead workers and starts queued runs from the moment the server starts.
 run: $(VENV)/.runtime
 	$(BIN)/python -m lab.supervisor & trap 'kill $$!' EXIT; $(BIN)/streamlit run app.py --server.port $(PORT)
+
+# A room on one machine: SERVERS Streamlit processes (default: one per core, at least 2) behind
+# nginx (`apt-get install nginx-light`) on PORT, one supervisor, warm workers. See README.
+SERVERS ?=
+serve-workshop: $(VENV)/.runtime
+	$(BIN)/python -m deploy.workshop --port $(PORT) $(if $(SERVERS),--servers $(SERVERS))
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -28,6 +28,7 @@ class Visit:
     bytes: int  # every ForwardMsg the server sent for it
     messages: int
     error: str | None  # None, or what went wrong (an exception box, a timeout, a closed socket)
+    text: bytes = b""  # every message's bytes, with ``keep=True`` (what a test looks for)
 
 
 def free_port() -> int:
@@ -65,7 +66,9 @@ def server(workspace: str, port: int | None = None, extra_env: dict | None = Non
             process.kill()
 
 
-async def visit(port: int, page: str, query: str = "", timeout: float = 120.0, reruns: int = 0) -> list[Visit]:
+async def visit(
+    port: int, page: str, query: str = "", timeout: float = 120.0, reruns: int = 0, keep: bool = False
+) -> list[Visit]:
     """Open a new session on ``page`` (its URL path) with ``query``, wait for the script to finish,
     then rerun it ``reruns`` times in the same session (as a click does, with the state it has)."""
     import websockets
@@ -81,14 +84,15 @@ async def visit(port: int, page: str, query: str = "", timeout: float = 120.0, r
             f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None, open_timeout=30
         ) as socket_:
             for _ in range(reruns + 1):
-                visits.append(await _one_run(socket_, message, timeout, ForwardMsg))
+                visits.append(await _one_run(socket_, message, timeout, ForwardMsg, keep))
     except Exception as failure:  # a closed or refused socket: counted as an error, not a crash
         visits.append(Visit(0.0, 0, 0, f"{type(failure).__name__}: {failure}"))
     return visits
 
 
-async def _one_run(socket_, message, timeout: float, forward_type) -> Visit:
+async def _one_run(socket_, message, timeout: float, forward_type, keep: bool = False) -> Visit:
     received = count = 0
+    kept = bytearray()
     error = None
     start = time.perf_counter()
     await socket_.send(message.SerializeToString())
@@ -97,6 +101,8 @@ async def _one_run(socket_, message, timeout: float, forward_type) -> Visit:
         while True:
             data = await asyncio.wait_for(socket_.recv(), timeout=max(0.1, deadline - time.monotonic()))
             received, count = received + len(data), count + 1
+            if keep:
+                kept += data
             forward = forward_type.FromString(data)
             kind = forward.WhichOneof("type")
             if kind == "delta" and forward.delta.new_element.WhichOneof("type") == "exception":
@@ -105,7 +111,7 @@ async def _one_run(socket_, message, timeout: float, forward_type) -> Visit:
                 break
     except TimeoutError:
         error = f"no script_finished within {timeout:.0f} s"
-    return Visit(time.perf_counter() - start, received, count, error)
+    return Visit(time.perf_counter() - start, received, count, error, bytes(kept))
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -1,4 +1,4 @@
-"""Run kinds and the worker process that runs one: ``python -m lab.worker <run_id>``.
+"""Run kinds and the warm worker process that runs them: ``python -m lab.worker``.
 
 A *kind* is a settings dataclass (a :class:`lab.config.Config`) and a runner with the contract of
 :mod:`lab.runlog`: ``run(config, run_dir, log) -> result dict | None``. :data:`KINDS` is the whole
@@ -11,6 +11,7 @@ a test's toy kind, which the worker process must be able to find too.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -86,20 +87,44 @@ def create(name: str, config: Config | dict, status: str = "queued") -> str:
     return jobs.create(name, _settings(name, config).to_dict(), status=status)
 
 
-def execute(run_id: str) -> dict | None:
-    """Run ``run_id`` in this process: the worker's body, and the CLI's foreground run."""
-    stop = threading.Event()
+@contextlib.contextmanager
+def _output_to(path) -> object:
+    """Send this process's stdout and stderr (file descriptors 1 and 2, so TensorFlow's C++ logs
+    too) to ``path`` for the duration: each run keeps its own ``worker.log``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for descriptor in saved:
+                os.close(descriptor)
+
+
+def execute(run_id: str, stop: threading.Event | None = None) -> dict | None:
+    """Run ``run_id`` in this process: a warm worker's body, and the CLI's foreground run.
+
+    ``stop`` (a warm worker's): set by SIGTERM, the run stops at its next batch as interrupted,
+    to be resumed; a cancel is read from the registry (within 0.25 s).
+    """
+    stop = stop or threading.Event()
     run = jobs.get(run_id)
     jobs.update(run_id, status="running", pid=os.getpid(), heartbeat=time.time(), started=run.started or time.time())
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     log = runlog.RunLog(
         lambda rows: jobs.log_metrics(run_id, rows),
         lambda: stop.is_set() or jobs.cancel_requested(run_id),
         lambda epoch: jobs.restart_metrics(run_id, epoch),
     )
     try:
-        log.phase("importing TensorFlow")  # the first seconds of every run: say so
+        if "lab.device" not in sys.modules:
+            log.phase("importing TensorFlow")  # a cold worker's first seconds: say so
         spec = kind(run.kind)
         result = spec.run(spec.config.from_dict(run.config), jobs.run_dir(run_id), log)
     except InputError as error:
@@ -109,7 +134,11 @@ def execute(run_id: str) -> dict | None:
         traceback.print_exc()
         jobs.update(run_id, status="failed", error=f"{type(error).__name__}: {error}", finished=time.time())
         return None
-    if log.cancelled or stop.is_set():
+    if stop.is_set() and not jobs.cancel_requested(run_id):
+        reason = "The worker was stopped (SIGTERM: a shutdown or restart); resume continues from the checkpoint."
+        jobs.update(run_id, status="interrupted", error=reason, finished=time.time())
+        return None
+    if log.cancelled:
         jobs.update(run_id, status="cancelled", finished=time.time())
         return None
     runlog.write_history(jobs.metrics(run_id), jobs.run_dir(run_id))
@@ -117,20 +146,93 @@ def execute(run_id: str) -> dict | None:
     return result
 
 
-def main(run_id: str) -> None:
+POLL_SECONDS = 0.5  # how often an idle worker looks for a queued run: the wait after a slot frees
+MAX_RUNS_PER_WORKER = 50  # then the worker leaves and a fresh one replaces it (nothing accumulates)
+
+
+def warm_up() -> None:
+    """Import TensorFlow and every kind's modules, and load the digits set: what a cold run waits
+    for (~5 s here) happens before any run is waiting."""
+    import lab.device  # noqa: F401  (TensorFlow, configured)
+    from lab import datasets
+
+    for name in kinds():
+        kind(name)
+    datasets.load("digits")
+
+
+def after_run() -> None:
+    """Leave the process as a fresh one would be for the next run: no models, default dtype policy."""
+    if "lab.device" in sys.modules:
+        from lab.device import keras
+
+        keras.backend.clear_session(free_memory=True)
+        keras.mixed_precision.set_global_policy("float32")
+    gc.collect()
+
+
+def serve() -> bool:
+    """A warm worker: claim queued runs and run them, one at a time, until told to leave.
+
+    Leaves after ``CNNLAB_WORKER_IDLE_SECONDS`` idle (unless it is one of the warm ones), after
+    :data:`MAX_RUNS_PER_WORKER` runs, when its workspace is gone, or on SIGTERM (a run in progress
+    is then interrupted, and resumable). Returns True when a fresh worker should replace it.
+    """
+    pid, stop, leave = os.getpid(), threading.Event(), threading.Event()
+    busy: list[str] = []
+
+    def on_term(*_):
+        leave.set()
+        if busy:
+            stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    jobs.worker_seen(pid)
+    warmed, runs_done, idle_since = False, 0, time.monotonic()
+    while not leave.is_set() and jobs.home().exists():
+        run_id = jobs.claim(pid)
+        if run_id:
+            busy.append(run_id)
+            try:
+                with _output_to(jobs.run_dir(run_id) / "worker.log"):
+                    execute(run_id, stop)
+            finally:
+                busy.clear()
+                jobs.worker_seen(pid, None)
+                after_run()
+            runs_done, idle_since, warmed = runs_done + 1, time.monotonic(), True
+            if runs_done >= MAX_RUNS_PER_WORKER:
+                return True
+            continue
+        if not warmed:  # started ahead of demand: get ready for the first run
+            warm_up()
+            warmed = True
+            continue
+        idle = time.monotonic() - idle_since
+        if idle > jobs.worker_idle_seconds() and len(jobs.workers()) > jobs.warm_workers():
+            break
+        jobs.worker_seen(pid)
+        leave.wait(POLL_SECONDS)
+    return False
+
+
+def main() -> None:
+    replace = True  # a crash: let the next worker take the queue
     try:
-        execute(run_id)
+        replace = serve()
     finally:
         with contextlib.suppress(Exception):
-            jobs.schedule()  # start the next queued run even if no page is watching
+            jobs.worker_left(os.getpid())
+            if replace:  # not after SIGTERM (stop_workers, a shutdown): that would start another
+                jobs.schedule()
         sys.stdout.flush()
         sys.stderr.flush()
         # Skip interpreter teardown (TensorFlow's takes about a second): the state is in SQLite
-        # and the files are closed, and a cancelled run must release its memory within 5 s.
+        # and the files are closed, and a stopped worker must release its memory within 5 s.
         os._exit(0)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m lab.worker <run_id>")
-    main(sys.argv[1])
+    if len(sys.argv) != 1:
+        sys.exit("usage: python -m lab.worker  (a warm worker: it takes queued runs from the registry)")
+    main()

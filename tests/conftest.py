@@ -13,6 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # No supervisor thread inside the test process: it would outlive each test's workspace. The
 # browser tests' server turns it on, and tests/test_supervisor.py runs the real one.
 os.environ["CNNLAB_SUPERVISOR"] = "0"
+# Warm workers that a test started leave 3 s after their last run (a server's stay 10 minutes).
+os.environ.setdefault("CNNLAB_WORKER_IDLE_SECONDS", "3")
 
 
 @pytest.fixture
@@ -30,9 +32,11 @@ def toy_workspace(tmp_path, monkeypatch) -> Path:
     """A fresh workspace, one run at a time, and the toy run kind of tests/toykind.py registered."""
     import json
 
+    from lab import jobs
     from tests import toykind
 
     monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
     monkeypatch.setenv("CNNLAB_MAX_RUNS", "1")
     monkeypatch.setenv("CNNLAB_RUN_KINDS", json.dumps(toykind.KIND))
-    return tmp_path / "workspace"
+    yield tmp_path / "workspace"
+    jobs.stop_workers()

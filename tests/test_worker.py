@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -61,3 +63,75 @@ def test_unknown_kinds_and_bad_settings_are_refused_before_a_run_exists():
     with pytest.raises(InputError, match="takes CountConfig"):
         worker.submit("count", object())
     assert jobs.list_runs() == []
+
+
+def test_one_warm_worker_runs_queued_runs_one_after_another():
+    first = worker.submit("count", {"epochs": 2})
+    second = worker.submit("count", {"epochs": 3})
+    assert wait_until_done(first).status == "succeeded" and wait_until_done(second).status == "succeeded"
+    assert jobs.get(first).pid == jobs.get(second).pid  # the same process: no second cold start
+    assert [row["run_id"] for row in jobs.workers()] == [None]  # still there, idle, for the next run
+    assert "count.json" not in (jobs.run_dir(second) / "worker.log").read_text()  # each run its own log
+
+
+def test_an_idle_worker_leaves_after_its_idle_time(monkeypatch):
+    monkeypatch.setenv("CNNLAB_WORKER_IDLE_SECONDS", "0.5")
+    assert wait_until_done(worker.submit("count", {"epochs": 1})).status == "succeeded"
+    deadline = time.monotonic() + 30
+    while jobs.workers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert jobs.workers() == []
+
+
+def test_warm_workers_start_before_any_run_and_take_the_first_one(monkeypatch):
+    monkeypatch.setenv("CNNLAB_WARM_WORKERS", "1")
+    (pid,) = jobs.schedule()  # the supervisor's round: no run yet, one warm worker
+    assert jobs.schedule() == []  # one is enough
+    time.sleep(1.0)  # it found no run: it warms up (TensorFlow, the kinds, digits) while it waits
+    run = wait_until_done(worker.submit("count", {"epochs": 2}), timeout=90)
+    assert run.status == "succeeded" and run.pid == pid
+
+
+def test_a_stopped_worker_interrupts_its_run_and_resume_finishes_it():
+    run_id = worker.submit("count", toykind.CountConfig(epochs=60, pause=0.05))
+    deadline = time.monotonic() + 30
+    while not jobs.metrics(run_id, ("loss",)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs.stop_workers()  # SIGTERM, as a shutdown sends it
+    run = jobs.get(run_id)
+    assert run.status == "interrupted" and "SIGTERM" in run.error
+    jobs.resume(run_id)
+    run = wait_until_done(run_id)
+    assert run.status == "succeeded" and run.resumes == 1
+
+
+def test_a_killed_worker_is_replaced_for_the_queued_runs():
+    running = worker.submit("count", toykind.CountConfig(epochs=200, pause=0.05))
+    waiting = worker.submit("count", {"epochs": 2})
+    deadline = time.monotonic() + 30
+    while not jobs.metrics(running, ("loss",)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed = jobs.get(running).pid
+    os.kill(killed, signal.SIGKILL)
+    assert wait_until_done(running).status == "interrupted"
+    done = wait_until_done(waiting)
+    assert done.status == "succeeded" and done.pid != killed
+
+
+def test_each_worker_gets_the_least_loaded_gpu_and_a_share_of_the_cores(monkeypatch):
+    monkeypatch.setattr(jobs, "gpu_count", lambda: 2)
+    live = [{"gpu": "0"}, {"gpu": "1"}, {"gpu": "0"}]
+    assert jobs._gpu_for_new_worker(live) == "1"
+    assert jobs._worker_env("1")["CUDA_VISIBLE_DEVICES"] == "1"
+    monkeypatch.setattr(jobs, "gpu_count", lambda: 0)
+    monkeypatch.setenv("CNNLAB_MAX_RUNS", "2")
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert jobs._gpu_for_new_worker(live) is None and jobs._worker_env(None)["TF_NUM_INTRAOP_THREADS"] == "8"
+
+
+def test_runs_per_gpu_packs_several_runs_on_each_gpu(monkeypatch):
+    monkeypatch.delenv("CNNLAB_MAX_RUNS", raising=False)
+    monkeypatch.setattr(jobs, "gpu_count", lambda: 2)
+    monkeypatch.setenv("CNNLAB_RUNS_PER_GPU", "4")
+    assert jobs.max_runs() == 8

@@ -1,0 +1,1 @@
+"""Serving CNN Lab to a room: several Streamlit processes behind nginx (see deploy/workshop.py)."""
