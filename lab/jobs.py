@@ -22,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import importlib
 import json
 import math
 import os
 import shutil
 import signal
-import sqlite3
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import database
 from lab.errors import InputError, describe_value
 from lab.runlog import EPOCHS_TOTAL, RESTARTED, RUN_FACT, STEPS_PER_EPOCH, Row
 
@@ -43,24 +45,8 @@ KILL_AFTER_SECONDS = 4.0  # a cancelled worker that has not stopped by then is k
 START_TIMEOUT_SECONDS = 60.0
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_MODULE = "lab.worker"  # run as `python -m lab.worker`: a warm worker that claims runs
-_READY: set[Path] = set()  # databases whose schema this process has already ensured
+RAY_POOL = "lab.ray_pool"  # the workers' placement on a Ray cluster, when CNNLAB_RAY_ADDRESS is set
 _CHILDREN: dict[int, subprocess.Popen] = {}  # workers this process started (by pid), so it can reap them
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, config TEXT NOT NULL, status TEXT NOT NULL,
-    dedupe TEXT, created REAL NOT NULL, started REAL, finished REAL, pid INTEGER, heartbeat REAL,
-    cancel_requested REAL, error TEXT, result TEXT, resumes INTEGER NOT NULL DEFAULT 0, owner TEXT
-);
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL, epoch INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL,
-    value REAL NOT NULL, ts REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS workers (
-    pid INTEGER PRIMARY KEY, started REAL NOT NULL, heartbeat REAL, run_id TEXT, gpu TEXT
-);
-CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics (run_id, name);
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created);
-"""
 
 
 def home() -> Path:
@@ -114,39 +100,17 @@ def max_runs() -> int:
     value = os.environ.get("CNNLAB_MAX_RUNS")
     if value:
         return max(1, int(value))
+    if os.environ.get("CNNLAB_RAY_ADDRESS"):  # the cluster's CPUs (resolved by name: no import cycle)
+        return importlib.import_module(RAY_POOL).slots()
     if gpu_count():
         return gpu_count() * runs_per_gpu()
     by_memory = int(_available_memory() // WORKER_MEMORY_BYTES)
     return max(1, min(os.cpu_count() or 1, by_memory, 8))
 
 
-@contextlib.contextmanager
 def _db(immediate: bool = False):
-    path = home() / "lab.db"
-    if path not in _READY:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
-    connection.row_factory = sqlite3.Row
-    try:
-        if path not in _READY:  # once per database and process: WAL mode is stored in the file
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
-            columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
-            if "owner" not in columns:  # a workspace from before runs had owners
-                connection.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
-            _READY.add(path)
-        connection.execute("PRAGMA synchronous=NORMAL")  # per connection
-        if immediate:
-            connection.execute("BEGIN IMMEDIATE")  # one writer decides: no double starts
-        yield connection
-        if immediate:
-            connection.execute("COMMIT")
-    except BaseException:
-        if immediate and connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
-    finally:
-        connection.close()
+    """One operation's connection to the registry (:mod:`lab.database`: SQLite or PostgreSQL)."""
+    return database.connect(home() / "lab.db", immediate)
 
 
 @dataclass(frozen=True)
@@ -170,7 +134,7 @@ class Run:
         return self.status in ACTIVE
 
 
-def _run(row: sqlite3.Row) -> Run:
+def _run(row) -> Run:
     values = {name: row[name] for name in Run.__dataclass_fields__}
     values["config"] = json.loads(row["config"])
     values["result"] = json.loads(row["result"]) if row["result"] else None
@@ -287,7 +251,10 @@ def log_metrics(run_id: str, rows: list[Row]) -> None:
     """Store a runner's rows (and count them as a heartbeat)."""
     now = time.time()
     with _db() as db:
-        db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", [(run_id, *row, now) for row in rows])
+        db.executemany(
+            "INSERT INTO metrics (run_id, epoch, step, name, value, ts) VALUES (?, ?, ?, ?, ?, ?)",
+            [(run_id, *row, now) for row in rows],
+        )
         db.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (now, run_id))
 
 
@@ -328,16 +295,49 @@ def _exit_reason(pid: int | None) -> str:
     return "The worker process stopped unexpectedly (killed, out of memory, or the server restarted)."
 
 
+HOST = socket.gethostname()
+
+
+def heartbeat_timeout() -> float:
+    """``CNNLAB_HEARTBEAT_SECONDS``: a worker on another host is dead after this long unheard (30)."""
+    return max(1.0, _setting("CNNLAB_HEARTBEAT_SECONDS", 30))
+
+
+def _worker_alive(row) -> bool:
+    """Is this ``workers`` row a live worker? One on this host: its process exists and is a worker (a
+    process younger than 10 s may still be between fork and exec, with its parent's command line).
+    On another host (a Ray node): it was heard from within :func:`heartbeat_timeout`."""
+    if row["host"] != HOST:
+        return time.time() - (row["heartbeat"] or 0) < heartbeat_timeout()
+    child = _CHILDREN.get(row["pid"])
+    if child is not None and child.poll() is not None:
+        return False
+    try:
+        text = Path(f"/proc/{row['pid']}/cmdline").read_bytes()
+    except OSError:
+        return False
+    if WORKER_MODULE.encode() in text or text.startswith(b"ray::"):
+        return True
+    return bool(text) and time.time() - row["started"] < 10
+
+
 def reap() -> None:
-    """Find dead workers (mark them interrupted or cancelled) and kill ones that ignore a cancel."""
+    """Find dead workers (mark their runs interrupted, or cancelled) and kill ones that ignore a cancel."""
     now = time.time()
     with _db(immediate=True) as db:
-        on = {row["pid"]: row["run_id"] for row in db.execute("SELECT pid, run_id FROM workers")}
+        live = {}
+        for row in db.execute("SELECT * FROM workers").fetchall():
+            if _worker_alive(row):
+                live[(row["host"], row["pid"])] = row["run_id"]
+            else:
+                db.execute("DELETE FROM workers WHERE host = ? AND pid = ?", (row["host"], row["pid"]))
         for row in db.execute("SELECT * FROM runs WHERE status IN ('starting', 'running')").fetchall():
-            run = _run(row)
-            # Alive: its process is, and (a warm worker's) still on this run; a CLI run has no row.
-            if _alive(run.pid, run.id) and on.get(run.pid, run.id) == run.id:
-                if run.cancel_requested and now - run.cancel_requested > KILL_AFTER_SECONDS:
+            run, host = _run(row), row["host"] or HOST
+            key = (host, run.pid)
+            # Alive: its worker is, and still on this run; a CLI run (no worker row) by its process.
+            alive = live.get(key) == run.id if key in live else host == HOST and _alive(run.pid, run.id)
+            if alive:
+                if run.cancel_requested and now - run.cancel_requested > KILL_AFTER_SECONDS and host == HOST:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.kill(run.pid, signal.SIGKILL)
                 continue
@@ -348,17 +348,14 @@ def reap() -> None:
                 "UPDATE runs SET status = ?, error = COALESCE(?, error), finished = ? WHERE id = ? AND status = ?",
                 (status, reason, now, run.id, run.status),
             )
-        for row in db.execute("SELECT pid, started FROM workers").fetchall():
-            if not _worker_alive(row["pid"], row["started"]):
-                db.execute("DELETE FROM workers WHERE pid = ?", (row["pid"],))
     for pid, child in list(_CHILDREN.items()):
         if child.poll() is not None:
             _CHILDREN.pop(pid, None)
 
 
 def claim(pid: int) -> str | None:
-    """A worker (``pid``) takes the oldest queued run while fewer than :func:`max_runs` are active;
-    returns its id, or None. Decided under the write lock: two workers never take one run."""
+    """A worker (``pid`` on this host) takes the oldest queued run while fewer than :func:`max_runs`
+    are active; returns its id, or None. Decided under the write lock: no run is taken twice."""
     with _db(immediate=True) as db:
         active = db.execute("SELECT COUNT(*) FROM runs WHERE status IN ('starting', 'running')").fetchone()[0]
         if active >= max_runs():
@@ -367,29 +364,34 @@ def claim(pid: int) -> str | None:
         if row is None:
             return None
         now = time.time()
-        db.execute("UPDATE runs SET status = 'starting', started = ?, pid = ? WHERE id = ?", (now, pid, row["id"]))
-        db.execute("UPDATE workers SET run_id = ?, heartbeat = ? WHERE pid = ?", (row["id"], now, pid))
+        db.execute(
+            "UPDATE runs SET status = 'starting', started = ?, pid = ?, host = ? WHERE id = ?",
+            (now, pid, HOST, row["id"]),
+        )
+        db.execute(
+            "UPDATE workers SET run_id = ?, heartbeat = ? WHERE host = ? AND pid = ?", (row["id"], now, HOST, pid)
+        )
         return row["id"]
 
 
 def worker_seen(pid: int, run_id: str | None = None) -> None:
-    """A worker says it is alive (and what it runs: None when idle)."""
+    """A worker on this host says it is alive (and what it runs: None when idle)."""
     now = time.time()
     with _db() as db:
         db.execute(
-            "INSERT INTO workers (pid, started, heartbeat, run_id) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (pid) DO UPDATE SET heartbeat = excluded.heartbeat, run_id = excluded.run_id",
-            (pid, now, now, run_id),
+            "INSERT INTO workers (host, pid, started, heartbeat, run_id) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (host, pid) DO UPDATE SET heartbeat = excluded.heartbeat, run_id = excluded.run_id",
+            (HOST, pid, now, now, run_id),
         )
 
 
 def worker_left(pid: int) -> None:
     with _db() as db:
-        db.execute("DELETE FROM workers WHERE pid = ?", (pid,))
+        db.execute("DELETE FROM workers WHERE host = ? AND pid = ?", (HOST, pid))
 
 
 def workers() -> list[dict]:
-    """The live workers: pid, started, heartbeat, the run it is on (None: idle, warm) and its GPU."""
+    """The workers: host, pid, started, heartbeat, the run it is on (None: idle, warm) and its GPU."""
     with _db() as db:
         return [dict(row) for row in db.execute("SELECT * FROM workers ORDER BY started")]
 
@@ -403,21 +405,6 @@ def warm_workers() -> int:
 def worker_idle_seconds() -> float:
     """``CNNLAB_WORKER_IDLE_SECONDS``: a worker beyond the warm ones leaves after this long idle."""
     return max(0.0, _setting("CNNLAB_WORKER_IDLE_SECONDS", 600))
-
-
-def _worker_alive(pid: int, started: float | None = None) -> bool:
-    """Is ``pid`` a live worker? A process that started less than 10 s ago may still be between
-    fork and exec (its command line is its parent's): it counts if it exists."""
-    child = _CHILDREN.get(pid)
-    if child is not None and child.poll() is not None:
-        return False
-    try:
-        text = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    if WORKER_MODULE.encode() in text:
-        return True
-    return bool(text) and started is not None and time.time() - started < 10
 
 
 def _gpu_for_new_worker(live: list[dict]) -> str | None:
@@ -447,6 +434,8 @@ def schedule() -> list[int]:
     outnumber the live workers, up to :func:`max_runs`. Returns the pids started; the workers
     themselves :func:`claim` the runs."""
     reap()
+    if os.environ.get("CNNLAB_RAY_ADDRESS"):  # Ray places the workers (resolved by name: no import cycle)
+        return importlib.import_module(RAY_POOL).ensure_workers()
     started: list[int] = []
     with _db(immediate=True) as db:
         live = [dict(row) for row in db.execute("SELECT * FROM workers")]
@@ -468,8 +457,9 @@ def schedule() -> list[int]:
             _CHILDREN[child.pid] = child
             now = time.time()
             db.execute(
-                "INSERT OR REPLACE INTO workers (pid, started, heartbeat, gpu) VALUES (?, ?, ?, ?)",
-                (child.pid, now, now, gpu),
+                "INSERT INTO workers (host, pid, started, heartbeat, gpu) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (host, pid) DO UPDATE SET started = excluded.started, gpu = excluded.gpu",
+                (HOST, child.pid, now, now, gpu),
             )
             live.append({"pid": child.pid, "gpu": gpu})
             started.append(child.pid)
@@ -477,22 +467,24 @@ def schedule() -> list[int]:
 
 
 def stop_workers(wait: float = 5.0) -> None:
-    """Ask every worker to leave (SIGTERM: an idle one exits, a busy one interrupts its run, which
-    :func:`resume` continues); kill those still there after ``wait`` seconds."""
-    rows = {row["pid"]: row["started"] for row in workers()}
-    pids = list(rows)
-    for pid in pids:
+    """Ask every worker on this host to leave (SIGTERM: an idle one exits, a busy one interrupts its
+    run, which :func:`resume` continues); kill those still there after ``wait`` seconds. With Ray,
+    its worker actors are killed instead."""
+    if os.environ.get("CNNLAB_RAY_ADDRESS"):
+        importlib.import_module(RAY_POOL).stop_workers()
+    rows = [row for row in workers() if row["host"] == HOST]
+    for row in rows:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
+            os.kill(row["pid"], signal.SIGTERM)
     deadline = time.monotonic() + wait
-    while any(_worker_alive(pid, rows[pid]) for pid in pids) and time.monotonic() < deadline:
+    while any(_worker_alive(row) for row in rows) and time.monotonic() < deadline:
         time.sleep(0.05)
-    for pid in pids:
-        if _worker_alive(pid, rows[pid]):
+    for row in rows:
+        if _worker_alive(row):
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError, KeyError):
-            _CHILDREN.pop(pid).wait(timeout=1)
+                os.kill(row["pid"], signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError, KeyError, subprocess.TimeoutExpired):
+            _CHILDREN.pop(row["pid"]).wait(timeout=1)
     reap()
 
 

@@ -12,12 +12,11 @@ import ctypes
 import ctypes.util
 import gc
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
 
-from lab import datasets, jobs
+from lab import database, datasets, jobs
 
 CLEAN_EVERY_SECONDS = float(os.environ.get("CNNLAB_HOUSEKEEPING_SECONDS", 600))
 
@@ -29,12 +28,12 @@ def uploads_in_use() -> set:
 
 def step() -> None:
     """One round: reap and schedule."""
-    with contextlib.suppress(sqlite3.Error, OSError):
+    with contextlib.suppress(*database.errors(), OSError):
         jobs.schedule()
 
 
 def clean() -> list:
-    with contextlib.suppress(sqlite3.Error, OSError):
+    with contextlib.suppress(*database.errors(), OSError):
         return datasets.clean_uploads(jobs.home() / "uploads", uploads_in_use())
     return []
 

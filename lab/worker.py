@@ -116,7 +116,14 @@ def execute(run_id: str, stop: threading.Event | None = None) -> dict | None:
     """
     stop = stop or threading.Event()
     run = jobs.get(run_id)
-    jobs.update(run_id, status="running", pid=os.getpid(), heartbeat=time.time(), started=run.started or time.time())
+    jobs.update(
+        run_id,
+        status="running",
+        pid=os.getpid(),
+        host=jobs.HOST,
+        heartbeat=time.time(),
+        started=run.started or time.time(),
+    )
     log = runlog.RunLog(
         lambda rows: jobs.log_metrics(run_id, rows),
         lambda: stop.is_set() or jobs.cancel_requested(run_id),
@@ -171,6 +178,21 @@ def after_run() -> None:
     gc.collect()
 
 
+HEARTBEAT_SECONDS = 5.0
+
+
+def _heartbeat(pid: int, run_id: str, busy: list) -> None:
+    """While a run lasts, say so every few seconds (how a worker on another host is known alive,
+    however long a phase without batches takes)."""
+    while busy:
+        with contextlib.suppress(Exception):
+            jobs.worker_seen(pid, run_id)
+        for _ in range(int(HEARTBEAT_SECONDS / 0.1)):
+            if not busy:
+                return
+            time.sleep(0.1)
+
+
 def serve() -> bool:
     """A warm worker: claim queued runs and run them, one at a time, until told to leave.
 
@@ -186,18 +208,22 @@ def serve() -> bool:
         if busy:
             stop.set()
 
-    signal.signal(signal.SIGTERM, on_term)
+    with contextlib.suppress(ValueError):  # not the main thread (a Ray actor's): Ray stops it instead
+        signal.signal(signal.SIGTERM, on_term)
     jobs.worker_seen(pid)
     warmed, runs_done, idle_since = False, 0, time.monotonic()
     while not leave.is_set() and jobs.home().exists():
         run_id = jobs.claim(pid)
         if run_id:
             busy.append(run_id)
+            beating = threading.Thread(target=_heartbeat, args=(pid, run_id, busy), daemon=True)
+            beating.start()
             try:
                 with _output_to(jobs.run_dir(run_id) / "worker.log"):
                     execute(run_id, stop)
             finally:
                 busy.clear()
+                beating.join()
                 jobs.worker_seen(pid, None)
                 after_run()
             runs_done, idle_since, warmed = runs_done + 1, time.monotonic(), True

@@ -40,3 +40,19 @@ def toy_workspace(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("CNNLAB_RUN_KINDS", json.dumps(toykind.KIND))
     yield tmp_path / "workspace"
     jobs.stop_workers()
+
+
+from tests.backends import postgres_server, ray_cluster  # noqa: E402, F401  (session fixtures: real servers)
+
+BACKENDS = ("sqlite+local", "postgres+ray")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, monkeypatch) -> str:
+    """Each runner test twice: SQLite + local warm workers, and PostgreSQL + workers on a local Ray cluster."""
+    if request.param == "postgres+ray":
+        from tests.backends import fresh_database
+
+        monkeypatch.setenv("CNNLAB_DATABASE_URL", fresh_database(request.getfixturevalue("postgres_server")))
+        monkeypatch.setenv("CNNLAB_RAY_ADDRESS", request.getfixturevalue("ray_cluster"))
+    return request.param

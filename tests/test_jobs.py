@@ -1,4 +1,5 @@
-"""lab.jobs with real worker processes and tiny digits runs."""
+"""lab.jobs with real worker processes and tiny digits runs: every test on both backends (SQLite +
+local warm workers, PostgreSQL + warm workers as Ray actors; see the ``backend`` fixture)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ TINY = {"dataset": "digits", "model": "small_cnn", "epochs": 2, "batch_size": 64
 
 
 @pytest.fixture(autouse=True)
-def workspace(tmp_path, monkeypatch):
+def workspace(tmp_path, monkeypatch, backend):
     monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
     monkeypatch.setenv("CNNLAB_MAX_RUNS", "1")
     monkeypatch.setenv("CNNLAB_CHECKPOINT_SECONDS", "0")  # checkpoint every epoch: resume is exact

@@ -27,7 +27,8 @@ def train_button(app: AppTest):
     return next(button for button in app.button if button.label == "Train")
 
 
-def test_train_a_tiny_run_and_see_curves_and_results():
+def test_train_a_tiny_run_and_see_curves_and_results(backend):
+    """The same page on both backends: the page code does not know where the run goes."""
     app = page(**{"train.epochs": "2", "train.batch": "64"})
     assert not app.exception and not app.error
     train_button(app).click().run()
@@ -39,6 +40,7 @@ def test_train_a_tiny_run_and_see_curves_and_results():
     assert any("succeeded" in md.value for md in app.markdown)
     assert any(metric.label == "Test accuracy" for metric in app.metric)
     assert runlog.progress(jobs.metrics(run_id)).curves["val_accuracy"][1]  # the curves the panel draws
+    jobs.stop_workers()
 
 
 def test_double_click_makes_one_run():

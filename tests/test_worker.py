@@ -70,6 +70,9 @@ def test_one_warm_worker_runs_queued_runs_one_after_another():
     second = worker.submit("count", {"epochs": 3})
     assert wait_until_done(first).status == "succeeded" and wait_until_done(second).status == "succeeded"
     assert jobs.get(first).pid == jobs.get(second).pid  # the same process: no second cold start
+    deadline = time.monotonic() + 10
+    while jobs.workers()[0]["run_id"] is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [row["run_id"] for row in jobs.workers()] == [None]  # still there, idle, for the next run
     assert "count.json" not in (jobs.run_dir(second) / "worker.log").read_text()  # each run its own log
 
