@@ -25,4 +25,7 @@ NAVIGATION: dict[str, list[tuple[str, str, str, str]]] = {
     "Evaluating": [
         ("app_pages/pr.py", "PR / mAP explorer", "pr-map", ":material/show_chart:"),
     ],
+    "Workshop": [
+        ("app_pages/instructor.py", "Instructor", "instructor", ":material/school:"),
+    ],
 }

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages._widgets import UPLOAD_TYPES, decode_upload, friendly_errors, instructor, owner
-from lab import classify, figures, jobs, runlog, training, worker
+from lab import classify, classroom, figures, jobs, runlog, training, worker
 from lab.config import Config
 from lab.errors import InputError
 
@@ -285,6 +285,7 @@ def runs_table(kind: str, shown: tuple[str, ...]) -> None:
     import pandas as pd
 
     st.header("Runs")
+    st.caption(f"In a workshop's class table you are **{classroom.learner_tag(owner())}**.")
     runs = jobs.list_runs(kind, limit=50)
     if not runs:
         return

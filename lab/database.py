@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS workers (
     host TEXT NOT NULL, pid INTEGER NOT NULL, started {real} NOT NULL, heartbeat {real}, run_id TEXT, gpu TEXT,
     PRIMARY KEY (host, pid)
 );
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics (run_id, name);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created);
 """

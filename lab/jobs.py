@@ -38,7 +38,7 @@ from pathlib import Path
 
 from lab import database
 from lab.errors import InputError, describe_value
-from lab.runlog import EPOCHS_TOTAL, RESTARTED, RUN_FACT, STEPS_PER_EPOCH, Row
+from lab.runlog import EPOCH_END, EPOCHS_TOTAL, RESTARTED, RUN_FACT, STEPS_PER_EPOCH, Row
 
 ACTIVE = ("queued", "starting", "running")
 KILL_AFTER_SECONDS = 4.0  # a cancelled worker that has not stopped by then is killed (cancel <= 5 s)
@@ -145,11 +145,47 @@ class QueueFull(InputError):
     """A learner already has as many active runs as the room allows each learner."""
 
 
+MAX_RUNS_PER_LEARNER = 20
+
+
 def runs_per_learner() -> int:
-    """``CNNLAB_RUNS_PER_LEARNER``: active runs (queued or training) a learner may have; default 1."""
-    with contextlib.suppress(ValueError):
-        return max(1, int(os.environ.get("CNNLAB_RUNS_PER_LEARNER", "1")))
+    """Active runs (queued or training) a learner may have: the instructor's setting in the registry
+    (:func:`set_runs_per_learner`, shared by every web process), else ``CNNLAB_RUNS_PER_LEARNER``, else 1."""
+    with contextlib.suppress(ValueError, TypeError):
+        return max(1, int(setting("runs_per_learner") or os.environ.get("CNNLAB_RUNS_PER_LEARNER", "1")))
     return 1
+
+
+def setting(name: str) -> str | None:
+    """A room-wide setting stored in the registry (None when unset)."""
+    with _db() as db:
+        row = db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def set_runs_per_learner(count: int) -> None:
+    """The instructor's limit on each learner's active runs, for every web process at once."""
+    if not isinstance(count, int) or not 1 <= count <= MAX_RUNS_PER_LEARNER:
+        raise InputError(f"Runs per learner must be a whole number from 1 to {MAX_RUNS_PER_LEARNER}; got {count!r}.")
+    with _db() as db:
+        db.execute(
+            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            ("runs_per_learner", str(count)),
+        )
+
+
+def best_metric(name: str, run_ids: list[str]) -> dict[str, float]:
+    """The highest epoch-level ``name`` (e.g. ``val_accuracy``) of each run, in one query."""
+    if not run_ids:
+        return {}
+    marks = ",".join("?" * len(run_ids))
+    with _db() as db:
+        rows = db.execute(
+            f"SELECT run_id, MAX(value) FROM metrics WHERE name = ? AND step = ? AND run_id IN ({marks}) "
+            "GROUP BY run_id",
+            (name, EPOCH_END, *run_ids),
+        ).fetchall()
+    return {row[0]: row[1] for row in rows}
 
 
 def estimated_start(run_id: str) -> float | None:

@@ -190,6 +190,7 @@ def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
         "epochs": epochs_run,
         "seconds": round(seconds, 2),
         "images_per_second": round(len(data.x_train) * max(len(history.epoch), 1) / seconds, 1) if seconds else None,
+        "parameters": int(model.count_params()),
         **tflite,
     }
 
