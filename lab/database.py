@@ -109,16 +109,23 @@ def _pool(address: str):
         return _POOLS[address]
 
 
+def _ensure_schema(address: str) -> None:
+    """Create the tables, committed on their own before anything uses them: an operation may read
+    through a second pooled connection while its first is still open (which would not see them)."""
+    with _pool(address).connection() as connection, connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(4242)")  # one process creates the tables
+        for statement in _SCHEMA.format(real="DOUBLE PRECISION", seq="seq BIGSERIAL PRIMARY KEY, ").split(";"):
+            if statement.strip():
+                connection.execute(statement)
+    _READY.add(address)
+
+
 @contextlib.contextmanager
 def _postgres(address: str, immediate: bool):
+    if address not in _READY:
+        _ensure_schema(address)
     with _pool(address).connection() as connection, connection.transaction():
         database = _Postgres(connection)
-        if address not in _READY:
-            connection.execute("SELECT pg_advisory_xact_lock(4242)")  # one process creates the tables
-            for statement in _SCHEMA.format(real="DOUBLE PRECISION", seq="seq BIGSERIAL PRIMARY KEY, ").split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            _READY.add(address)
         if immediate:
             connection.execute("LOCK TABLE runs IN SHARE ROW EXCLUSIVE MODE")
         yield database

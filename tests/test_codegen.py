@@ -251,7 +251,8 @@ def test_the_finetune_script_runs_both_phases_like_the_page(tmp_path):
     result = finetune.run(config, tmp_path / "run", runlog.RunLog(lambda rows: None))
     printed = run(codegen.finetune_script(config, folder=str(staged.path)), tmp_path)
     assert int(printed["phase 1 epochs"]) == result["head_epochs"] == 1 and int(printed["epochs"]) == 2
-    assert abs(float(printed["test accuracy"]) - result["test_accuracy"]) <= 1 / 3 + 1e-9  # 6 test images
+    # The same pipeline, reproducible on both sides (sequential augmentation): the same 6 test images right.
+    assert float(printed["test accuracy"]) == pytest.approx(result["test_accuracy"], abs=1e-4)
     assert (tmp_path / "history.csv").read_text().count("\n") == 3  # a header and one line per epoch
 
 
