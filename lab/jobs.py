@@ -163,15 +163,27 @@ def setting(name: str) -> str | None:
     return row[0] if row else None
 
 
+def _set(name: str, value: str) -> None:
+    with _db() as db:
+        db.execute(
+            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+
 def set_runs_per_learner(count: int) -> None:
     """The instructor's limit on each learner's active runs, for every web process at once."""
     if not isinstance(count, int) or not 1 <= count <= MAX_RUNS_PER_LEARNER:
         raise InputError(f"Runs per learner must be a whole number from 1 to {MAX_RUNS_PER_LEARNER}; got {count!r}.")
-    with _db() as db:
-        db.execute(
-            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            ("runs_per_learner", str(count)),
-        )
+    _set("runs_per_learner", str(count))
+
+
+def attended() -> bool:
+    """Has anyone scheduled in this workspace within :func:`worker_idle_seconds`? A supervisor does
+    every few seconds; when none has for that long (the server is gone), even warm workers leave."""
+    with contextlib.suppress(TypeError, ValueError):
+        return time.time() - float(setting("scheduled_at")) < worker_idle_seconds()
+    return False
 
 
 def best_metric(name: str, run_ids: list[str]) -> dict[str, float]:
@@ -470,6 +482,7 @@ def schedule() -> list[int]:
     outnumber the live workers, up to :func:`max_runs`. Returns the pids started; the workers
     themselves :func:`claim` the runs."""
     reap()
+    _set("scheduled_at", str(time.time()))  # someone looks after this workspace (see attended())
     if os.environ.get("CNNLAB_RAY_ADDRESS"):  # Ray places the workers (resolved by name: no import cycle)
         return importlib.import_module(RAY_POOL).ensure_workers()
     started: list[int] = []

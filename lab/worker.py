@@ -181,22 +181,19 @@ def after_run() -> None:
 HEARTBEAT_SECONDS = 5.0
 
 
-def _heartbeat(pid: int, run_id: str, busy: list) -> None:
+def _heartbeat(pid: int, run_id: str, finished: threading.Event) -> None:
     """While a run lasts, say so every few seconds (how a worker on another host is known alive,
     however long a phase without batches takes)."""
-    while busy:
+    while not finished.wait(HEARTBEAT_SECONDS):
         with contextlib.suppress(Exception):
             jobs.worker_seen(pid, run_id)
-        for _ in range(int(HEARTBEAT_SECONDS / 0.1)):
-            if not busy:
-                return
-            time.sleep(0.1)
 
 
 def serve() -> bool:
     """A warm worker: claim queued runs and run them, one at a time, until told to leave.
 
-    Leaves after ``CNNLAB_WORKER_IDLE_SECONDS`` idle (unless it is one of the warm ones), after
+    Leaves after ``CNNLAB_WORKER_IDLE_SECONDS`` idle (unless it is one of the warm ones and a
+    supervisor still schedules in its workspace: :func:`lab.jobs.attended`), after
     :data:`MAX_RUNS_PER_WORKER` runs, when its workspace is gone, or on SIGTERM (a run in progress
     is then interrupted, and resumable). Returns True when a fresh worker should replace it.
     """
@@ -216,13 +213,15 @@ def serve() -> bool:
         run_id = jobs.claim(pid)
         if run_id:
             busy.append(run_id)
-            beating = threading.Thread(target=_heartbeat, args=(pid, run_id, busy), daemon=True)
+            finished = threading.Event()
+            beating = threading.Thread(target=_heartbeat, args=(pid, run_id, finished), daemon=True)
             beating.start()
             try:
                 with _output_to(jobs.run_dir(run_id) / "worker.log"):
                     execute(run_id, stop)
             finally:
                 busy.clear()
+                finished.set()
                 beating.join()
                 jobs.worker_seen(pid, None)
                 after_run()
@@ -235,8 +234,8 @@ def serve() -> bool:
             warmed = True
             continue
         idle = time.monotonic() - idle_since
-        if idle > jobs.worker_idle_seconds() and len(jobs.workers()) > jobs.warm_workers():
-            break
+        if idle > jobs.worker_idle_seconds() and (len(jobs.workers()) > jobs.warm_workers() or not jobs.attended()):
+            break  # not needed: beyond the warm ones, or nobody looks after this workspace any more
         jobs.worker_seen(pid)
         leave.wait(POLL_SECONDS)
     return False

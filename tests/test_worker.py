@@ -138,3 +138,14 @@ def test_runs_per_gpu_packs_several_runs_on_each_gpu(monkeypatch):
     monkeypatch.setattr(jobs, "gpu_count", lambda: 2)
     monkeypatch.setenv("CNNLAB_RUNS_PER_GPU", "4")
     assert jobs.max_runs() == 8
+
+
+def test_warm_workers_leave_once_nobody_looks_after_the_workspace(monkeypatch):
+    monkeypatch.setenv("CNNLAB_WARM_WORKERS", "1")
+    monkeypatch.setenv("CNNLAB_WORKER_IDLE_SECONDS", "1")
+    assert wait_until_done(worker.submit("count", {"epochs": 1})).status == "succeeded"
+    assert jobs.attended()
+    deadline = time.monotonic() + 30  # no supervisor calls schedule() any more: the server is gone
+    while jobs.workers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert jobs.workers() == [] and not jobs.attended()
