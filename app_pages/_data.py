@@ -55,7 +55,9 @@ def capture_ui(prefix: str) -> datasets.StagedZip | None:
         return None
     left.caption(" · ".join(f"**{folder}**: {len(pictures)}" for folder, pictures in sorted(shots.items())))
     archive = datasets.class_folders_zip(shots)
-    left.download_button("Download as zip", archive, "my_classes.zip", "application/zip", key=f"{prefix}.download")
+    left.download_button(
+        "Download as zip", archive, "my_classes.zip", "application/zip", key=f"{prefix}.download", on_click="ignore"
+    )
     if left.button("Start over", key=f"{prefix}.clear"):
         shots.clear()
         st.session_state[f"{prefix}.seen"] = set()

@@ -215,7 +215,9 @@ def downloads(run_id: str, names: dict[str, str]) -> None:
     cols = st.columns(len(names))
     for col, (name, download) in zip(cols, names.items(), strict=True):
         if (folder / name).exists():
-            col.download_button(name, (folder / name).read_bytes(), download, key=f"download.{run_id}.{name}")
+            col.download_button(
+                name, (folder / name).read_bytes(), download, key=f"download.{run_id}.{name}", on_click="ignore"
+            )
 
 
 def export_panel(run: jobs.Run) -> None:

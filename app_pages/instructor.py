@@ -83,7 +83,11 @@ if exercise:
     if ranking:
         st.dataframe(pd.DataFrame(ranking), hide_index=True, width="stretch")
         st.download_button(
-            "Download the class table (CSV)", pd.DataFrame(ranking).to_csv(index=False), "class-table.csv", "text/csv"
+            "Download the class table (CSV)",
+            pd.DataFrame(ranking).to_csv(index=False),
+            "class-table.csv",
+            "text/csv",
+            on_click="ignore",
         )
     else:
         budget = f"{exercise.max_parameters:,} parameters" if exercise.max_parameters else "any size"

@@ -83,7 +83,9 @@ def boxes_ui():
     for col, (name, label, types) in zip(st.columns(len(inputs)), inputs, strict=True):
         if (upload := col.file_uploader(label, type=types, key=f"pr.{name}")) is not None:
             files[name] = upload.getvalue()
-        col.download_button("Example file", example[name][1], example[name][0], key=f"pr.example.{name}")
+        col.download_button(
+            "Example file", example[name][1], example[name][0], key=f"pr.example.{name}", on_click="ignore"
+        )
     if len(files) < len(inputs):
         st.info("Upload both files, or use the built-in example." if len(inputs) == 2 else "Upload every file.")
         st.stop()
@@ -112,7 +114,7 @@ def detections_view() -> str:
     right.bar_chart(per_class, x="class", y=["AP", "COCO AP"], height=220, stack=False)
     right.dataframe(per_class, hide_index=True, width="stretch")
     exported = per_class.map(tables.escape_csv_cell).to_csv(index=False)
-    st.download_button("Download per-class results (CSV)", exported, "per_class_ap.csv", "text/csv")
+    st.download_button("Download per-class results (CSV)", exported, "per_class_ap.csv", "text/csv", on_click="ignore")
     voc_half = result if iou_threshold == 0.5 else detection.evaluate_detections(gt, det, 0.5, method, plus_one)
     changed = coco.voc_differences(data, official, voc_half.true_positive)
     st.markdown(f"**Why VOC and COCO differ here** (IoU 0.5): {len(changed)} detection(s) scored differently.")
