@@ -13,11 +13,11 @@ import contextlib
 import os
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from deploy.workshop import streamlit_command, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,21 +42,10 @@ def server(workspace: str, port: int | None = None, extra_env: dict | None = Non
     """``streamlit run app.py`` on loopback; yields (port, process). Waits for /_stcore/health."""
     port = port or free_port()
     env = {**os.environ, "CNNLAB_HOME": workspace, "CNNLAB_SUPERVISOR": "0", **(extra_env or {})}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    command = streamlit_command(port)
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response,
-            ):
-                if response.read() == b"ok":
-                    break
-            time.sleep(0.3)
-        else:
-            raise RuntimeError("streamlit did not answer /_stcore/health within 90 s")
+        wait_healthy(port, timeout=90)
         yield port, process
     finally:
         process.terminate()

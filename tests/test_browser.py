@@ -8,12 +8,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from app_pages import NAVIGATION
+from deploy.workshop import streamlit_command, wait_healthy
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -51,36 +51,14 @@ def server(tmp_path_factory):
     port = free_port()
     env = {**os.environ, "CNNLAB_HOME": str(tmp_path_factory.mktemp("workspace")), "CNNLAB_SUPERVISOR": "1"}
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        streamlit_command(port), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    try:
+        wait_healthy(port, timeout=90)
+    except RuntimeError as error:
         process.kill()
-        pytest.fail("streamlit did not answer /_stcore/health within 90 s")
+        pytest.fail(str(error))
     yield url
     process.terminate()
     try:
