@@ -20,6 +20,7 @@ interrupted with the reason; :func:`resume` queues it again and its runner resto
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import importlib
@@ -104,6 +105,13 @@ def max_runs() -> int:
         return importlib.import_module(RAY_POOL).slots()
     if gpu_count():
         return gpu_count() * runs_per_gpu()
+    return _cpu_slots()
+
+
+@functools.cache
+def _cpu_slots() -> int:
+    """Decided once per process: every idle worker asks :func:`max_runs` twice a second, and the
+    memory that is free changes as workers load, so asking again would give the room a moving limit."""
     by_memory = int(_available_memory() // WORKER_MEMORY_BYTES)
     return max(1, min(os.cpu_count() or 1, by_memory, 8))
 
@@ -390,7 +398,7 @@ def reap() -> None:
                         os.kill(run.pid, signal.SIGKILL)
                 continue
             if run.status == "starting" and not run.pid and now - (run.started or now) < START_TIMEOUT_SECONDS:
-                continue
+                continue  # a CLI run between create(status="starting") and execute()
             status, reason = ("cancelled", None) if run.cancel_requested else ("interrupted", _exit_reason(run.pid))
             db.execute(
                 "UPDATE runs SET status = ?, error = COALESCE(?, error), finished = ? WHERE id = ? AND status = ?",
