@@ -84,7 +84,10 @@ def main() -> None:
         finished = time.time()
         if not args.no_watch:
             task.cancel()
-            watching.run_until_complete(asyncio.gather(task, return_exceptions=True))
+            leftover = asyncio.all_tasks(watching)  # the tabs' websocket keepalives too: close quietly
+            for pending in leftover:
+                pending.cancel()
+            watching.run_until_complete(asyncio.gather(task, *leftover, return_exceptions=True))
             watching.close()
         cpu = process_stats(process.pid)[0] - cpu_before
         runs = [jobs.get(run_id) for run_id in run_ids]

@@ -43,6 +43,11 @@ class Config:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def memory_bytes(self) -> int | None:
+        """Accelerator memory a run of these settings needs (a run kind's figure, which GPUs are
+        packed by: :func:`lab.jobs.claim`); None: the kind cannot tell, and a run takes one slot's share."""
+        return None
+
 
 def whole(name: str, value: object, low: int, high: int) -> int:
     """``value`` if it is an int (not a bool) in ``[low, high]``; else a message naming ``name``."""

@@ -21,7 +21,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, config TEXT NOT NULL, status TEXT NOT NULL,
     dedupe TEXT, created {real} NOT NULL, started {real}, finished {real}, pid INTEGER, heartbeat {real},
-    cancel_requested {real}, error TEXT, result TEXT, resumes INTEGER NOT NULL DEFAULT 0, owner TEXT, host TEXT
+    cancel_requested {real}, error TEXT, result TEXT, resumes INTEGER NOT NULL DEFAULT 0, owner TEXT, host TEXT,
+    memory {real}
 );
 CREATE TABLE IF NOT EXISTS metrics (
     {seq}run_id TEXT NOT NULL, epoch INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL,
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)
 CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics (run_id, name);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created);
 """
-_ADDED_COLUMNS = ("owner", "host")  # columns a workspace from an older release may lack
+_ADDED_COLUMNS = {"owner": "TEXT", "host": "TEXT", "memory": "{real}"}  # an older release's runs table lacks them
 _READY: set[str] = set()  # databases whose schema this process has already ensured
 _POOLS: dict[str, object] = {}
 _POOL_LOCK = threading.Lock()
@@ -117,6 +118,9 @@ def _ensure_schema(address: str) -> None:
         for statement in _SCHEMA.format(real="DOUBLE PRECISION", seq="seq BIGSERIAL PRIMARY KEY, ").split(";"):
             if statement.strip():
                 connection.execute(statement)
+        for column, kind in _ADDED_COLUMNS.items():
+            real = kind.format(real="DOUBLE PRECISION")
+            connection.execute(f"ALTER TABLE runs ADD COLUMN IF NOT EXISTS {column} {real}")
     _READY.add(address)
 
 
@@ -143,9 +147,9 @@ def _sqlite(path: Path, immediate: bool):
             connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(_SCHEMA.format(real="REAL", seq=""))
             columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
-            for column in _ADDED_COLUMNS:
+            for column, kind in _ADDED_COLUMNS.items():
                 if column not in columns:
-                    connection.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
+                    connection.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind.format(real='REAL')}")
             _READY.add(key)
         connection.execute("PRAGMA synchronous=NORMAL")  # per connection
         if immediate:

@@ -80,6 +80,32 @@ def gpu_count() -> int:
 _GPUS: int | None = None
 
 
+@functools.cache
+def gpu_memory() -> tuple[float, ...]:
+    """Each GPU's memory in bytes (``nvidia-smi``), in index order; empty without a working driver."""
+    if not shutil.which("nvidia-smi"):
+        return ()
+    query = ["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"]
+    with contextlib.suppress(OSError, subprocess.SubprocessError, ValueError):
+        listing = subprocess.run(query, capture_output=True, text=True, timeout=5).stdout
+        return tuple(float(line) * 2**20 for line in listing.split())  # MiB
+    return ()
+
+
+def gpu_budget(gpu: str) -> float | None:
+    """Bytes the runs packed on ``gpu`` may need together: ``CNNLAB_GPU_MEMORY_FRACTION`` (0.9) of
+    its memory, the rest left to the driver and to what the figures miss; None when unknown."""
+    totals = gpu_memory()
+    with contextlib.suppress(ValueError, IndexError):
+        return totals[int(gpu)] * min(1.0, max(0.05, _setting("CNNLAB_GPU_MEMORY_FRACTION", 0.9)))
+    return None
+
+
+def _run_memory(memory: float | None, budget: float) -> float:
+    """A run's figure; a run whose kind gave none takes one slot's share of its GPU."""
+    return memory if memory else budget / runs_per_gpu()
+
+
 def runs_per_gpu() -> int:
     """``CNNLAB_RUNS_PER_GPU``: small runs packed on one GPU (memory growth on); default 1."""
     return max(1, int(_setting("CNNLAB_RUNS_PER_GPU", 1)))
@@ -136,6 +162,7 @@ class Run:
     resumes: int
     cancel_requested: float | None
     owner: str | None = None  # the browser that made it (an HMAC of its cookie); None: anyone (CLI)
+    memory: float | None = None  # bytes of accelerator memory it needs (its kind's figure); None: unknown
 
     @property
     def active(self) -> bool:
@@ -225,12 +252,20 @@ def estimated_start(run_id: str) -> float | None:
     return math.ceil(position / max_runs()) * (sum(durations) / len(durations))
 
 
-def create(kind: str, config: dict, dedupe: str | None = None, status: str = "queued", owner: str | None = None) -> str:
+def create(
+    kind: str,
+    config: dict,
+    dedupe: str | None = None,
+    status: str = "queued",
+    owner: str | None = None,
+    memory: float | None = None,
+) -> str:
     """Register a run and return its id; an active run with the same ``dedupe`` key is returned
     instead of a new one, so a double click makes at most one run. A learner (``owner``) may have at
     most :func:`runs_per_learner` active runs: the queue stays fair in a full room.
 
-    ``config`` is the JSON form of settings that :mod:`lab.worker` has already checked.
+    ``config`` is the JSON form of settings that :mod:`lab.worker` has already checked; ``memory``
+    the accelerator memory the run needs (its kind's figure: what :func:`claim` packs GPUs by).
     """
     with _db(immediate=True) as db:
         if dedupe:
@@ -250,8 +285,8 @@ def create(kind: str, config: dict, dedupe: str | None = None, status: str = "qu
                 )
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         db.execute(
-            "INSERT INTO runs (id, kind, config, status, dedupe, created, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, kind, json.dumps(config), status, dedupe, time.time(), owner),
+            "INSERT INTO runs (id, kind, config, status, dedupe, created, owner, memory) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, kind, json.dumps(config), status, dedupe, time.time(), owner, memory),
         )
     run_dir(run_id).mkdir(parents=True, exist_ok=True)
     return run_id
@@ -416,8 +451,8 @@ def claim(pid: int) -> str | None:
         active = db.execute("SELECT COUNT(*) FROM runs WHERE status IN ('starting', 'running')").fetchone()[0]
         if active >= max_runs():
             return None
-        row = db.execute("SELECT id FROM runs WHERE status = 'queued' ORDER BY created LIMIT 1").fetchone()
-        if row is None:
+        row = db.execute("SELECT id, memory FROM runs WHERE status = 'queued' ORDER BY created LIMIT 1").fetchone()
+        if row is None or not _fits_on_gpu(db, pid, row["memory"]):
             return None
         now = time.time()
         db.execute(
@@ -428,6 +463,33 @@ def claim(pid: int) -> str | None:
             "UPDATE workers SET run_id = ?, heartbeat = ? WHERE host = ? AND pid = ?", (row["id"], now, HOST, pid)
         )
         return row["id"]
+
+
+def _fits_on_gpu(db, pid: int, memory: float | None) -> bool:
+    """Whether the run fits beside those already packed on this worker's GPU (the figures summed
+    within :func:`gpu_budget`). A GPU with nothing on it takes any run, however large, so nothing
+    waits for ever; the oldest run waits for room rather than being overtaken (a fair queue)."""
+    worker = db.execute("SELECT gpu FROM workers WHERE host = ? AND pid = ?", (HOST, pid)).fetchone()
+    budget = gpu_budget(worker["gpu"]) if worker and worker["gpu"] is not None else None
+    if budget is None:
+        return True
+    packed = db.execute(
+        "SELECT runs.memory FROM runs JOIN workers ON workers.host = runs.host AND workers.pid = runs.pid "
+        "WHERE runs.status IN ('starting', 'running') AND workers.gpu = ?",
+        (worker["gpu"],),
+    ).fetchall()
+    used = sum(_run_memory(other["memory"], budget) for other in packed)
+    return not packed or used + _run_memory(memory, budget) <= budget
+
+
+def keeps_gpu_memory(run_id: str) -> bool:
+    """Whether a GPU worker should be replaced after this run: TensorFlow's allocator keeps what it
+    grew to, so a worker that trained a large model would hold that much beside the next runs."""
+    on_gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "") not in ("", "-1")  # set per worker (or by Ray)
+    return on_gpu and (get(run_id).memory or 0) > GPU_REPLACE_BYTES
+
+
+GPU_REPLACE_BYTES = 2 * 2**30
 
 
 def worker_seen(pid: int, run_id: str | None = None) -> None:

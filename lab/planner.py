@@ -119,6 +119,23 @@ class StackPlan:
         }
 
 
+RUNTIME_BYTES = 256 * 2**20  # per run on an accelerator: cuDNN/cuBLAS handles, workspaces, allocator slack
+
+
+def run_memory_bytes(parameters: int, activation_bytes: int, batch_size: int, optimizer_slots: int) -> int:
+    """What one training run needs on an accelerator, in bytes (how runs are packed on a GPU).
+
+    Args:
+        parameters: The model's parameters: each is held as a float32 weight, its gradient and
+            ``optimizer_slots`` more (Adam's two moments, momentum's velocity).
+        activation_bytes: Per image, every activation (:attr:`StackPlan.training_bytes`): backprop
+            keeps them all, and their gradients are as large again.
+        batch_size: Images per step.
+        optimizer_slots: Values the optimizer keeps per parameter.
+    """
+    return 4 * parameters * (2 + optimizer_slots) + 2 * activation_bytes * batch_size + RUNTIME_BYTES
+
+
 def readable_bytes(count: int) -> str:
     """1,536 -> "1.5 KB"; 38,912 -> "38.0 KB"; 5.6e6 -> "5.3 MB" (never "0.0 MB" for a small net)."""
     for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):

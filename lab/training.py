@@ -8,6 +8,10 @@ through :mod:`lab.runlog`.
 
 from __future__ import annotations
 
+import functools
+import json
+import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,7 @@ from models import DESCRIPTIONS as MODEL_DESCRIPTIONS
 from models import MODELS
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "nadam")
+OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "nadam": 2}  # values kept per parameter
 MAX_EPOCHS = 200
 MAX_BATCH = 4096
 CUSTOM = "custom"  # the model is the config's own layer stack (lab.planner's text form)
@@ -72,6 +77,16 @@ class TrainConfig(Config):
     def num_classes(self) -> int:
         return len(datasets.folder_class_names(self.data_dir)) if self.dataset == FOLDERS else 10
 
+    def memory_bytes(self) -> int:
+        """The run's accelerator memory figure (:func:`lab.planner.run_memory_bytes`): the custom
+        stack's plan, or the registry model's layers counted the planner's way."""
+        if self.model == CUSTOM:
+            plan = self.plan()
+            parameters, activations = plan.total_params, plan.training_bytes
+        else:
+            parameters, activations = registry_footprint(self.model, self.input_shape, self.num_classes)
+        return planner.run_memory_bytes(parameters, activations, self.batch_size, OPTIMIZER_SLOTS[self.optimizer])
+
     def plan(self) -> planner.StackPlan:
         """The custom stack's plan on this dataset, with its classifier head (model "custom" only)."""
         if not self.stack.strip():
@@ -110,6 +125,23 @@ def registry_stack(name: str, input_shape) -> list[planner.LayerSpec] | None:
     return padding_tf.stack_from_model(models.build(name, input_shape, 10))
 
 
+@functools.cache
+def registry_footprint(name: str, input_shape: tuple, num_classes: int) -> tuple[int, int]:
+    """A registry model's parameters and activation bytes per image, counted as the planner counts a
+    chain (the input and every layer's float32 output). A layer made of layers (a ResidualUnit)
+    counts its output once per inner layer: each keeps a map of about that size for backprop."""
+    from lab.device import keras
+
+    model = models.build(name, input_shape, num_classes)
+    activations = 4 * math.prod(model.input_shape[1:])
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        inner = len(list(layer._flatten_layers(include_self=False)))  # Keras' own sublayer walk
+        activations += 4 * math.prod(layer.output.shape[1:]) * max(1, inner)
+    return model.count_params(), activations
+
+
 def build_model(config: TrainConfig, input_shape, num_classes: int):
     """The model for ``config``, compiled for sparse labels."""
     model = uncompiled_model(config, input_shape, num_classes)
@@ -119,6 +151,83 @@ def build_model(config: TrainConfig, input_shape, num_classes: int):
         metrics=["accuracy"],
     )
     return model
+
+
+# A warm worker keeps its last run's compiled model: the next run with the same settings but for its
+# seed and epochs (a room pressing Train on the default) trains that model again, so it skips the
+# tracing of Keras' train, test and predict steps (~1 s of a digits run's first batch here, 2-4 s on
+# a busy core). It gets a freshly built model's variables (weights and dropout seeds) and its
+# optimizer's starting state, so it trains exactly as the fresh model would (the test checks).
+_kept: dict[str, tuple[object, list[np.ndarray]]] = {}  # {settings key: (model, optimizer start)}
+KEEP_MAX_PARAMETERS = 2_000_000  # larger models are not kept: their memory matters, their tracing less
+
+
+def reuse_traces() -> bool:
+    """Whether runs reuse the previous run's traced model (``CNNLAB_REUSE_TRACES=0``: never)."""
+    return os.environ.get("CNNLAB_REUSE_TRACES", "1") != "0"
+
+
+def _trace_key(config: TrainConfig, input_shape, num_classes: int) -> str:
+    from lab.device import keras
+
+    settings = {name: value for name, value in config.to_dict().items() if name not in ("seed", "epochs")}
+    policy = keras.mixed_precision.global_policy().name
+    return json.dumps([settings, list(input_shape), num_classes, policy], sort_keys=True)
+
+
+def _same_layout(model, fresh) -> bool:
+    pairs = list(zip(model.variables, fresh.variables, strict=False))
+    return len(model.variables) == len(fresh.variables) and all(a.shape == b.shape for a, b in pairs)
+
+
+def model_for_run(config: TrainConfig, input_shape, num_classes: int):
+    """The compiled model a run trains: built and seeded now, or the kept model holding its state.
+
+    Call after seeding (``keras.utils.set_random_seed``): the fresh model's initial weights are
+    the run's either way.
+    """
+    fresh = build_model(config, input_shape, num_classes)
+    if not reuse_traces():
+        return fresh
+    key = _trace_key(config, input_shape, num_classes)
+    if key in _kept and _same_layout(_kept[key][0], fresh):
+        model, optimizer_start = _kept[key]
+        for variable, value in zip(model.variables, fresh.variables, strict=True):
+            variable.assign(value)
+        for variable, value in zip(model.optimizer.variables, optimizer_start, strict=True):
+            variable.assign(value)
+        model.reset_metrics()
+        model.stop_training = False
+        return model
+    _kept.clear()  # one model at most: a worker holds no more than its last run
+    if fresh.count_params() > KEEP_MAX_PARAMETERS:
+        return fresh
+    fresh.optimizer.build(fresh.trainable_variables)  # as fit would: its starting state is kept
+    _kept[key] = (fresh, [variable.numpy() for variable in fresh.optimizer.variables])
+    return fresh
+
+
+def warm_up() -> None:
+    """Trace the default run's model before anyone waits for it (a warm worker's start, see
+    :mod:`lab.worker`): the first run on the default settings then reuses it."""
+    if not reuse_traces():
+        return
+    from lab.device import keras
+
+    config = TrainConfig()
+    data = load_data(config)
+    keras.utils.set_random_seed(config.seed)
+    model = model_for_run(config, data.input_shape, data.num_classes)
+    few = slice(0, 2 * config.batch_size)  # the same element shapes as a run's pipelines: the same traces
+    train_data = datasets.pipeline(data.x_train[few], data.y_train[few], config.batch_size, shuffle=True)
+    valid_data = datasets.pipeline(data.x_valid[few], data.y_valid[few], max(config.batch_size, 256))
+    model.fit(train_data, validation_data=valid_data, epochs=1, verbose=0, shuffle=False)
+    model.predict(datasets.pipeline(data.x_test[few], data.y_test[few], 256), verbose=0)
+
+
+def forget_kept_models() -> None:
+    """Drop the kept model (its memory, and its traced steps)."""
+    _kept.clear()
 
 
 def model_summary(config: TrainConfig, input_shape, num_classes: int) -> list[dict]:
@@ -156,7 +265,7 @@ def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
     log.phase("loading data")
     data = load_data(config)
     log.phase("building the model")
-    model = build_model(config, data.input_shape, data.num_classes)
+    model = model_for_run(config, data.input_shape, data.num_classes)
     log.phase("compiling")  # the first batch traces the graph
     train_data = datasets.pipeline(
         data.x_train,

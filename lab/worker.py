@@ -77,7 +77,8 @@ def submit(name: str, config: Config | dict, dedupe: str | None = None, owner: s
         dedupe: An active run with the same key is returned instead of a new one.
         owner: Who may cancel and resume it (:func:`lab.jobs.owner_token`); None: anyone.
     """
-    run_id = jobs.create(name, _settings(name, config).to_dict(), dedupe, owner=owner)
+    settings = _settings(name, config)
+    run_id = jobs.create(name, settings.to_dict(), dedupe, owner=owner, memory=settings.memory_bytes())
     jobs.schedule()
     return run_id
 
@@ -158,14 +159,22 @@ MAX_RUNS_PER_WORKER = 50  # then the worker leaves and a fresh one replaces it (
 
 
 def warm_up() -> None:
-    """Import TensorFlow and every kind's modules, and load the digits set: what a cold run waits
-    for (~5 s here) happens before any run is waiting."""
+    """Import TensorFlow and every kind's modules, load the digits set, and call each runner
+    module's own ``warm_up()`` where it has one (training traces its default model): what a cold
+    run waits for (~5 s here) happens before any run is waiting."""
     import lab.device  # noqa: F401  (TensorFlow, configured)
     from lab import datasets
 
-    for name in kinds():
-        kind(name)
     datasets.load("digits")
+    for name in kinds():
+        runner = kind(name).run
+        prepare = getattr(sys.modules.get(getattr(runner, "__module__", "")), "warm_up", None)
+        if callable(prepare):
+            try:
+                prepare()
+            except Exception:  # a warm-up is an optimisation: the run itself reports what is wrong
+                traceback.print_exc()
+    after_run()  # the warm-up's own models leave no names or graphs behind
 
 
 def after_run() -> None:
@@ -194,8 +203,9 @@ def serve() -> bool:
 
     Leaves after ``CNNLAB_WORKER_IDLE_SECONDS`` idle (unless it is one of the warm ones and a
     supervisor still schedules in its workspace: :func:`lab.jobs.attended`), after
-    :data:`MAX_RUNS_PER_WORKER` runs, when its workspace is gone, or on SIGTERM (a run in progress
-    is then interrupted, and resumable). Returns True when a fresh worker should replace it.
+    :data:`MAX_RUNS_PER_WORKER` runs or one large run on a GPU (:func:`lab.jobs.keeps_gpu_memory`),
+    when its workspace is gone, or on SIGTERM (a run in progress is then interrupted, and
+    resumable). Returns True when a fresh worker should replace it.
     """
     pid, stop, leave = os.getpid(), threading.Event(), threading.Event()
     busy: list[str] = []
@@ -226,7 +236,7 @@ def serve() -> bool:
                 jobs.worker_seen(pid, None)
                 after_run()
             runs_done, idle_since, warmed = runs_done + 1, time.monotonic(), True
-            if runs_done >= MAX_RUNS_PER_WORKER:
+            if runs_done >= MAX_RUNS_PER_WORKER or jobs.keeps_gpu_memory(run_id):
                 return True
             continue
         if not warmed:  # started ahead of demand: get ready for the first run

@@ -265,3 +265,60 @@ def test_a_stack_that_cannot_train_is_refused_before_any_run_exists(stack, messa
     with pytest.raises(InputError, match=message):
         worker.submit("train", {"model": "custom", "stack": stack})
     assert jobs.list_runs() == []
+
+
+GIB = 2**30
+
+
+def test_runs_are_packed_on_a_gpu_by_their_memory_figures(monkeypatch):
+    monkeypatch.setattr(jobs, "gpu_memory", lambda: (10 * GIB,))
+    monkeypatch.setenv("CNNLAB_GPU_MEMORY_FRACTION", "0.9")  # 9 GiB for the runs on GPU 0
+    monkeypatch.setenv("CNNLAB_MAX_RUNS", "8")
+    pids = (2**22 + 1, 2**22 + 2, 2**22 + 3)  # no such processes: workers as rows only
+    with jobs._db(immediate=True) as db:
+        for pid in pids:
+            db.execute(
+                "INSERT INTO workers (host, pid, started, heartbeat, gpu) VALUES (?, ?, ?, ?, ?)",
+                (jobs.HOST, pid, time.time(), time.time(), "0"),
+            )
+    try:
+        big = jobs.create("train", TINY, memory=6 * GIB)
+        small = jobs.create("train", TINY, memory=2 * GIB)
+        larger = jobs.create("train", TINY, memory=4 * GIB)
+        assert jobs.claim(pids[0]) == big  # an empty GPU
+        assert jobs.claim(pids[1]) == small  # 6 + 2 <= 9
+        assert jobs.claim(pids[2]) is None  # 8 + 4 > 9: it waits for room
+        jobs.update(big, status="succeeded", finished=time.time())
+        assert jobs.claim(pids[2]) == larger  # 2 + 4 <= 9
+        jobs.update(small, status="succeeded", finished=time.time())
+        jobs.update(larger, status="succeeded", finished=time.time())
+        huge = jobs.create("train", TINY, memory=20 * GIB)
+        assert jobs.claim(pids[0]) == huge  # larger than the GPU, but alone on it: it gets its chance
+        unknown = jobs.create("train", TINY)  # no figure: one slot's share (9 GiB / runs per GPU)
+        assert jobs.claim(pids[1]) is None
+        jobs.update(huge, status="succeeded", finished=time.time())
+        monkeypatch.setenv("CNNLAB_RUNS_PER_GPU", "4")
+        assert jobs.claim(pids[1]) == unknown
+        assert jobs.get(unknown).memory is None
+    finally:
+        with jobs._db(immediate=True) as db:
+            db.execute("UPDATE runs SET status = 'succeeded' WHERE status IN ('starting', 'running', 'queued')")
+            db.execute("DELETE FROM workers")
+
+
+def test_a_submitted_run_records_its_memory_figure_and_a_cpu_worker_ignores_it(monkeypatch):
+    from lab import training
+
+    run_id = worker.submit("train", TINY)
+    assert jobs.get(run_id).memory == training.TrainConfig(**TINY).memory_bytes() > 0
+    assert wait_for(run_id, ("succeeded",)).status == "succeeded"  # no GPU: packed by slots only
+
+
+def test_a_gpu_worker_is_replaced_after_a_large_run(monkeypatch):
+    large, small = jobs.create("train", TINY, memory=3 * GIB), jobs.create("train", TINY, memory=GIB)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert jobs.keeps_gpu_memory(large) and not jobs.keeps_gpu_memory(small)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert not jobs.keeps_gpu_memory(large)
+    for run_id in (large, small):
+        jobs.update(run_id, status="cancelled", finished=time.time())

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from lab import datasets, training
+from lab import datasets, runlog, training
 from lab.errors import InputError
 from tests.conftest import ROOT
 
@@ -107,3 +108,87 @@ def test_cli_bad_settings_exit_with_a_message(tmp_path):
         env={**__import__("os").environ, "CNNLAB_HOME": str(tmp_path)},
     )
     assert result.returncode == 2 and "epochs" in result.stderr and "Traceback" not in result.stderr
+
+
+def _train(config, run_dir):
+    """A run in this process (as a warm worker runs it): its result and its epoch-level metrics."""
+    rows = []
+    result = training.run(config, run_dir, runlog.RunLog(rows.extend))
+    timings = ("seconds", "images_per_second")
+    return result, [
+        (epoch, name, value) for epoch, step, name, value in rows if step == runlog.EPOCH_END and name not in timings
+    ]
+
+
+def _kept_model():
+    return next(iter(training._kept.values()))[0]
+
+
+def test_a_warm_worker_reuses_its_traced_model_and_trains_exactly_as_a_fresh_one(tmp_path, monkeypatch):
+    training.forget_kept_models()
+    config = training.TrainConfig(epochs=2, seed=1)
+    _, first = _train(config, tmp_path / "first")
+    model = _kept_model()
+    train_function = model.train_function  # Keras traces it once per model: fit reuses it as it is
+    reused_result, reused = _train(replace(config, seed=2), tmp_path / "reused")
+    assert _kept_model() is model and model.train_function is train_function
+    monkeypatch.setenv("CNNLAB_REUSE_TRACES", "0")
+    fresh_result, fresh = _train(replace(config, seed=2), tmp_path / "fresh")
+    # The oracle: a model built for seed 2 and trained from scratch, epoch for epoch.
+    assert [row[:2] for row in reused] == [row[:2] for row in fresh]
+    np.testing.assert_allclose([row[2] for row in reused], [row[2] for row in fresh], atol=1e-6)
+    assert reused_result["test_accuracy"] == pytest.approx(fresh_result["test_accuracy"], abs=1e-9)
+    assert [row[2] for row in reused] != [row[2] for row in first]  # another seed: another run
+
+
+def test_other_settings_or_a_large_model_are_not_reused(tmp_path, monkeypatch):
+    training.forget_kept_models()
+    config = training.TrainConfig(epochs=1)
+    _train(config, tmp_path / "a")
+    model = _kept_model()
+    _train(replace(config, learning_rate=0.01), tmp_path / "b")
+    assert _kept_model() is not model and len(training._kept) == 1
+    monkeypatch.setattr(training, "KEEP_MAX_PARAMETERS", 1000)
+    _train(config, tmp_path / "c")
+    assert training._kept == {}
+
+
+def test_a_warm_workers_first_default_run_reuses_the_model_traced_at_warm_up(tmp_path, monkeypatch):
+    from lab.device import keras
+
+    training.forget_kept_models()
+    training.warm_up()
+    model = _kept_model()
+    assert model.train_function is not None and model.predict_function is not None  # traced already
+    keras.backend.clear_session(free_memory=True)  # as the worker does after its warm-up
+    config = training.TrainConfig(epochs=1)
+    warm_result, warm = _train(config, tmp_path / "warm")
+    assert _kept_model() is model
+    monkeypatch.setenv("CNNLAB_REUSE_TRACES", "0")
+    fresh_result, fresh = _train(config, tmp_path / "fresh")
+    np.testing.assert_allclose([row[2] for row in warm], [row[2] for row in fresh], atol=1e-6)
+    assert warm_result["test_accuracy"] == pytest.approx(fresh_result["test_accuracy"], abs=1e-9)
+
+
+def test_a_runs_memory_figure_is_the_planners_count_of_its_model():
+    import math
+
+    import models
+    from lab import planner
+
+    for name in ("small_cnn", "homl_fashion_cnn", "cifar10_tutorial_cnn", "happy_model"):  # chains: the oracle
+        plan = planner.plan_stack((28, 28, 1), training.registry_stack(name, (28, 28, 1)))
+        assert training.registry_footprint(name, (28, 28, 1), 10) == (plan.total_params, plan.training_bytes)
+    config = training.TrainConfig()  # small_cnn on digits, Adam, batch 32
+    parameters, activations = training.registry_footprint("small_cnn", (8, 8, 1), 10)
+    assert config.memory_bytes() == 4 * parameters * (2 + 2) + 2 * activations * 32 + planner.RUNTIME_BYTES
+    assert replace(config, batch_size=64).memory_bytes() - config.memory_bytes() == 2 * activations * 32
+    assert config.memory_bytes() - replace(config, optimizer="sgd").memory_bytes() == 4 * parameters * 2
+    custom = training.TrainConfig(model="custom", stack="conv-16-k3-same-relu,max-k2,flat")
+    plan = custom.plan()
+    assert custom.memory_bytes() == planner.run_memory_bytes(plan.total_params, plan.training_bytes, 32, 2)
+    # A residual unit is one Keras layer holding several maps: each is counted.
+    model = models.build("resnet34", (32, 32, 3), 10)
+    outputs = 4 * 32 * 32 * 3 + sum(4 * math.prod(layer.output.shape[1:]) for layer in model.layers[1:])
+    parameters, activations = training.registry_footprint("resnet34", (32, 32, 3), 10)
+    assert parameters == model.count_params() and activations > 2 * outputs

@@ -53,6 +53,17 @@ def test_the_toy_kind_can_be_cancelled():
     assert wait_until_done(run_id).status == "cancelled"
 
 
+def test_warm_up_calls_each_runner_modules_own_warm_up_and_survives_a_failing_one(monkeypatch, capfd):
+    from lab import training
+
+    calls = []
+    monkeypatch.setattr(toykind, "warm_up", lambda: calls.append("count"), raising=False)
+    monkeypatch.setattr(training, "warm_up", lambda: calls.append("train") or 1 / 0)
+    worker.warm_up()
+    assert sorted(calls) == ["count", "train"]
+    assert "ZeroDivisionError" in capfd.readouterr().err  # in the worker's log; the worker goes on
+
+
 def test_unknown_kinds_and_bad_settings_are_refused_before_a_run_exists():
     with pytest.raises(InputError, match="Unknown run kind"):
         worker.submit("paint", {})
