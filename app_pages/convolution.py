@@ -100,6 +100,11 @@ def pixel_view(image: np.ndarray, filters: np.ndarray, maps: np.ndarray, config:
     return row, col, which
 
 
+@st.cache_data(max_entries=64, show_spinner=False)  # a Keras layer per rerun: ~20% of the page's time
+def transposed_explanation(size: int, kernel: int, stride: int) -> str:
+    return convolution.transposed_demo((size, size), kernel, stride).explanation()
+
+
 def demos() -> None:
     with st.expander("HOML demo: a Conv2D layer with random weights, then with the line filters"):
         if st.toggle("Run it on the two sample crops", key="conv.demo"):
@@ -119,7 +124,7 @@ def demos() -> None:
         kernel = cols[1].slider("kernel", 1, 7, 3, key="conv.t_kernel")
         stride = cols[2].slider("stride", 1, 4, 2, key="conv.t_stride")
         with friendly_errors():
-            st.markdown(convolution.transposed_demo((size, size), kernel, stride).explanation())
+            st.markdown(transposed_explanation(size, kernel, stride))
 
 
 raw = image_picker("conv")

@@ -215,6 +215,29 @@ def _subsample(array, limit: int = MAX_HEATMAP_CELLS):
     return array[::step, ::step], step
 
 
+def _subplot_row(titles: list[str], spacing: float = 0.03) -> dict:
+    """The layout of one row of subplots (what ``make_subplots(rows=1, cols=n)`` writes, as one dict:
+    its property-by-property updates cost more than the figure's data on a page that reruns)."""
+    count = len(titles)
+    width = (1 - spacing * (count - 1)) / count
+    layout: dict = {"annotations": []}
+    for index, title in enumerate(titles):
+        suffix = str(index + 1) if index else ""
+        left = index * (width + spacing)
+        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": [left, left + width]}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [0.0, 1.0]}
+        annotation = {"text": title, "x": left + width / 2, "y": 1.0, "xref": "paper", "yref": "paper"}
+        annotation.update(xanchor="center", yanchor="bottom", showarrow=False, font={"size": 16})
+        layout["annotations"].append(annotation)
+    return layout
+
+
+def _on(trace: dict, index: int) -> dict:
+    """``trace`` placed on subplot ``index`` (0-based) of :func:`_subplot_row`."""
+    suffix = str(index + 1) if index else ""
+    return {**trace, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+
 def feature_maps_figure(image, maps, titles, shared_scale: bool = True, pixel=None, taps=None) -> go.Figure:
     """The input next to every feature map (heatmaps with exact hover values).
 
@@ -227,63 +250,48 @@ def feature_maps_figure(image, maps, titles, shared_scale: bool = True, pixel=No
         taps: Optional (rows, cols) input coordinates it reads, outlined on the input.
     """
     import numpy as np
-    from plotly.subplots import make_subplots
 
     count = maps.shape[2]
-    figure = make_subplots(rows=1, cols=count + 1, subplot_titles=["input", *titles], horizontal_spacing=0.03)
+    layout = _subplot_row(["input", *titles])
     shown, step = _subsample(image)
     rows, cols = np.arange(0, image.shape[0], step), np.arange(0, image.shape[1], step)
     if image.shape[2] == 3:
         side = max(1, -(-max(image.shape[:2]) // 480))  # at most 480 px on the long side: its width on screen
         pixels = (np.clip(image[::side, ::side], 0, 1) * 255).astype(np.uint8)
-        figure.add_trace(go.Image(source=image_source(pixels), x0=0, dx=side, y0=0, dy=side), 1, 1)
+        traces = [_on({"type": "image", "source": image_source(pixels), "x0": 0, "dx": side, "y0": 0, "dy": side}, 0)]
     else:
-        figure.add_trace(go.Heatmap(z=shown[..., 0], x=cols, y=rows, colorscale="gray", showscale=False), 1, 1)
+        gray = {"type": "heatmap", "z": shown[..., 0], "x": cols, "y": rows, "colorscale": "gray", "showscale": False}
+        traces = [_on(gray, 0)]
     low, high = float(maps.min()), float(maps.max())
     colorscale = "RdBu_r" if low < 0 < high else "Viridis"
     side = max(1, -(-max(maps.shape[:2]) // 480))
     for index in range(count):
         values = maps[::side, ::side, index]
         lo, hi = (low, high) if shared_scale else (float(values.min()), float(values.max()))
-        figure.add_trace(
-            go.Image(source=map_source(values, lo, hi, colorscale), x0=0, dx=side, y0=0, dy=side, hoverinfo="skip"),
-            1,
-            index + 2,
-        )
+        source = map_source(values, lo, hi, colorscale)
+        image_trace = {"type": "image", "source": source, "x0": 0, "dx": side, "y0": 0, "dy": side, "hoverinfo": "skip"}
+        traces.append(_on(image_trace, index + 1))
         if not shared_scale:
-            figure.layout.annotations[index + 1].text = f"{titles[index]} [{lo:.3g}, {hi:.3g}]"
+            layout["annotations"][index + 1]["text"] = f"{titles[index]} [{lo:.3g}, {hi:.3g}]"
         if pixel is not None:
-            figure.add_trace(
-                go.Scatter(
-                    x=[pixel[1]],
-                    y=[pixel[0]],
-                    mode="markers",
-                    showlegend=False,
-                    marker={"symbol": "x", "size": 12, "color": "magenta"},
-                ),
-                1,
-                index + 2,
-            )
+            marker = {"symbol": "x", "size": 12, "color": "magenta"}
+            cross = {"type": "scatter", "x": [pixel[1]], "y": [pixel[0]], "mode": "markers", "showlegend": False}
+            traces.append(_on({**cross, "marker": marker}, index + 1))
     if shared_scale:  # one colour bar for every map: a marker-less trace that carries the scale
         bar = {"colorscale": colorscale, "cmin": low, "cmax": high, "color": [low], "showscale": True, "size": 0.1}
         bar["colorbar"] = {"thickness": 12, "len": 0.9}
-        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker=bar, hoverinfo="skip"), 1, count + 1)
+        scale = {"type": "scatter", "x": [None], "y": [None], "mode": "markers", "marker": bar, "hoverinfo": "skip"}
+        traces.append(_on(scale, count))
     if taps is not None:
         tap_rows, tap_cols = taps
-        figure.add_shape(
-            type="rect",
-            x0=tap_cols.min() - 0.5,
-            x1=tap_cols.max() + 0.5,
-            y0=tap_rows.min() - 0.5,
-            y1=tap_rows.max() + 0.5,
-            line={"color": "magenta", "width": 2},
-            row=1,
-            col=1,
-        )
+        box = {"type": "rect", "x0": tap_cols.min() - 0.5, "x1": tap_cols.max() + 0.5, "xref": "x", "yref": "y"}
+        box.update(y0=tap_rows.min() - 0.5, y1=tap_rows.max() + 0.5, line={"color": "magenta", "width": 2})
+        layout["shapes"] = [box]
     for index in range(count + 1):
-        figure.update_yaxes(autorange="reversed", scaleanchor=f"x{index + 1 if index else ''}", row=1, col=index + 1)
-    figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False)
-    return figure
+        suffix = str(index + 1) if index else ""
+        layout[f"yaxis{suffix}"].update(autorange="reversed", scaleanchor=f"x{suffix}")
+    layout.update(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False)
+    return go.Figure(traces, layout)
 
 
 def grid_figure(
@@ -293,29 +301,30 @@ def grid_figure(
     import numpy as np
 
     values = np.asarray(values, dtype=float)
-    figure = go.Figure(
-        go.Heatmap(
-            z=values,
-            text=[[format(v, text_format) for v in row] for row in values],
-            texttemplate="%{text}",
-            colorscale=colorscale,
-            showscale=False,
-            zmid=0 if colorscale == "RdBu" else None,
-        )
-    )
-    for row, col in highlight or []:
-        figure.add_shape(
-            type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5, line={"color": "#e6550d", "width": 3}
-        )
+    heatmap = {
+        "type": "heatmap",
+        "z": values,
+        "text": [[format(v, text_format) for v in row] for row in values],
+        "texttemplate": "%{text}",
+        "colorscale": colorscale,
+        "showscale": False,
+        "zmid": 0 if colorscale == "RdBu" else None,
+    }
+    line = {"color": "#e6550d", "width": 3}
+    shapes = [
+        {"type": "rect", "x0": col - 0.5, "x1": col + 0.5, "y0": row - 0.5, "y1": row + 0.5, "line": line}
+        for row, col in highlight or []
+    ]
     size = max(values.shape)
-    figure.update_layout(
-        title=title,
-        height=max(180, 32 * size + 60),
-        margin={"l": 10, "r": 10, "t": 30 if title else 5, "b": 5},
-        yaxis={"autorange": "reversed", "showticklabels": size <= 12},
-        xaxis={"showticklabels": size <= 12},
-    )
-    return figure
+    layout = {
+        "title": {"text": title},
+        "height": max(180, 32 * size + 60),
+        "margin": {"l": 10, "r": 10, "t": 30 if title else 5, "b": 5},
+        "yaxis": {"autorange": "reversed", "showticklabels": size <= 12},
+        "xaxis": {"showticklabels": size <= 12},
+        "shapes": shapes,
+    }
+    return go.Figure([heatmap], layout)
 
 
 def channel_bars_figure(series: dict[str, list[float]], channels: list[str]) -> go.Figure:

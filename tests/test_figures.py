@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 
 from lab import figures, padding
 from lab.classify import Prediction
@@ -49,3 +50,21 @@ def test_the_padding_diagram_marks_the_chosen_window_and_the_dropped_cells():
     assert widths == [1, 3, 1]
     dotted = [shape for shape in figure.layout.shapes if shape.line.dash == "dot"]
     assert len(dotted) == plan.dropped
+
+
+def test_a_row_of_subplots_is_laid_out_as_plotly_lays_it_out():
+    from plotly.subplots import make_subplots
+
+    for titles in (["input"], ["input", "map 0"], ["input", "a", "b", "c"]):
+        expected = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.03)
+        ours = go.Figure(layout=figures._subplot_row(titles))
+        assert _rounded(ours.layout.to_plotly_json()) == _rounded(expected.layout.to_plotly_json())
+
+
+def _rounded(value):
+    """Floats to 9 places, inside dicts and lists (the domains differ in the last bit)."""
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(item) for item in value]
+    return round(value, 9) if isinstance(value, float) else value
