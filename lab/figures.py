@@ -457,24 +457,16 @@ def topk_figure(predictions, title: str = "") -> go.Figure:
     """Horizontal bars of the top-k classes, best on top."""
     labels = [p.label for p in predictions][::-1]
     values = [p.probability for p in predictions][::-1]
-    figure = go.Figure(
-        go.Bar(
-            x=values,
-            y=labels,
-            orientation="h",
-            marker_color="#3182bd",
-            text=[f"{v:.1%}" for v in values],
-            textposition="auto",
-        )
-    )
-    figure.update_layout(
-        title=title,
-        xaxis={"range": [0, 1], "tickformat": ".0%"},
-        yaxis={"type": "category", "automargin": True},  # every class named, numeric-looking or not
-        height=60 + 28 * len(labels),
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-    )
-    return figure
+    bars = {"type": "bar", "x": values, "y": labels, "orientation": "h", "marker": {"color": "#3182bd"}}
+    bars.update(text=[f"{v:.1%}" for v in values], textposition="auto")
+    layout = {
+        "title": {"text": title},
+        "xaxis": {"range": [0, 1], "tickformat": ".0%"},
+        "yaxis": {"type": "category", "automargin": True},  # every class named, numeric-looking or not
+        "height": 60 + 28 * len(labels),
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+    }
+    return go.Figure([bars], layout)  # one dict: property-by-property updates cost more on a rerun
 
 
 def overlay_figure_cam(image, cam) -> go.Figure:
