@@ -52,12 +52,16 @@ def test_the_padding_diagram_marks_the_chosen_window_and_the_dropped_cells():
     assert len(dotted) == plan.dropped
 
 
-def test_a_row_of_subplots_is_laid_out_as_plotly_lays_it_out():
+def test_subplots_are_laid_out_as_plotly_lays_them_out():
     from plotly.subplots import make_subplots
 
     for titles in (["input"], ["input", "map 0"], ["input", "a", "b", "c"]):
         expected = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.03)
         ours = go.Figure(layout=figures._subplot_row(titles))
+        assert _rounded(ours.layout.to_plotly_json()) == _rounded(expected.layout.to_plotly_json())
+    for rows, cols in ((1, 1), (2, 8), (4, 8), (3, 5)):  # the filters' grid
+        expected = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.02)
+        ours = go.Figure(layout=figures._subplot_grid(rows, cols, 0.01, 0.02))
         assert _rounded(ours.layout.to_plotly_json()) == _rounded(expected.layout.to_plotly_json())
 
 
