@@ -303,9 +303,12 @@ def test_show_the_code_downloads_a_script_and_a_notebook(server, browser, tmp_pa
     page.goto(f"{server}/pooling")
     wait_until_idle(page)
     page.get_by_text("Show the code").click()
-    with page.expect_download() as script:
+    wait_until_idle(page)
+    for name in ("Download .py", "Download .ipynb"):
+        page.get_by_role("button", name=name).wait_for(state="visible", timeout=60_000)
+    with page.expect_download(timeout=90_000) as script:  # a loaded CI machine: the fetch can take a while
         page.get_by_role("button", name="Download .py").click()
-    with page.expect_download() as notebook:
+    with page.expect_download(timeout=90_000) as notebook:
         page.get_by_role("button", name="Download .ipynb").click()
     python = tmp_path / script.value.suggested_filename
     script.value.save_as(python)
