@@ -6,7 +6,8 @@ contract. Runs are executed by **warm workers**: long-lived OS processes (``pyth
 with TensorFlow imported and datasets cached, started in a new session so that they outlive the
 Streamlit process that submitted the run. Each takes the oldest queued run from the registry when
 a slot is free (:func:`claim`), runs it, and waits for the next: a run's first batch comes ~1 s
-after its slot frees instead of a cold start's 5-8 s. :func:`schedule` starts workers while queued
+after its slot frees instead of a cold start's 5-8 s (well under one when the worker's last run had the
+same model: :func:`lab.training.model_for_run`). :func:`schedule` starts workers while queued
 runs outnumber them (up to :func:`max_runs`), keeps ``CNNLAB_WARM_WORKERS`` started ahead of
 demand, and an idle worker past ``CNNLAB_WORKER_IDLE_SECONDS`` leaves. State lives in a SQLite
 database (WAL) under ``CNNLAB_HOME`` (default ``./workspace``); artifacts under ``runs/<id>/``.
@@ -65,19 +66,15 @@ def _setting(name: str, default: float) -> float:
     return default
 
 
+@functools.cache
 def gpu_count() -> int:
     """The GPUs ``nvidia-smi -L`` lists (0 without a working driver); asked once per process."""
-    global _GPUS
-    if _GPUS is None:
-        _GPUS = 0
-        if shutil.which("nvidia-smi"):
-            with contextlib.suppress(OSError, subprocess.SubprocessError):
-                listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5).stdout
-                _GPUS = sum(1 for line in listing.splitlines() if line.startswith("GPU"))
-    return _GPUS
-
-
-_GPUS: int | None = None
+    if not shutil.which("nvidia-smi"):
+        return 0
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5).stdout
+        return sum(1 for line in listing.splitlines() if line.startswith("GPU"))
+    return 0
 
 
 @functools.cache
