@@ -206,6 +206,11 @@ def _subsample(array, limit: int = MAX_HEATMAP_CELLS):
     return array[::step, ::step], step
 
 
+def _suffix(index: int) -> str:
+    """Plotly's axis name suffix of subplot ``index`` (0-based): "", "2", "3", ..."""
+    return str(index + 1) if index else ""
+
+
 def _subplot_grid(rows: int, cols: int, spacing: float, vertical_spacing: float = 0.0, titles=None) -> dict:
     """The layout of a grid of subplots, as ``make_subplots`` writes it, as one dict: its
     property-by-property updates cost more than the figure's data on a page that reruns. Subplot
@@ -215,14 +220,14 @@ def _subplot_grid(rows: int, cols: int, spacing: float, vertical_spacing: float 
     layout: dict = {}
     for index in range(rows * cols):
         row, col = divmod(index, cols)
-        suffix = str(index + 1) if index else ""
+        suffix = _suffix(index)
         left, top = col * (width + spacing), 1 - row * (height + vertical_spacing)
         layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": [left, left + width]}
         layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [max(0.0, top - height), top]}
     if titles:
         layout["annotations"] = []
         for index, title in enumerate(titles):
-            domain = layout[f"xaxis{index + 1 if index else ''}"]["domain"]
+            domain = layout[f"xaxis{_suffix(index)}"]["domain"]
             annotation = {"text": title, "x": sum(domain) / 2, "y": 1.0, "xref": "paper", "yref": "paper"}
             annotation.update(xanchor="center", yanchor="bottom", showarrow=False, font={"size": 16})
             layout["annotations"].append(annotation)
@@ -236,8 +241,7 @@ def _subplot_row(titles: list[str], spacing: float = 0.03) -> dict:
 
 def _on(trace: dict, index: int) -> dict:
     """``trace`` placed on subplot ``index`` (0-based) of :func:`_subplot_row`."""
-    suffix = str(index + 1) if index else ""
-    return {**trace, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+    return {**trace, "xaxis": f"x{_suffix(index)}", "yaxis": f"y{_suffix(index)}"}
 
 
 def feature_maps_figure(image, maps, titles, shared_scale: bool = True, pixel=None, taps=None) -> go.Figure:
@@ -290,8 +294,7 @@ def feature_maps_figure(image, maps, titles, shared_scale: bool = True, pixel=No
         box.update(y0=tap_rows.min() - 0.5, y1=tap_rows.max() + 0.5, line={"color": "magenta", "width": 2})
         layout["shapes"] = [box]
     for index in range(count + 1):
-        suffix = str(index + 1) if index else ""
-        layout[f"yaxis{suffix}"].update(autorange="reversed", scaleanchor=f"x{suffix}")
+        layout[f"yaxis{_suffix(index)}"].update(autorange="reversed", scaleanchor=f"x{_suffix(index)}")
     layout.update(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False)
     return go.Figure(traces, layout)
 
