@@ -60,8 +60,9 @@ right.image(pixelated(pooled, factor), caption=f"{config.kind} pooled {' x '.joi
 st.subheader("Inside the windows")
 cols = st.columns(3)
 # No widget bounds (they would break when a smaller image arrives); clamp so the patch is full-size.
-top = cols[0].number_input("patch top row", value=20, step=1, key="pool.top")
-left_col = cols[1].number_input("patch left column", value=60, step=1, key="pool.left")
+# Their own keys: "pool.top"/"pool.left" belong to the custom crop box above (same URL namespace).
+top = bound(cols[0].number_input, "patch top row", "pool.patch_top", 20, step=1)
+left_col = bound(cols[1].number_input, "patch left column", "pool.patch_left", 60, step=1)
 top, left_col = (int(np.clip(v, 0, max(n - 8, 0))) for v, n in ((top, image.shape[0]), (left_col, image.shape[1])))
 channel = cols[2].selectbox(
     "channel",
@@ -69,6 +70,7 @@ channel = cols[2].selectbox(
     key="pool.channel",
     format_func=lambda c: "RGB"[c] if image.shape[2] == 3 else "gray",
 )
+channel = min(channel, image.shape[2] - 1)  # G or B chosen, then Grayscale: one channel is left
 patch = image[top : top + 8, left_col : left_col + 8, channel]
 with friendly_errors():
     view = pooling.pool_windows(patch, config.kind, config.pool_size, config.stride, config.padding)

@@ -19,6 +19,7 @@ import json
 import math
 import numbers
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
@@ -78,7 +79,11 @@ def _id(record: dict, key: str, what: str, where: str):
 
 
 def coco_data(
-    images: Sequence, categories: Sequence[dict], annotations: Sequence[dict], results: Sequence[dict]
+    images: Sequence,
+    categories: Sequence[dict],
+    annotations: Sequence[dict],
+    results: Sequence[dict],
+    notes: Sequence[str] = (),
 ) -> CocoData:
     """Build :class:`CocoData` from COCO records (``instances`` lists and a results list).
 
@@ -116,6 +121,7 @@ def coco_data(
         gt["crowd"].append(bool(record.get("iscrowd", 0)))
     dt = {"image": [], "category": [], "boxes": [], "score": []}
     what = "detections"
+    unknown = Counter()
     for i, record in enumerate(results):
         where = f"result {i}"
         image, category = _id(record, "image_id", what, where), _id(record, "category_id", what, where)
@@ -124,11 +130,13 @@ def coco_data(
                 f"{what}: {where} is on image {describe_value(image)}, which the ground truth does not list."
             )
         if category not in category_index:
-            continue  # pycocotools evaluates only the ground truth's categories
+            unknown[category] += 1  # pycocotools evaluates only the ground truth's categories
+            continue
         dt["image"].append(image_index[image])
         dt["category"].append(category_index[category])
         dt["boxes"].append(_box(record.get("bbox"), what, where))
         dt["score"].append(_number(record.get("score"), what, f"{where} score"))
+    notes = (*notes, *_annotation_id_notes(annotations), *_scored_notes(len(results), unknown, category_ids))
     return CocoData(
         image_ids,
         category_ids,
@@ -142,7 +150,50 @@ def coco_data(
         np.array(dt["category"], np.int64),
         np.array(dt["boxes"], np.float64).reshape(-1, 4),
         np.array(dt["score"], np.float64),
+        tuple(notes),
     )
+
+
+def _few(values, limit: int = 5) -> str:
+    values = list(values)
+    shown = ", ".join(describe_value(v) for v in values[:limit])
+    return shown + (f" and {len(values) - limit:,} more" if len(values) > limit else "")
+
+
+def _scored_notes(total: int, unknown: Counter, category_ids: Sequence) -> list[str]:
+    """Say what is left out of the evaluation: detections on categories the ground truth lacks."""
+    notes = []
+    dropped = sum(unknown.values())
+    if total == 0:
+        notes.append("No detections to score: the detections file holds none, so every number is 0 (or -1).")
+    elif dropped:
+        notes.append(
+            f"{dropped:,} of {total:,} detections are on categories the ground truth does not have "
+            f"(ids {_few(sorted(unknown, key=_sort_key))}) and are left out, as pycocotools leaves them out; "
+            f"the ground truth's category ids are {_few(category_ids)}."
+            + (" No detection is left to score." if dropped == total else "")
+        )
+    return notes
+
+
+def _annotation_id_notes(annotations: Sequence[dict]) -> list[str]:
+    """pycocotools' two quirks with annotation ids, stated (the numbers shown treat each annotation as itself)."""
+    ids = [record["id"] for record in annotations if "id" in record]
+    notes = []
+    if any(not isinstance(i, bool) and i == 0 for i in ids):
+        notes.append(
+            "An annotation has id 0: pycocotools marks a match by the matched annotation's id, so it counts a "
+            "detection matched to annotation 0 as a false positive. The numbers shown score it as a match "
+            "(pycocotools' own numbers would be lower); renumber the annotations from 1 to agree."
+        )
+    repeated = [i for i, count in Counter(ids).items() if count > 1]
+    if repeated:
+        notes.append(
+            f"{len(repeated):,} annotation ids are used more than once ({_few(repeated)}): pycocotools keeps only "
+            "the last annotation of each id and evaluates it in place of the others. The numbers shown use every "
+            "annotation as given (pycocotools' own numbers would differ); give each annotation its own id."
+        )
+    return notes
 
 
 def _sort_key(value):

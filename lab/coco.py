@@ -79,6 +79,7 @@ class CocoData:
     dt_category: np.ndarray  # (D,) int
     dt_boxes: np.ndarray  # (D, 4) float64
     dt_score: np.ndarray  # (D,) float64
+    notes: tuple[str, ...] = ()  # what the reader changed, dropped or could not carry over, with counts
 
 
 def box_iou(detections: np.ndarray, truths: np.ndarray, crowd: np.ndarray) -> np.ndarray:
@@ -187,7 +188,8 @@ def match(data: CocoData, thresholds: Sequence[float] = IOU_THRESHOLDS, max_det:
     gt_order = np.argsort(key_gt, kind="stable")
     gt_keys = key_gt[gt_order]
     group_starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]]) if count else np.zeros(0, int)
-    for start, stop in zip(group_starts, np.r_[group_starts[1:], count], strict=True):
+    group_stops = np.r_[group_starts[1:], count] if count else np.zeros(0, int)  # no detection: no group
+    for start, stop in zip(group_starts, group_stops, strict=True):
         lo, hi = (
             np.searchsorted(gt_keys, sorted_key[start], "left"),
             np.searchsorted(gt_keys, sorted_key[start], "right"),
