@@ -53,7 +53,8 @@ random_weights = bound(
     "Random weights (offline demo)",
     "cls.random",
     False,
-    help="No download: the predictions are meaningless, but preprocessing and Grad-CAM still show.",
+    help=f"No download: the predictions are meaningless, but preprocessing and Grad-CAM still show. "
+    f"Seeded ({classify.RANDOM_WEIGHTS_SEED}): the same weights on every load and in Show the code.",
 )
 cam_on = bound(cols[3].toggle, "Grad-CAM", "cls.cam", False)
 st.caption(classify.FIT_NOTES[mode])
@@ -100,6 +101,7 @@ for name in picked:
     st.caption(
         f"input {loaded.input_size[0]}x{loaded.input_size[1]}x{loaded.channels} · "
         f"{result.seconds_per_image * 1000:.0f} ms per image in a batch of {len(pictures)}"
+        + (f" · random weights, seed {classify.RANDOM_WEIGHTS_SEED}" if random_weights and name not in lab_runs else "")
         + (
             " · class names are numbers: ImageNet's index is not downloaded"
             if loaded.class_names[0] == "class 0"

@@ -20,7 +20,7 @@ from lab import jobs, network, runlog, training
 from lab.device import keras, tf
 from lab.errors import InputError, WeightsUnavailable, describe_value
 from lab.images import LUMA
-from models.imagenet import CLASS_INDEX, IMAGENET_MODELS, WEIGHTS_HOST
+from models.imagenet import CLASS_INDEX, IMAGENET_MODELS, RANDOM_WEIGHTS_SEED, WEIGHTS_HOST
 
 FIT_MODES = ("resize", "pad", "crop_or_pad", "crop_and_resize")
 FIT_NOTES = {
@@ -80,6 +80,9 @@ def class_names_imagenet() -> list[str]:
     return [f"class {i}" for i in range(1000)]
 
 
+_SEEDED_BUILD = threading.Lock()
+
+
 def load_imagenet(name: str, weights: str | None = "imagenet") -> LoadedModel:
     """Build a keras.applications model; with ``weights="imagenet"`` download them once.
 
@@ -93,7 +96,10 @@ def load_imagenet(name: str, weights: str | None = "imagenet") -> LoadedModel:
     if weights == "imagenet":
         network.require_weights(name)
     try:
-        model = spec.builder()(weights=weights)
+        with _SEEDED_BUILD:  # the global seed is process state: one build at a time
+            if weights is None:  # random weights, but the same on every load and in "Show the code"
+                keras.utils.set_random_seed(RANDOM_WEIGHTS_SEED)
+            model = spec.builder()(weights=weights)
     except Exception as error:  # keras raises a bare Exception("URL fetch failure ...")
         raise WeightsUnavailable(f"Could not download {name}'s weights: {error}") from None
     names = class_names_imagenet() if weights == "imagenet" else [f"class {i}" for i in range(1000)]

@@ -514,7 +514,7 @@ def classifier_script(
 
     ``weights=None`` (random, seeded) is what the tests run offline; learners get ``"imagenet"``.
     """
-    from models.imagenet import IMAGENET_MODELS
+    from models.imagenet import IMAGENET_MODELS, RANDOM_WEIGHTS_SEED
 
     loads = []
     for name in pictures:
@@ -526,7 +526,6 @@ def classifier_script(
     note = f" Put {', '.join(uploads)} beside this script." if uploads else ""
     data = "import numpy as np\nimport keras\nimport tensorflow as tf\nfrom PIL import Image, ImageOps\n"
     data += "from sklearn.datasets import load_sample_image\n\n"
-    data += "keras.utils.set_random_seed(0)\n" if weights is None else ""
     data += "photos = {\n" + "\n".join(loads) + "\n}"
     fit = f'''def central_square(image):  # the box crop_and_resize takes by default: (y_min, x_min, y_max, x_max) in [0, 1]
     height, width = image.shape[:2]
@@ -543,8 +542,9 @@ def fit(image, size):
     for name in model_names:
         spec = IMAGENET_MODELS[name]
         module, constructor = spec.application.split(".")
+        seed = f"keras.utils.set_random_seed({RANDOM_WEIGHTS_SEED})  # the page's random weights\n" if weights is None else ""
         classify.append(
-            f"""model = keras.applications.{module}.{constructor}(weights={weights_text})
+            f"""{seed}model = keras.applications.{module}.{constructor}(weights={weights_text})
 batch = np.stack([fit(image, {spec.input_size}) for image in photos.values()])
 probabilities = model.predict(keras.applications.{module}.preprocess_input(batch), verbose=0)
 for photo, row in zip(photos, probabilities):
@@ -560,7 +560,7 @@ except Exception:  # the class index is a download: offline, the numbers above a
         (f"Fit each photo to the network's input the page's way: {mode}.", fit),
         (
             "Each model: build it"
-            + (" with its ImageNet weights (downloaded once)" if weights else " (random weights, seeded)")
+            + (" with its ImageNet weights (downloaded once)" if weights else f" (random weights, seed {RANDOM_WEIGHTS_SEED})")
             + ", preprocess as it was trained, and print the top classes with their probabilities.",
             "\n\n".join(classify),
         ),

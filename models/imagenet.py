@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 WEIGHTS_HOST = "storage.googleapis.com"  # where keras.applications downloads weights from
 CLASS_INDEX = "imagenet_class_index.json"  # ImageNet's class names, in the Keras cache
+RANDOM_WEIGHTS_SEED = 0  # the offline demo's random weights: set before each build, on the page and in its script
 
 
 @dataclass(frozen=True)

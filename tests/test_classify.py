@@ -100,3 +100,17 @@ def test_runs_trained_here_are_told_apart_by_date_accuracy_and_id(tmp_path, monk
     described = dict(classify.lab_runs())
     assert len(set(described.values())) == 2
     assert all(run_id[-6:] in described[run_id] and "test accuracy 0.9" in described[run_id] for run_id in names)
+
+
+def test_random_weights_are_the_same_on_every_load_and_in_the_script():
+    """The offline demo's random weights are seeded per build: two loads (whatever the global RNG did
+    in between) give one model, so the page's numbers are the script's (it seeds before each model)."""
+    from lab.device import keras
+
+    picture = [images.sample_image("china")]
+    keras.utils.set_random_seed(7)
+    first = classify.classify(classify.load_imagenet("MobileNetV2", None), picture, 3, "resize").predictions[0]
+    keras.utils.set_random_seed(8)
+    second = classify.classify(classify.load_imagenet("MobileNetV2", None), picture, 3, "resize").predictions[0]
+    assert [p.class_id for p in first] == [p.class_id for p in second]
+    np.testing.assert_allclose([p.probability for p in first], [p.probability for p in second], rtol=0, atol=1e-7)

@@ -185,7 +185,7 @@ def test_the_classifier_script_gives_the_page_top_k(mode, pictures, tmp_path):
     from lab.device import keras
 
     (tmp_path / "mine.png").write_bytes(encode(Image.fromarray(gradient(150, 100)), "PNG"))
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(123)  # whatever ran before: the page seeds its random weights itself
     loaded = classify.load_imagenet("ResNet50", weights=None)  # random but seeded: its outputs are distinct
     photos = [
         images.sample_image(name) if name in images.SAMPLES else images.load_image(tmp_path / name) for name in pictures
