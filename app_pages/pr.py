@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from app_pages._detections import detections_ui, notes, script_files
 from app_pages._widgets import bound, friendly_errors, show_code
 from lab import annotations, coco, codegen, detection, figures, pr, tables
 
@@ -69,32 +70,10 @@ def scores_view() -> str:
     return codegen.pr_scores_script(source, threshold)
 
 
-def boxes_ui():
-    """Ground truth and detections: the built-in example, or uploads in one of the formats."""
-    if bound(st.toggle, "Use the built-in example", "pr.example", True):
-        return annotations.from_tables(*detection.example_detections())
-    formats = annotations.FORMATS
-    chosen = bound(
-        st.segmented_control, "Format", "pr.format", "csv", list(formats), format_func=lambda f: formats[f][0]
-    )
-    inputs = formats[chosen or "csv"][1]
-    example = annotations.example_files(chosen or "csv")
-    files = {}
-    for col, (name, label, types) in zip(st.columns(len(inputs)), inputs, strict=True):
-        if (upload := col.file_uploader(label, type=types, key=f"pr.{name}")) is not None:
-            files[name] = upload.getvalue()
-        col.download_button(
-            "Example file", example[name][1], example[name][0], key=f"pr.example.{name}", on_click="ignore"
-        )
-    if len(files) < len(inputs):
-        st.info("Upload both files, or use the built-in example." if len(inputs) == 2 else "Upload every file.")
-        st.stop()
-    with friendly_errors():
-        return annotations.load(chosen or "csv", files)
-
-
 def detections_view() -> str:
-    data = boxes_ui()
+    found = detections_ui()
+    data = found.data
+    notes(found)
     cols = st.columns(3)
     iou_threshold = bound(cols[0].slider, "IoU threshold", "pr.iou", 0.5, min_value=0.05, max_value=1.0, step=0.05)
     method = bound(cols[1].selectbox, "AP method", "pr.method", "all", list(pr.METHODS))
@@ -125,7 +104,8 @@ def detections_view() -> str:
     if curve.recall.size:
         st.dataframe(pr.methods_table(curve.recall, curve.precision), hide_index=True, width="stretch")
         st.plotly_chart(figures.pr_figure(curve.recall, curve.precision, title=f"{chosen}"), key="pr.class_chart")
-    return codegen.detection_script(gt, det, iou_threshold, method, plus_one)
+    script_files(found)
+    return codegen.detection_script(found.script_data, iou_threshold, method, plus_one, found.format_label)
 
 
 def iou_calculator() -> None:

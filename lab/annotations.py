@@ -21,6 +21,7 @@ import numbers
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -30,7 +31,8 @@ from lab.coco import CocoData
 from lab.detection import BOX_COLUMNS
 from lab.errors import InputError, describe_value
 
-MAX_JSON_BYTES = 50 * 1024 * 1024
+MAX_JSON_BYTES = 64 * 1024 * 1024  # decompressed: COCO val2017's results at 60 detections an image are ~32 MB
+GZIP_MAGIC = b"\x1f\x8b"
 MAX_BOXES = 1_000_000
 MAX_IMAGES = 200_000
 MAX_ZIP_BYTES = 200 * 1024 * 1024
@@ -40,7 +42,28 @@ MAX_XML_BYTES = 1024 * 1024  # one annotation file
 # ---------------------------------------------------------------------------------------------
 # COCO JSON
 # ---------------------------------------------------------------------------------------------
+def _gunzip(data: bytes, what: str) -> bytes:
+    """A gzip-compressed file, decompressed in chunks and refused as soon as it passes the JSON cap."""
+    import gzip
+    import zlib
+
+    chunks, size = [], 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if size > MAX_JSON_BYTES:
+                    raise InputError(f"{what}: larger than {MAX_JSON_BYTES // 2**20} MB once decompressed.")
+                chunks.append(chunk)
+    except (OSError, EOFError, zlib.error) as error:
+        raise InputError(f"{what}: a damaged gzip file ({error}).") from None
+    return b"".join(chunks)
+
+
 def _json(data: bytes, what: str):
+    """JSON, or gzip-compressed JSON (``.json.gz``: a COCO val2017 results file fits the upload cap so)."""
+    if data[:2] == GZIP_MAGIC:
+        data = _gunzip(data, what)
     if len(data) > MAX_JSON_BYTES:
         raise InputError(f"{what}: the file is larger than {MAX_JSON_BYTES // 2**20} MB.")
     try:
@@ -223,10 +246,11 @@ def read_coco_json(instances: bytes, results: bytes) -> CocoData:
 # ---------------------------------------------------------------------------------------------
 # Tables (CSV, the built-in example, VOC and YOLO readers)
 # ---------------------------------------------------------------------------------------------
-def from_tables(ground_truth, detections) -> CocoData:
+def from_tables(ground_truth, detections, notes: Sequence[str] = ()) -> CocoData:
     """Box tables -> :class:`CocoData`: images are every image id in either table, classes every label.
 
-    Corners become x-y-w-h; ground truth may carry ``iscrowd`` and ``area`` columns.
+    Corners become x-y-w-h; ground truth may carry ``iscrowd`` and ``area`` columns. ``notes`` (what
+    the reader could not carry over) travel with the data, after the tables' own (:func:`table_notes`).
     """
     from lab import detection
 
@@ -248,7 +272,83 @@ def from_tables(ground_truth, detections) -> CocoData:
     for row in det.itertuples(index=False):
         box = [row.x_min, row.y_min, row.x_max - row.x_min, row.y_max - row.y_min]
         results.append({"image_id": row.image_id, "category_id": row.label, "bbox": box, "score": row.score})
-    return coco_data(images, categories, annotations, results)
+    return coco_data(images, categories, annotations, results, notes)
+
+
+def table_notes(ground_truth, detections, format_label: str) -> list[str]:
+    """What box tables lose or mismatch, said with counts: detections on images or classes that have
+    no ground truth, and the crowd flags and mask areas a format cannot hold."""
+    notes = []
+    truth_images = set(ground_truth["image_id"].astype(str).str.strip())
+    named = detections["image_id"].astype(str).str.strip()
+    orphans = named[~named.isin(truth_images)]
+    if len(orphans):
+        notes.append(
+            f"{len(orphans):,} of {len(named):,} detections name {orphans.nunique():,} images that have no ground "
+            f"truth ({_few(sorted(orphans.unique()))}): each of them counts as a false positive. Check that both "
+            f"files name the images alike (the ground truth has {_few(sorted(truth_images))})."
+        )
+    truth_labels = set(ground_truth["label"].astype(str).str.strip())
+    labels = detections["label"].astype(str).str.strip()
+    strangers = labels[~labels.isin(truth_labels)]
+    if len(strangers):
+        notes.append(
+            f"{len(strangers):,} detections are on classes with no ground truth ({_few(sorted(strangers.unique()))}): "
+            "those classes have no AP (there is nothing to find) and count in neither mean."
+        )
+    if "iscrowd" not in ground_truth.columns and "area" not in ground_truth.columns:
+        keep = " Add `iscrowd` and `area` columns to keep them." if format_label == "CSV" else ""
+        notes.append(
+            f"{format_label} has no crowd flag or mask area: all {len(ground_truth):,} ground-truth boxes are scored "
+            f"as regular objects with area width x height (COCO JSON keeps `iscrowd` and `area`).{keep}"
+        )
+    return notes
+
+
+def voc_stems(ground_truth, detections):
+    """VOC names images with their extension (``<filename>000005.jpg``), detection files mostly by
+    the stem: when stems match more of the detections' images, the ground truth takes the stems.
+
+    Returns:
+        (ground truth, notes): the table, renamed or not, and what was done.
+    """
+    names = sorted(set(ground_truth["image_id"]))
+    stems = {name: PurePosixPath(name).stem for name in names}
+    wanted = set(detections["image_id"].astype(str).str.strip())
+    if not wanted - set(names) or len(wanted & set(stems.values())) <= len(wanted & set(names)):
+        return ground_truth, []
+    renamed = ground_truth.assign(image_id=ground_truth["image_id"].map(stems))
+    example = next(name for name in names if stems[name] != name)
+    note = (
+        f"The VOC files name their images with an extension ({example!r}) and the detections by the stem "
+        f"({stems[example]!r}): the {len(names):,} images are matched by stem."
+    )
+    return renamed, [note]
+
+
+def difficult_note(ground_truth) -> list[str]:
+    """VOC's ``difficult`` objects: the devkit ignores them, COCO has no such flag."""
+    count = int(ground_truth["difficult"].sum()) if "difficult" in ground_truth else 0
+    if not count:
+        return []
+    return [
+        f"{count:,} of {len(ground_truth):,} objects are marked difficult: VOC's devkit ignores them, COCO has no "
+        "such flag, so both evaluators here score them as regular objects."
+    ]
+
+
+def yolo_rounding_note(boxes, what: str) -> list[str]:
+    """YOLO keeps fractions of the image size: how many boxes do not come back on whole pixels."""
+    corners = boxes[list(BOX_COLUMNS[2:])].to_numpy(dtype=float)
+    off = np.abs(corners - np.round(corners)).max(axis=1) if len(corners) else np.zeros(0)
+    moved = int((off > 1e-6).sum())
+    if not moved:
+        return []
+    return [
+        f"{what}: {moved:,} of {len(corners):,} boxes do not land on whole pixels when their YOLO fractions are "
+        f"scaled back by the image sizes (at most {off.max():.3g} px from one): a writer rounded the fractions, "
+        "so those boxes can sit slightly off the original ones."
+    ]
 
 
 def to_tables(data: CocoData):
@@ -431,50 +531,86 @@ def read_yolo_zip(data: bytes, sizes: dict[str, tuple[float, float]], class_name
 # ---------------------------------------------------------------------------------------------
 # Writers (the bundled examples, and round trips in the tests)
 # ---------------------------------------------------------------------------------------------
-def to_coco_json(ground_truth, detections) -> tuple[bytes, bytes]:
-    """Box tables -> (instances JSON, results JSON); class ids 1.. in sorted label order."""
-    data = from_tables(ground_truth, detections)
-    images = [{"id": image, "file_name": f"{image}.jpg"} for image in data.image_ids]
-    categories = [{"id": k + 1, "name": name} for k, name in enumerate(data.category_names)]
+def coco_json(data: CocoData) -> tuple[dict, list[dict]]:
+    """:class:`CocoData` -> (instances, results) in COCO's JSON form: the ids as they are (types kept),
+    boxes as (x, y, width, height) as held, annotations numbered from 1."""
+    images = [{"id": image} for image in data.image_ids]
+    categories = [
+        {"id": category, "name": name} for category, name in zip(data.category_ids, data.category_names, strict=True)
+    ]
     annotations = [
         {
-            "id": i + 1,
+            "id": number,
             "image_id": data.image_ids[image],
-            "category_id": int(k) + 1,
+            "category_id": data.category_ids[k],
             "bbox": box.tolist(),
             "area": float(area),
             "iscrowd": int(crowd),
         }
-        for i, (image, k, box, area, crowd) in enumerate(
-            zip(data.gt_image, data.gt_category, data.gt_boxes, data.gt_area, data.gt_crowd, strict=True)
+        for number, (image, k, box, area, crowd) in enumerate(
+            zip(data.gt_image, data.gt_category, data.gt_boxes, data.gt_area, data.gt_crowd, strict=True), start=1
         )
     ]
     results = [
-        {"image_id": data.image_ids[image], "category_id": int(k) + 1, "bbox": box.tolist(), "score": float(score)}
+        {
+            "image_id": data.image_ids[image],
+            "category_id": data.category_ids[k],
+            "bbox": box.tolist(),
+            "score": float(score),
+        }
         for image, k, box, score in zip(data.dt_image, data.dt_category, data.dt_boxes, data.dt_score, strict=True)
     ]
-    instances = {"images": images, "categories": categories, "annotations": annotations}
+    return {"images": images, "categories": categories, "annotations": annotations}, results
+
+
+def to_coco_json(ground_truth, detections) -> tuple[bytes, bytes]:
+    """Box tables -> (instances JSON, results JSON); class ids 1.. in sorted label order."""
+    data = from_tables(ground_truth, detections)
+    data = replace(data, category_ids=list(range(1, len(data.category_ids) + 1)))
+    instances, results = coco_json(data)
+    for image in instances["images"]:
+        image["file_name"] = f"{image['id']}.jpg"
     return json.dumps(instances, indent=1).encode(), json.dumps(results, indent=1).encode()
 
 
-def to_voc_zip(ground_truth) -> bytes:
-    """A ground-truth box table -> a zip of Pascal VOC XML files, one per image."""
+def _voc_coordinate(value: float) -> str:
+    """VOC writes whole pixels (``48``, not ``48.0``); a fractional corner keeps its digits."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def to_voc_zip(ground_truth, sizes: dict[str, tuple[float, float]], extension: str = ".jpg") -> bytes:
+    """A ground-truth box table -> a zip of Pascal VOC XML files, one per image, as VOC writes them:
+    ``<folder>``, ``<filename>`` with the image's extension, ``<size>`` (width, height, depth 3),
+    ``<segmented>``, and per object ``<name>``, ``<pose>``, ``<truncated>``, ``<difficult>`` and a
+    ``<bndbox>`` in whole pixels."""
     import xml.etree.ElementTree as ElementTree
     import zipfile
+
+    def element(parent, tag: str, text) -> None:
+        ElementTree.SubElement(parent, tag).text = str(text)
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for image, rows in ground_truth.groupby("image_id", sort=True):
+            width, height = sizes[str(image)]
             root = ElementTree.Element("annotation")
-            ElementTree.SubElement(root, "filename").text = str(image)
+            element(root, "folder", "JPEGImages")
+            element(root, "filename", f"{image}{extension}")
+            size = ElementTree.SubElement(root, "size")
+            for tag, value in (("width", width), ("height", height), ("depth", 3)):
+                element(size, tag, _voc_coordinate(value))
+            element(root, "segmented", 0)
             for row in rows.itertuples(index=False):
                 node = ElementTree.SubElement(root, "object")
-                ElementTree.SubElement(node, "name").text = str(row.label)
-                ElementTree.SubElement(node, "difficult").text = str(int(getattr(row, "difficult", 0)))
+                element(node, "name", row.label)
+                element(node, "pose", "Unspecified")
+                element(node, "truncated", 0)
+                element(node, "difficult", int(getattr(row, "difficult", 0)))
                 box = ElementTree.SubElement(node, "bndbox")
                 for tag in ("xmin", "ymin", "xmax", "ymax"):
-                    ElementTree.SubElement(box, tag).text = repr(float(getattr(row, tag.replace("m", "_m", 1))))
-            archive.writestr(f"Annotations/{image}.xml", ElementTree.tostring(root))
+                    element(box, tag, _voc_coordinate(getattr(row, tag.replace("m", "_m", 1))))
+            ElementTree.indent(root)
+            archive.writestr(f"Annotations/{image}.xml", ElementTree.tostring(root) + b"\n")
     return buffer.getvalue()
 
 
@@ -506,8 +642,8 @@ FORMATS = {
     "coco": (
         "COCO JSON",
         [
-            ("coco_gt", "Ground truth: COCO instances JSON", ["json"]),
-            ("coco_dt", "Detections: COCO results JSON", ["json"]),
+            ("coco_gt", "Ground truth: COCO instances JSON (or .json.gz)", ["json", "gz"]),
+            ("coco_dt", "Detections: COCO results JSON (or .json.gz)", ["json", "gz"]),
         ],
     ),
     "voc": (
@@ -551,17 +687,20 @@ def load(format_name: str, files: dict[str, bytes]) -> CocoData:
 
     if format_name == "csv":
         gt = detection.read_boxes_csv(files["gt_csv"], "ground truth")
-        return from_tables(gt, detection.read_boxes_csv(files["det_csv"], "detections", with_score=True))
+        det = detection.read_boxes_csv(files["det_csv"], "detections", with_score=True)
+        return from_tables(gt, det, table_notes(gt, det, "CSV"))
     if format_name == "coco":
         return read_coco_json(files["coco_gt"], files["coco_dt"])
     if format_name == "voc":
-        return from_tables(
-            read_voc_zip(files["voc_zip"]), detection.read_boxes_csv(files["voc_det"], "detections", True)
-        )
+        gt = read_voc_zip(files["voc_zip"])
+        det = detection.read_boxes_csv(files["voc_det"], "detections", True)
+        gt, renamed = voc_stems(gt, det)
+        return from_tables(gt, det, [*renamed, *difficult_note(gt), *table_notes(gt, det, "Pascal VOC XML")])
     sizes, names = read_image_sizes(files["yolo_sizes"]), class_names_text(files["yolo_names"])
-    return from_tables(
-        read_yolo_zip(files["yolo_gt"], sizes, names, False), read_yolo_zip(files["yolo_det"], sizes, names, True)
-    )
+    gt = read_yolo_zip(files["yolo_gt"], sizes, names, False)
+    det = read_yolo_zip(files["yolo_det"], sizes, names, True)
+    notes = [*yolo_rounding_note(gt, "ground truth"), *yolo_rounding_note(det, "detections")]
+    return from_tables(gt, det, [*notes, *table_notes(gt, det, "YOLO txt")])
 
 
 def example_files(format_name: str) -> dict[str, tuple[str, bytes]]:
@@ -577,12 +716,12 @@ def example_files(format_name: str) -> dict[str, tuple[str, bytes]]:
     if format_name == "coco":
         instances, results = to_coco_json(gt, det)
         return {"coco_gt": ("instances.json", instances), "coco_dt": ("results.json", results)}
+    sizes = {image: (200.0, 160.0) for image in sorted(set(gt["image_id"]) | set(det["image_id"]))}
     if format_name == "voc":
         return {
-            "voc_zip": ("voc_annotations.zip", to_voc_zip(gt)),
+            "voc_zip": ("voc_annotations.zip", to_voc_zip(gt, sizes)),
             "voc_det": ("detections.csv", det.to_csv(index=False).encode()),
         }
-    sizes = {image: (200.0, 160.0) for image in sorted(set(gt["image_id"]) | set(det["image_id"]))}
     names = sorted(set(gt["label"]) | set(det["label"]))
     size_csv = "image_id,width,height\n" + "".join(f"{i},{w:g},{h:g}\n" for i, (w, h) in sizes.items())
     return {

@@ -542,7 +542,11 @@ def fit(image, size):
     for name in model_names:
         spec = IMAGENET_MODELS[name]
         module, constructor = spec.application.split(".")
-        seed = f"keras.utils.set_random_seed({RANDOM_WEIGHTS_SEED})  # the page's random weights\n" if weights is None else ""
+        seed = (
+            f"keras.utils.set_random_seed({RANDOM_WEIGHTS_SEED})  # the page's random weights\n"
+            if weights is None
+            else ""
+        )
         classify.append(
             f"""{seed}model = keras.applications.{module}.{constructor}(weights={weights_text})
 batch = np.stack([fit(image, {spec.input_size}) for image in photos.values()])
@@ -560,7 +564,11 @@ except Exception:  # the class index is a download: offline, the numbers above a
         (f"Fit each photo to the network's input the page's way: {mode}.", fit),
         (
             "Each model: build it"
-            + (" with its ImageNet weights (downloaded once)" if weights else f" (random weights, seed {RANDOM_WEIGHTS_SEED})")
+            + (
+                " with its ImageNet weights (downloaded once)"
+                if weights
+                else f" (random weights, seed {RANDOM_WEIGHTS_SEED})"
+            )
             + ", preprocess as it was trained, and print the top classes with their probabilities.",
             "\n\n".join(classify),
         ),
@@ -649,36 +657,63 @@ def voc_curve(truths, detections, label, threshold, one):
     return tp / np.maximum(tp + fp, 1), (tp / positives if positives else np.zeros(len(hits))), positives'''
 
 
-def detection_script(ground_truth, detections, iou_threshold: float, method: str, plus_one: bool) -> Script:
-    """The detections view: the boxes, VOC matching and per-class AP, and COCO's summary (pycocotools)."""
+DETECTION_FILES = ("instances.json", "results.json")  # what the page hands out beside the detection script
 
-    def rows(frame, columns) -> str:
-        lines = [repr(tuple(row)) for row in frame[list(columns)].itertuples(index=False, name=None)]
-        return "[\n    " + ",\n    ".join(lines) + ",\n]" if lines else "[]"
 
-    from lab.detection import BOX_COLUMNS
+def detection_script(
+    data: dict | tuple[str, str], iou_threshold: float, method: str, plus_one: bool, format_label: str = "COCO JSON"
+) -> Script:
+    """The detections view: VOC matching and per-class AP, and COCO's summary (pycocotools).
 
-    truth_columns = [*BOX_COLUMNS]
-    crowd = ground_truth["iscrowd"].astype(int).tolist() if "iscrowd" in ground_truth else [0] * len(ground_truth)
-    area = ground_truth["area"].astype(float).tolist() if "area" in ground_truth else None
-    gt = ground_truth[truth_columns].copy()
-    gt["x_min"], gt["y_min"], gt["x_max"], gt["y_max"] = (gt[c].astype(float) for c in BOX_COLUMNS[2:])
-    det = detections[[*BOX_COLUMNS, "score"]].copy()
-    for column in (*BOX_COLUMNS[2:], "score"):
-        det[column] = det[column].astype(float)
-    gt["iscrowd"] = crowd
-    gt["area"] = area if area is not None else (gt["x_max"] - gt["x_min"]) * (gt["y_max"] - gt["y_min"])
+    ``data`` is either the small built-in example as COCO JSON (``{"instances": ..., "results": ...}``,
+    written into the script) or the names of two COCO JSON files the script reads: the learner's own
+    upload, or the page's COCO JSON of another format's files. Read by name, the script's size does
+    not grow with the boxes; read as JSON, image ids keep their types and boxes their (x, y, w, h).
+    """
+    if isinstance(data, dict):
+        load = f"import numpy as np\n\ninstances = {data['instances']!r}\nresults = {data['results']!r}"
+        text = "The built-in example, in COCO's JSON form: the ground truth (instances) and the detector's results."
+    else:
+        instances_file, results_file = data
+        load = f"""import json
+
+import numpy as np
+
+with open({instances_file!r}) as file:  # images, categories, annotations
+    instances = json.load(file)
+with open({results_file!r}) as file:  # one {{image_id, category_id, bbox, score}} per detection
+    results = json.load(file)
+if isinstance(results, dict):  # a results list saved inside an object
+    results = results["annotations"]"""
+        converted = (
+            ""
+            if format_label == "COCO JSON"
+            else f" The page wrote them from your {format_label} files (download them beside this script)."
+        )
+        text = f"Your files, read by name: put {instances_file} and {results_file} beside this script.{converted}"
+    tables = """names = {category["id"]: str(category.get("name", category["id"])) for category in instances["categories"]}
+results = [r for r in results if r["category_id"] in names]  # COCO evaluates the ground truth's categories only
+for number, annotation in enumerate(instances["annotations"], start=1):  # what COCO assumes where a field is absent
+    annotation.setdefault("id", number)
+    annotation.setdefault("iscrowd", 0)
+    annotation.setdefault("area", annotation["bbox"][2] * annotation["bbox"][3])
+
+
+def corners(record):  # COCO's (x, y, width, height) -> (x_min, y_min, x_max, y_max)
+    x, y, width, height = record["bbox"]
+    return [x, y, x + width, y + height]
+
+
+truths = [(a["image_id"], names[a["category_id"]], *corners(a)) for a in instances["annotations"]]
+detections = [(r["image_id"], names[r["category_id"]], *corners(r), r["score"]) for r in results]
+print("ground truth boxes:", len(truths))
+print("detections:", len(detections))"""
     sampled = {
         "11point": "ap_sampled(recall, precision, np.linspace(0, 1, 11), 1e-12)",
         "coco101": "ap_sampled(recall, precision, np.linspace(0, 1, 101), 0.0)",
         "all": "ap_all(recall, precision)",
         "raw": "ap_raw(recall, precision)",
     }[method]
-    data = (
-        "import numpy as np\n\n# (image, class, x_min, y_min, x_max, y_max, iscrowd, area)\n"
-        f"truths = {rows(gt, [*truth_columns, 'iscrowd', 'area'])}\n"
-        f"# (image, class, x_min, y_min, x_max, y_max, score)\ndetections = {rows(det, [*BOX_COLUMNS, 'score'])}"
-    )
     voc = f"""classes = sorted({{t[1] for t in truths}} | {{d[1] for d in detections}})
 aps = {{}}
 for label in classes:
@@ -687,42 +722,29 @@ for label in classes:
     print(f"AP {{label}}:", round(aps[label][0], 4))
 counted = [ap for ap, positives in aps.values() if positives]
 print("VOC mAP:", round(float(np.mean(counted)) if counted else 0.0, 4))"""
-    coco = """try:
-    import contextlib
-    import io
+    coco = """import contextlib
+import io
 
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-except ImportError:
-    print("COCO: pip install pycocotools for COCO's numbers")
-else:
-    images = sorted({t[0] for t in truths} | {d[0] for d in detections})
-    ids = {name: k + 1 for k, name in enumerate(classes)}
-    dataset = {
-        "images": [{"id": image} for image in images],
-        "categories": [{"id": ids[name], "name": name} for name in classes],
-        "annotations": [
-            {"id": i + 1, "image_id": t[0], "category_id": ids[t[1]], "bbox": [t[2], t[3], t[4] - t[2], t[5] - t[3]],
-             "iscrowd": t[6], "area": t[7]}
-            for i, t in enumerate(truths)
-        ],
-    }
-    results = [
-        {"image_id": d[0], "category_id": ids[d[1]], "bbox": [d[2], d[3], d[4] - d[2], d[5] - d[3]], "score": d[6]}
-        for d in detections
-    ]
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+if results:
     with contextlib.redirect_stdout(io.StringIO()):
         truth = COCO()
-        truth.dataset = dataset
+        truth.dataset = instances
         truth.createIndex()
         evaluation = COCOeval(truth, truth.loadRes(results), "bbox")
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
-    print("COCO mAP@[.5:.95]:", round(float(evaluation.stats[0]), 4))
-    print("COCO AP50:", round(float(evaluation.stats[1]), 4))"""
+    stats = [float(value) for value in evaluation.stats]
+else:  # pycocotools' loadRes cannot take an empty list: with nothing detected, AP and AR are 0
+    stats = [0.0] * 12
+print("COCO mAP@[.5:.95]:", round(stats[0], 4))
+print("COCO AP50:", round(stats[1], 4))"""
     steps = (
-        ("The boxes on the page: ground truth, and the detector's boxes with their scores.", data),
+        (text, load),
+        ("The boxes as tuples for the VOC matching: (image, class, x_min, y_min, x_max, y_max[, score]).", tables),
         ("The AP definitions, and Pascal VOC's matching.", AP_DEFINITIONS + "\n\n\n" + VOC_MATCHING),
         (f"VOC: per-class AP ({method}) at IoU {iou_threshold:g}, and their mean over classes with ground truth.", voc),
         ("COCO's 12-number summary from pycocotools (the reference every detection paper reports).", coco),

@@ -7,6 +7,7 @@ import json
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lab import annotations, coco, detection
@@ -154,3 +155,30 @@ def test_yolo_boxes_scale_by_the_image_size():
         annotations.read_yolo_zip(zip_of({"other.txt": b"0 0.5 0.5 0.1 0.1\n"}), {"img": (100, 80)}, ["cat"], False)
     with pytest.raises(InputError, match="row 1 has width"):
         annotations.read_image_sizes(b"image_id,width,height\nimg,0,80\n")
+
+
+def test_the_example_voc_files_are_written_as_voc_writes_them():
+    """<size> with width, height and depth, the image's file name, whole-pixel corners (globox refused
+    files without <size> and with 10.0 coordinates)."""
+    import xml.etree.ElementTree as ElementTree
+
+    archive = zipfile.ZipFile(io.BytesIO(annotations.example_files("voc")["voc_zip"][1]))
+    root = ElementTree.fromstring(archive.read("Annotations/img1.xml"))
+    assert root.findtext("filename") == "img1.jpg"
+    assert [root.findtext(f"size/{tag}") for tag in ("width", "height", "depth")] == ["200", "160", "3"]
+    first = root.find("object")
+    assert [first.findtext(tag) for tag in ("name", "pose", "truncated", "difficult")] == [
+        "cat",
+        "Unspecified",
+        "0",
+        "0",
+    ]
+    assert [first.findtext(f"bndbox/{tag}") for tag in ("xmin", "ymin", "xmax", "ymax")] == ["10", "10", "60", "60"]
+
+
+def test_difficult_objects_and_yolo_rounding_are_counted():
+    gt = annotations.read_voc_zip(zip_of({"a.xml": voc_xml(GOOD_OBJECT)}))  # GOOD_OBJECT is difficult
+    assert "1 of 1 objects are marked difficult" in " ".join(annotations.difficult_note(gt))
+    rows = annotations.parse_yolo("0 0.5 0.5 0.333333 0.25\n0 0.5 0.5 0.5 0.5\n", "a", 100, 80, ["cat"], False)
+    note = annotations.yolo_rounding_note(pd.DataFrame(rows), "ground truth")
+    assert "1 of 2 boxes do not land on whole pixels" in note[0]

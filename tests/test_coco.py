@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,17 @@ def test_bad_thresholds_are_refused():
     data = annotations.coco_data(instances["images"], instances["categories"], instances["annotations"], results)
     with pytest.raises(InputError, match="IoU thresholds"):
         coco.evaluate(data, thresholds=[0.0, 0.5])
+
+
+def test_no_detections_give_pycocotools_zeros_not_a_crash():
+    """The issue's repro: one image, one category, one box, and ``[]`` as results (zip(strict) raised)."""
+    gt = json.dumps(
+        {
+            "images": [{"id": 1}],
+            "categories": [{"id": 1, "name": "cat"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100}],
+        }
+    ).encode()
+    summary = coco.evaluate(annotations.read_coco_json(gt, b"[]")).summary()
+    assert summary["AP"] == summary["AR@100"] == summary["AP small"] == 0.0
+    assert summary["AP medium"] == summary["AP large"] == -1.0

@@ -220,25 +220,84 @@ def test_the_scores_script_prints_the_counts_and_every_ap(source, tmp_path):
     assert abs(float(printed["sklearn"]) - pr.sklearn_average_precision(scores, labels)) <= 5e-7
 
 
-@pytest.mark.parametrize(
-    ("example", "method", "iou_threshold"), [("built-in", "all", 0.5), ("crowded", "11point", 0.6)]
-)
-def test_the_detection_script_prints_voc_and_coco_numbers(example, method, iou_threshold, tmp_path):
+def detection_numbers(data, iou_threshold: float, method: str) -> tuple[float, dict]:
     from lab import annotations, coco, detection
-    from tests.cocogen import scenario
 
-    if example == "built-in":
-        data = annotations.from_tables(*detection.example_detections())
-    else:
-        instances, results = scenario(2, images=6, classes=2, crowd=0.2)
-        data = annotations.coco_data(instances["images"], instances["categories"], instances["annotations"], results)
-    gt, det = annotations.to_tables(data)
-    voc = detection.evaluate_detections(gt, det, iou_threshold, method)
-    summary = coco.evaluate(data).summary()
-    printed = run(codegen.detection_script(gt, det, iou_threshold, method, False), tmp_path)
-    assert abs(float(printed["VOC mAP"]) - voc.mean_ap) <= 5e-5
+    voc = detection.evaluate_detections(*annotations.to_tables(data), iou_threshold, method)
+    return voc.mean_ap, coco.evaluate(data).summary()
+
+
+def assert_detection_script_agrees(printed: dict, data, iou_threshold: float, method: str) -> None:
+    voc, summary = detection_numbers(data, iou_threshold, method)
+    assert abs(float(printed["VOC mAP"]) - voc) <= 5e-5
     assert abs(float(printed["COCO mAP@[.5:.95]"]) - summary["AP"]) <= 5e-5
     assert abs(float(printed["COCO AP50"]) - summary["AP50"]) <= 5e-5
+
+
+def write_coco(tmp_path, instances, results, names=("gt.json", "dt.json")) -> dict[str, bytes]:
+    files = {"coco_gt": json.dumps(instances).encode(), "coco_dt": json.dumps(results).encode()}
+    (tmp_path / names[0]).write_bytes(files["coco_gt"])
+    (tmp_path / names[1]).write_bytes(files["coco_dt"])
+    return files
+
+
+def test_the_detection_script_of_the_example_prints_voc_and_coco_numbers(tmp_path):
+    from lab import annotations, detection
+
+    data = annotations.from_tables(*detection.example_detections())
+    instances, results = annotations.coco_json(data)
+    script = codegen.detection_script({"instances": instances, "results": results}, 0.5, "all", False)
+    assert_detection_script_agrees(run(script, tmp_path), data, 0.5, "all")
+
+
+def test_an_uploaded_coco_pair_is_read_by_name_with_its_ids_and_boxes_as_given(tmp_path):
+    """Float boxes (x + w) - x != w, crowds, ties: the script reads the learner's files as they are."""
+    from lab import annotations
+    from tests.cocogen import scenario
+
+    instances, results = scenario(2, images=6, classes=2, crowd=0.2)
+    data = annotations.load("coco", write_coco(tmp_path, instances, results))
+    script = codegen.detection_script(("gt.json", "dt.json"), 0.6, "11point", False)
+    assert "gt.json" in script.python()
+    assert_detection_script_agrees(run(script, tmp_path), data, 0.6, "11point")
+
+
+def test_tied_scores_across_integer_image_ids_give_the_page_number_in_the_script(tmp_path):
+    """Images 2 and 10, one truth each, two detections at score 0.5 (a miss on 2, a hit on 10): COCO
+    ranks tied detections by image id, 2 before 10 as integers ("10" < "2" as text gave 0.505)."""
+    from lab import annotations
+    from tests.cocogen import pycocotools_eval
+
+    instances = {
+        "images": [{"id": 2}, {"id": 10}],
+        "categories": [{"id": 1, "name": "thing"}],
+        "annotations": [
+            {"id": 1, "image_id": 2, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0},
+            {"id": 2, "image_id": 10, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0},
+        ],
+    }
+    results = [
+        {"image_id": 2, "category_id": 1, "bbox": [50, 50, 10, 10], "score": 0.5},
+        {"image_id": 10, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5},
+    ]
+    data = annotations.load("coco", write_coco(tmp_path, instances, results))
+    _, summary = detection_numbers(data, 0.5, "all")
+    assert summary["AP"] == pytest.approx(pycocotools_eval(instances, results)[0][0], abs=1e-12)
+    assert round(summary["AP"], 4) == 0.2525
+    printed = run(codegen.detection_script(("gt.json", "dt.json"), 0.5, "all", False), tmp_path)
+    assert float(printed["COCO mAP@[.5:.95]"]) == 0.2525
+
+
+@pytest.mark.parametrize("format_name", ["csv", "voc", "yolo"])
+def test_other_formats_hand_the_script_the_coco_json_the_page_scored(format_name, tmp_path):
+    from lab import annotations
+
+    files = {name: content for name, (_, content) in annotations.example_files(format_name).items()}
+    data = annotations.load(format_name, files)
+    instances, results = annotations.coco_json(data)
+    write_coco(tmp_path, instances, results, codegen.DETECTION_FILES)
+    script = codegen.detection_script(codegen.DETECTION_FILES, 0.5, "coco101", True, format_name)
+    assert_detection_script_agrees(run(script, tmp_path), data, 0.5, "coco101")
 
 
 def test_the_finetune_script_runs_both_phases_like_the_page(tmp_path):
