@@ -7,7 +7,6 @@ import ast
 import json
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,16 +16,21 @@ from lab import codegen, convolution, images, padding, planner, pooling, pr
 from lab.convolution import ConvConfig
 from lab.pooling import PoolConfig
 from tests.imagegen import encode, gradient
+from tests.script_envs import python_for
 
 pytestmark = pytest.mark.slow
 
 
 def run(script: codegen.Script, cwd) -> dict[str, str]:
-    """Execute the .py in a new interpreter; return {printed label: value} of its "label: value" lines."""
-    assert "import lab" not in script.python() and "from lab" not in script.python()  # it teaches the libraries
+    """Execute the .py in a fresh environment holding exactly its pip line's packages; return
+    {printed label: value} of its "label: value" lines."""
+    source = script.python()
+    assert "import lab" not in source and "from lab" not in source  # it teaches the libraries
+    assert source.startswith(f"# {script.install_line}\n")
     path = cwd / "script.py"
-    path.write_text(script.python())
-    done = subprocess.run([sys.executable, str(path)], cwd=cwd, capture_output=True, text=True, timeout=300)
+    path.write_text(source)
+    python = python_for(script.requirements)
+    done = subprocess.run([str(python), str(path)], cwd=cwd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
 
@@ -152,7 +156,11 @@ def test_the_notebook_runs_too(tmp_path):
     script = codegen.convolution_script(choice, config, config.kernel(), pixel)
     notebook = nbformat.reads(script.notebook(), as_version=4)
     nbformat.validate(notebook)
-    assert [cell.cell_type for cell in notebook.cells][:3] == ["markdown", "markdown", "code"]
+    assert [cell.cell_type for cell in notebook.cells][:4] == ["markdown", "code", "markdown", "code"]
+    # The install cell is the script's pip line (run() proves that line in a fresh environment); the
+    # kernel here is the project's, whose CPU TensorFlow a `%pip install tensorflow` would duplicate.
+    assert notebook.cells[1].source == f"%{script.install_line}"
+    del notebook.cells[1]
     nbclient.NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
@@ -348,3 +356,20 @@ def test_a_custom_stack_on_your_own_pictures_trains_like_the_page_and_its_tflite
     printed = run(codegen.tflite_script(config, str(tflite), folder=str(staged.path)), tmp_path)
     assert float(printed["test accuracy"]) == pytest.approx(result["test_accuracy"], abs=1e-4)
     assert result["tflite_max_difference"] <= 1e-4 and result["tflite_images"] == 6  # 2 of each class
+
+
+def test_every_script_starts_with_what_to_install():
+    """Convolution needed Pillow (load_sample_image), the planner a Keras backend, the fine-tuner tfds."""
+    from lab import finetune
+
+    choice, config, pixel = CONVOLUTIONS["HOML's vertical line"]
+    convolution_line = codegen.convolution_script(choice, config, config.kernel(), pixel).install_line
+    assert convolution_line == "pip install numpy pillow scikit-learn tensorflow"
+    planner_script = codegen.planner_script(planner.keras_snippet(*planner.PRESETS["LeNet-5"]))
+    assert "tensorflow" in planner_script.requirements
+    finetune_script = codegen.finetune_script(finetune.FinetuneConfig())
+    assert {"tensorflow", "tensorflow-datasets", "importlib_resources"} <= set(finetune_script.requirements)
+    assert codegen.pr_points_script([0.0, 1.0], [1.0, 0.5]).install_line == "pip install numpy"
+    assert finetune_script.notebook().count("%pip install") == 1
+    with pytest.raises(KeyError, match="torch"):
+        codegen.requirements("import torch")
