@@ -198,6 +198,8 @@ def model_for_run(config: TrainConfig, input_shape, num_classes: int):
             variable.assign(value)
         model.reset_metrics()
         model.stop_training = False
+        # BackupAndRestore of a resumed run set where fit starts; a new run starts at epoch 0.
+        model._initial_epoch = None
         return model
     _kept.clear()  # one model at most: a worker holds no more than its last run
     if fresh.count_params() > KEEP_MAX_PARAMETERS:
@@ -285,8 +287,9 @@ def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
     seconds = time.perf_counter() - start
     if log.cancelled:
         return None  # stop now: no evaluation or export
-    # Epochs completed in all, across resumes (a resumed fit's history holds only its own epochs).
-    epochs_run = history.epoch[-1] + 1 if history.epoch else config.epochs
+    # Epochs completed in all, across resumes (a resumed fit's history holds only its own epochs);
+    # a fit resumed past its last epoch trains none and ends where its checkpoint was.
+    epochs_run = history.epoch[-1] + 1 if history.epoch else (model._initial_epoch or 0)
     probabilities = model.predict(datasets.pipeline(data.x_test, data.y_test, 256), verbose=0)
     test_loss, test_accuracy = test_scores(probabilities, data.y_test)
     labels = runlog.RunLabels(data.class_names, list(data.input_shape), data.name, config.model)

@@ -169,6 +169,25 @@ def test_resume_after_cancel_continues_from_the_checkpoint():
     assert restarts and restarts[-1] >= len(kept) - 1 >= 2
 
 
+def test_runs_after_a_resume_on_the_same_warm_worker_train_every_epoch():
+    """The kept model of a warm worker carried a resumed run's start epoch into the next runs."""
+    run_id = worker.submit("train", {**TINY, "epochs": 8})
+    deadline = time.monotonic() + 90
+    while len(completed_epochs(run_id)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs.cancel(run_id)
+    wait_for(run_id, ("cancelled",), timeout=15)
+    jobs.resume(run_id)
+    assert wait_for(run_id, ("succeeded", "failed")).status == "succeeded"
+    for seed, epochs in ((2, 3), (3, 10)):
+        after = worker.submit("train", {**TINY, "epochs": epochs, "seed": seed})
+        run = wait_for(after, ("succeeded", "failed"))
+        assert run.status == "succeeded", run.error
+        assert completed_epochs(after) == list(range(epochs)) and run.result["epochs"] == epochs
+        assert run.result["test_accuracy"] > 0.5
+    assert len({jobs.get(r.id).pid for r in jobs.list_runs()}) == 1  # one warm worker ran them all
+
+
 def test_kill_after_an_older_checkpoint_logs_no_epoch_twice(monkeypatch):
     monkeypatch.setenv("CNNLAB_CHECKPOINT_SECONDS", "1.0")  # checkpoints lag the logged epochs
     run_id = worker.submit("train", {**TINY, "epochs": 12})

@@ -192,3 +192,29 @@ def test_a_runs_memory_figure_is_the_planners_count_of_its_model():
     outputs = 4 * 32 * 32 * 3 + sum(4 * math.prod(layer.output.shape[1:]) for layer in model.layers[1:])
     parameters, activations = training.registry_footprint("resnet34", (32, 32, 3), 10)
     assert parameters == model.count_params() and activations > 2 * outputs
+
+
+def test_a_kept_model_after_a_resumed_run_trains_the_next_runs_from_epoch_zero(tmp_path, monkeypatch):
+    """A resume makes BackupAndRestore set where fit starts; the kept model carried it into the next
+    runs: a 2-epoch run then trained 0 epochs and 'succeeded' at chance accuracy."""
+    monkeypatch.setenv("CNNLAB_CHECKPOINT_SECONDS", "0")  # a checkpoint every epoch
+    training.forget_kept_models()
+    config = training.TrainConfig(epochs=5, seed=1)
+    stop_after = {"epochs": 3}
+
+    def stop_at_third_epoch(rows):
+        stop_after["seen"] = stop_after.get("seen", 0) + sum(
+            1 for _, step, name, _ in rows if step == runlog.EPOCH_END and name == "loss"
+        )
+
+    log = runlog.RunLog(stop_at_third_epoch, should_stop=lambda: stop_after.get("seen", 0) >= stop_after["epochs"])
+    assert training.run(config, tmp_path / "a", log) is None  # cancelled with a checkpoint
+    resumed, rows = _train(config, tmp_path / "a")  # resume: Keras starts this fit at the checkpoint
+    assert resumed["epochs"] == 5 and {row[0] for row in rows} == {3, 4}
+    reused_result, reused = _train(replace(config, epochs=2, seed=2), tmp_path / "b")
+    monkeypatch.setenv("CNNLAB_REUSE_TRACES", "0")
+    fresh_result, fresh = _train(replace(config, epochs=2, seed=2), tmp_path / "fresh")
+    assert [row[:2] for row in reused] == [row[:2] for row in fresh] and {row[0] for row in fresh} == {0, 1}
+    np.testing.assert_allclose([row[2] for row in reused], [row[2] for row in fresh], atol=1e-6)
+    assert reused_result["epochs"] == fresh_result["epochs"] == 2
+    assert reused_result["test_accuracy"] == pytest.approx(fresh_result["test_accuracy"], abs=1e-9)
