@@ -114,8 +114,11 @@ for name in picked:
         column.plotly_chart(figures.topk_figure(predictions, picture_name), key=f"cls.{name}.{picture_name}")
         table.setdefault(picture_name, {})[name] = f"{predictions[0].label} ({predictions[0].probability:.0%})"
         if cam_on:
-            with friendly_errors():
+            try:
                 cam = classify.grad_cam(loaded, pictures[picture_name], predictions[0].class_id, mode)
+            except classify.InputError as error:  # this model cannot: say why, and go on with the others
+                column.caption(f"Grad-CAM: {error}")
+                continue
             fitted_image = classify.fit_image(pictures[picture_name], loaded.input_size, mode)
             column.plotly_chart(figures.overlay_figure_cam(fitted_image, cam), key=f"cam.{name}.{picture_name}")
 if len(picked) > 1:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lab import jobs, network, runlog, training
+from lab import graph, jobs, network, runlog, training
 from lab.device import keras, tf
 from lab.errors import InputError, WeightsUnavailable, describe_value
 from lab.images import LUMA
@@ -276,15 +276,17 @@ def grad_cam(loaded: LoadedModel, image: np.ndarray, class_id: int | None = None
     The gradient of the class score with respect to the last convolutional feature maps, averaged
     per channel, weights those maps; their ReLU'd sum shows where the evidence is.
     """
-    model = loaded.model
-    last = next(
-        (layer for layer in reversed(model.layers) if len(getattr(layer, "output", np.zeros(0)).shape or ()) == 4), None
-    )
-    if last is None:
-        raise InputError("This model has no convolutional feature maps for Grad-CAM.")
     batch = loaded.preprocess(tf.convert_to_tensor(_prepare(loaded, [image], mode)))
     with loaded.lock:
-        probe = keras.Model(model.inputs, [last.output, model.output])
+        # Any model the lab lists: a planner stack (wired from an Input) or a fine-tuned one, whose
+        # last feature maps are its nested base's output in the outer graph.
+        model = graph.functional(loaded.model, (*loaded.input_size, loaded.channels))
+        spatial = graph.spatial_layers(model)
+        if not spatial:
+            raise InputError(
+                f"{loaded.name} has no feature maps (no layer outputs H x W x C), so Grad-CAM has none to weigh."
+            )
+        probe = keras.Model(model.inputs, [graph.output_of(model, spatial[-1]), *model.outputs])
         with tf.GradientTape() as tape:
             maps, predictions = probe(batch, training=False)
             index = int(tf.argmax(predictions[0])) if class_id is None else int(class_id)

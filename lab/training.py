@@ -345,14 +345,16 @@ def first_conv_filters(model) -> np.ndarray:
 
 def activation_maps(model, image: np.ndarray, limit: int = 8) -> list[tuple[str, np.ndarray]]:
     """The output of each top-level convolutional layer for one image: (name, (H, W, C))."""
+    from lab import graph
     from lab.device import keras
 
+    model = graph.functional(model, np.shape(image))  # a planner stack loaded from .keras has no input
     conv_layers = [
         layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D) or "Residual" in type(layer).__name__
     ]
     if not conv_layers:
         return []
-    probe = keras.Model(model.input, [layer.output for layer in conv_layers[:limit]])
+    probe = keras.Model(model.inputs, [graph.output_of(model, layer) for layer in conv_layers[:limit]])
     outputs = probe(np.asarray(image, dtype=np.float32)[np.newaxis], training=False)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return [(layer.name, np.asarray(output)[0]) for layer, output in zip(conv_layers, outputs, strict=False)]

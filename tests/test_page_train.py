@@ -43,6 +43,24 @@ def test_train_a_tiny_run_and_see_curves_and_results(backend):
     jobs.stop_workers()
 
 
+def test_a_planner_stack_run_renders_its_whole_results():
+    """Planner -> 8x8 -> Train this network -> Train: the results crashed under "Test image" (the
+    loaded stack had no symbolic input), losing the maps, downloads, Runs table and Show the code."""
+    from lab import planner
+
+    specs = [planner.LayerSpec("Conv2D", 8, (3, 3), padding="same"), planner.LayerSpec("MaxPooling2D", None, (2, 2))]
+    app = page(**{"train.model": "custom", "train.stack": planner.encode_stack(specs), "train.epochs": "2"})
+    train_button(app).click().run()
+    run = wait_for_run(app, app.query_params["run"])
+    assert run.status == "succeeded", run.error
+    app.run()
+    assert not app.exception and not app.error
+    charts = {chart.key for chart in app.get("plotly_chart") if chart.key}
+    assert "train.probs" in charts and any(key.startswith("train.maps.") for key in charts)
+    assert any(expander.label == "Show the code" for expander in app.expander)
+    jobs.stop_workers()
+
+
 def test_double_click_makes_one_run():
     app = page(**{"train.epochs": "1"})
     train_button(app).click().run()
