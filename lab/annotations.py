@@ -68,14 +68,20 @@ def _json(data: bytes, what: str):
         raise InputError(f"{what}: the file is larger than {MAX_JSON_BYTES // 2**20} MB.")
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise InputError(f"{what}: not valid JSON ({error}).") from None
+    except RecursionError:
+        raise InputError(f"{what}: refused, its JSON is nested too deeply to be a COCO file.") from None
+    except (UnicodeDecodeError, ValueError) as error:  # ValueError: also integers past 4,300 digits
+        raise InputError(f"{what}: not valid JSON ({str(error)[:200]}).") from None
 
 
 def _number(value, what: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    try:  # a 400-digit integer is a Real, but no float (OverflowError)
+        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
         raise InputError(f"{what}: {where} is {describe_value(value)}, not a finite number.")
-    return float(value)
+    return number
 
 
 def _box(value, what: str, where: str) -> list[float]:
@@ -120,7 +126,9 @@ def coco_data(
     """
     what = "ground truth"
     image_ids = sorted({_id(record, "id", what, f"image {i}") for i, record in enumerate(images)}, key=_sort_key)
+    _refuse_ids_alike_as_text(image_ids, "image")
     categories = sorted(categories, key=lambda c: _sort_key(_id(c, "id", what, "category")))
+    _refuse_duplicate_categories(categories)
     category_ids = [c["id"] for c in categories]
     names = [str(c.get("name", c["id"])) for c in categories]
     if len(image_ids) > MAX_IMAGES or len(annotations) + len(results) > MAX_BOXES:
@@ -217,6 +225,30 @@ def _annotation_id_notes(annotations: Sequence[dict]) -> list[str]:
             "annotation as given (pycocotools' own numbers would differ); give each annotation its own id."
         )
     return notes
+
+
+def _refuse_ids_alike_as_text(ids: Sequence, what: str) -> None:
+    """COCO tells ``1`` from ``"1"``; the box tables, VOC and YOLO name images by text and would merge them."""
+    seen: dict[str, object] = {}
+    for value in ids:
+        if (text := str(value)) in seen and seen[text] != value:
+            raise InputError(
+                f"ground truth: {what} ids {describe_value(seen[text])} and {describe_value(value)} are two {what}s "
+                "for COCO but the same name everywhere else; give every id one type (all integers or all strings)."
+            )
+        seen[text] = value
+
+
+def _refuse_duplicate_categories(categories: Sequence[dict]) -> None:
+    names: dict[object, str] = {}
+    for category in categories:
+        name = str(category.get("name", category["id"]))
+        if category["id"] in names and names[category["id"]] != name:
+            raise InputError(
+                f"ground truth: category id {describe_value(category['id'])} is listed twice, as "
+                f"{names[category['id']]!r} and {name!r}; each category needs its own id."
+            )
+        names[category["id"]] = name
 
 
 def _sort_key(value):
@@ -414,6 +446,30 @@ def _voc_number(node, tag: str, where: str) -> float:
     return value
 
 
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
+
+
+def _xml_text(data: bytes, name: str) -> str:
+    """An XML file's text: its byte-order mark, else its declared encoding, else UTF-8."""
+    import codecs
+
+    marks = (  # UTF-32's marks first: UTF-32-LE's starts with UTF-16-LE's
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    )
+    encoding = next((encoding for mark, encoding in marks if data.startswith(mark)), None)
+    if encoding is None:
+        declared = _XML_ENCODING.match(data)
+        encoding = declared.group(1).decode() if declared else "utf-8"
+    try:
+        return data.decode(encoding)
+    except (LookupError, UnicodeDecodeError) as error:
+        raise InputError(f"{name}: cannot be read as {encoding} text ({error}).") from None
+
+
 def parse_voc_xml(data: bytes, name: str = "annotation.xml") -> list[dict]:
     """One Pascal VOC annotation file -> box rows with a ``difficult`` flag.
 
@@ -427,10 +483,11 @@ def parse_voc_xml(data: bytes, name: str = "annotation.xml") -> list[dict]:
 
     if len(data) > MAX_XML_BYTES:
         raise InputError(f"{name}: larger than {MAX_XML_BYTES // 1024} KB.")
-    if re.search(rb"<!(DOCTYPE|ENTITY)", data, re.IGNORECASE):
+    text = _xml_text(data, name)  # decoded first: in UTF-16 the DTD's bytes are not b"<!DOCTYPE"
+    if re.search(r"<!(DOCTYPE|ENTITY)", text, re.IGNORECASE):
         raise InputError(f"{name}: refused, it declares a DTD or entities (an XML bomb can hide there).")
     try:
-        root = ElementTree.fromstring(data)
+        root = ElementTree.fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", text).encode("utf-8"))
     except ElementTree.ParseError as error:
         raise InputError(f"{name}: not well-formed XML ({error}).") from None
     image = root.findtext("filename") or PurePosixPath(name).stem

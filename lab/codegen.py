@@ -10,9 +10,11 @@ subprocess and compares what it prints with the lab's own results.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -343,13 +345,22 @@ def pr_points_script(recall: Sequence[float], precision: Sequence[float]) -> Scr
     return Script("Precision-recall: every AP definition", steps)
 
 
+_PARSE_LOCK = threading.Lock()
+
+
+@functools.cache
 def _module_body(module) -> str:
-    """A module's source without its docstring and ``__future__`` import (plain Keras, copied as is)."""
+    """A module's source without its docstring and ``__future__`` import (plain Keras, copied as is).
+
+    Parsed once per module and under a lock: CPython 3.11's ``ast.parse`` is not thread-safe
+    (python/cpython#106905: "AST constructor recursion depth mismatch" when sessions render together).
+    """
     import ast
     import inspect
 
     source = inspect.getsource(module)
-    tree = ast.parse(source)
+    with _PARSE_LOCK:
+        tree = ast.parse(source)
     first = tree.body[1] if isinstance(tree.body[0], ast.Expr) else tree.body[0]  # skip the docstring
     lines = source.splitlines()[first.lineno - 1 :]
     return "\n".join(line for line in lines if not line.startswith("from __future__")).strip()

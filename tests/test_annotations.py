@@ -182,3 +182,45 @@ def test_difficult_objects_and_yolo_rounding_are_counted():
     rows = annotations.parse_yolo("0 0.5 0.5 0.333333 0.25\n0 0.5 0.5 0.5 0.5\n", "a", 100, 80, ["cat"], False)
     note = annotations.yolo_rounding_note(pd.DataFrame(rows), "ground truth")
     assert "1 of 2 boxes do not land on whole pixels" in note[0]
+
+
+GROUND_TRUTH = {
+    "images": [{"id": 1}],
+    "categories": [{"id": 1, "name": "cat"}],
+    "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]}],
+}
+
+
+@pytest.mark.parametrize(
+    ("instances", "results", "fragment"),
+    [
+        (GROUND_TRUTH, b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),  # RecursionError
+        (
+            GROUND_TRUTH,
+            b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1' + b"0" * 400 + b', 1], "score": 1}]',
+            "not a finite number",
+        ),
+        ({**GROUND_TRUTH, "images": [{"id": 1}, {"id": "1"}]}, b"[]", "ids 1 and '1' are two images"),
+        (
+            {**GROUND_TRUTH, "categories": [{"id": 1, "name": "cat"}, {"id": 1, "name": "dog"}]},
+            b"[]",
+            "category id 1 is listed twice",
+        ),
+    ],
+)
+def test_hostile_coco_json_is_a_message(instances, results, fragment):
+    with pytest.raises(InputError, match=fragment):
+        annotations.read_coco_json(json.dumps(instances).encode(), results)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_dtd_in_another_encoding_is_refused_too(encoding):
+    text = '<?xml version="1.0" encoding="%s"?><!DOCTYPE a [<!ENTITY b "c">]><annotation/>' % encoding.upper()
+    data = ("\ufeff" + text).encode(encoding) if encoding == "utf-16-be" else text.encode(encoding)
+    with pytest.raises(InputError, match="DTD or entities"):
+        annotations.parse_voc_xml(data, "a.xml")
+
+
+def test_voc_xml_in_utf16_with_no_dtd_is_read():
+    data = voc_xml(GOOD_OBJECT).decode().replace("utf-8", "UTF-16").encode("utf-16")
+    assert annotations.parse_voc_xml(data, "a.xml")[0]["label"] == "cat"

@@ -373,3 +373,18 @@ def test_every_script_starts_with_what_to_install():
     assert finetune_script.notebook().count("%pip install") == 1
     with pytest.raises(KeyError, match="torch"):
         codegen.requirements("import torch")
+
+
+def test_scripts_render_from_many_sessions_at_once():
+    """CPython 3.11's ast.parse is not thread-safe: 8 sessions rendering the Train page's script at once
+    raised SystemError at random. A module is parsed once, under a lock, and reused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lab import training
+
+    codegen._module_body.cache_clear()
+    config = training.TrainConfig()
+    with ThreadPoolExecutor(8) as pool:
+        scripts = list(pool.map(lambda _: codegen.training_script(config).python(), range(32)))
+    assert len(set(scripts)) == 1
+    assert codegen._module_body.cache_info().misses == 1
