@@ -348,19 +348,23 @@ def pr_points_script(recall: Sequence[float], precision: Sequence[float]) -> Scr
 _PARSE_LOCK = threading.Lock()
 
 
-@functools.cache
 def _module_body(module) -> str:
     """A module's source without its docstring and ``__future__`` import (plain Keras, copied as is).
 
-    Parsed once per module and under a lock: CPython 3.11's ``ast.parse`` is not thread-safe
+    Parsed once per module, under a lock: CPython 3.11's ``ast.parse`` is not thread-safe
     (python/cpython#106905: "AST constructor recursion depth mismatch" when sessions render together).
     """
+    with _PARSE_LOCK:
+        return _parsed_body(module)
+
+
+@functools.cache
+def _parsed_body(module) -> str:
     import ast
     import inspect
 
     source = inspect.getsource(module)
-    with _PARSE_LOCK:
-        tree = ast.parse(source)
+    tree = ast.parse(source)
     first = tree.body[1] if isinstance(tree.body[0], ast.Expr) else tree.body[0]  # skip the docstring
     lines = source.splitlines()[first.lineno - 1 :]
     return "\n".join(line for line in lines if not line.startswith("from __future__")).strip()

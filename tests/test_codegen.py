@@ -382,9 +382,9 @@ def test_scripts_render_from_many_sessions_at_once():
 
     from lab import training
 
-    codegen._module_body.cache_clear()
+    codegen._parsed_body.cache_clear()
     config = training.TrainConfig()
     with ThreadPoolExecutor(8) as pool:
         scripts = list(pool.map(lambda _: codegen.training_script(config).python(), range(32)))
     assert len(set(scripts)) == 1
-    assert codegen._module_body.cache_info().misses == 1
+    assert codegen._parsed_body.cache_info().misses == 1
