@@ -15,8 +15,8 @@ from app_pages._widgets import bound, friendly_errors
 from lab import datasets, images, jobs
 
 
-def _stage(data: bytes) -> datasets.StagedZip:
-    return datasets.stage_zip(data, jobs.home() / "uploads")
+def _stage(data: bytes, name: str) -> datasets.StagedZip:
+    return datasets.stage_zip(data, jobs.home() / "uploads", name)
 
 
 def _show(staged: datasets.StagedZip) -> None:
@@ -63,7 +63,7 @@ def capture_ui(prefix: str) -> datasets.StagedZip | None:
         st.session_state[f"{prefix}.seen"] = set()
         st.rerun()
     ready = len(shots) >= datasets.MIN_CLASSES and min(map(len, shots.values())) >= datasets.MIN_PER_CLASS
-    return _stage(archive) if ready else None
+    return _stage(archive, "webcam captures") if ready else None
 
 
 def class_folders_ui(prefix: str) -> datasets.StagedZip | None:
@@ -90,7 +90,7 @@ def class_folders_ui(prefix: str) -> datasets.StagedZip | None:
             )
             return None
         with friendly_errors():
-            staged = _stage(upload.getvalue())
+            staged = _stage(upload.getvalue(), upload.name)
     if staged is not None:
         _show(staged)
     return staged

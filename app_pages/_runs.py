@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages._widgets import UPLOAD_TYPES, decode_upload, friendly_errors, instructor, owner
-from lab import classify, classroom, figures, jobs, runlog, training, worker
+from lab import classify, classroom, datasets, figures, jobs, runlog, training, worker
 from lab.config import Config
 from lab.errors import InputError
 
@@ -170,11 +170,35 @@ def run_panel(run_id: str) -> jobs.Run | None:
             _poll_interval(run_id, (current.status, cached["after"], position))
 
     live()
+    run_settings(run)
     return jobs.get(run_id)
 
 
+def run_settings(run: jobs.Run) -> None:
+    """The run's own settings (a shared link's form shows the viewer's, not the run's)."""
+    import pandas as pd
+
+    settings = datasets.shareable_settings(run.config)
+    label = "This run's settings" + ("" if owns(run) else " (the form above shows yours)")
+    with st.expander(label, icon=":material/tune:", expanded=not owns(run)):
+        table = pd.DataFrame({"setting": list(settings), "value": [str(value) for value in settings.values()]})
+        st.dataframe(table, hide_index=True, width="stretch")
+
+
+def owns(run: jobs.Run) -> bool:
+    """Whether this browser started ``run`` (or is the instructor): only they see its pictures and files."""
+    return jobs.may_control(run, owner(), instructor())
+
+
+def shows_pictures(run: jobs.Run) -> bool:
+    """A learner's own pictures (and webcam shots) are theirs and the instructor's: a shared link to a
+    run on uploaded data shows its curves and numbers only."""
+    return owns(run) or not run.config.get("data_dir")
+
+
 def results_panel(key: str, predictions: runlog.Predictions, class_names, test_images) -> None:
-    """Test accuracy, confusion matrix with a gallery of one cell's mistakes, and the worst examples."""
+    """Test accuracy, confusion matrix with a gallery of one cell's mistakes, and the worst examples
+    (``test_images`` None: another learner's pictures, not shown)."""
     probabilities, labels = predictions.probabilities, predictions.labels
     predicted = probabilities.argmax(axis=1)
     counts = training.confusion_matrix(labels, predicted, len(class_names))
@@ -187,6 +211,9 @@ def results_panel(key: str, predictions: runlog.Predictions, class_names, test_i
         )
     left, right = st.columns([3, 2])
     left.plotly_chart(figures.confusion_figure(counts, class_names), key=f"{key}.confusion")
+    if test_images is None:
+        right.caption("Another learner's pictures: their mistakes and test images are shown to them only.")
+        return
     with right:
         off = [(t, p) for t in range(len(class_names)) for p in range(len(class_names)) if t != p and counts[t, p]]
         if off:
@@ -281,34 +308,48 @@ def classify_photos(run_id: str, key: str) -> None:
         st.image(picture, width=160, caption=f"{name}: {text}")
 
 
+def _accuracy(run: jobs.Run) -> str:
+    value = (run.result or {}).get("test_accuracy")
+    return f"{value:.4f}" if value is not None else "–"
+
+
 def runs_table(kind: str, shown: tuple[str, ...]) -> None:
-    """Every run of ``kind`` with the ``shown`` settings, and a comparison of up to four: their
-    validation curves over each other and the settings in which they differ."""
+    """This learner's runs of ``kind`` with the ``shown`` settings (others' on request, view only),
+    and a comparison of up to four: their validation curves over each other and the settings in
+    which they differ. Uploaded data is named by its zip, never by its server path."""
     import pandas as pd
 
+    me = owner()
     st.header("Runs")
-    st.caption(f"In a workshop's class table you are **{classroom.learner_tag(owner())}**.")
-    runs = jobs.list_runs(kind, limit=50)
+    st.caption(f"Your runs, newest first. In a workshop's class table you are **{classroom.learner_tag(me)}**.")
+    runs = jobs.list_runs(kind, limit=50, owner=me)
+    if st.toggle("Show other learners' runs too (view only)", key=f"{kind}.others"):
+        runs += [run for run in jobs.list_runs(kind, limit=50) if run.owner != me]
     if not runs:
+        st.caption("None yet: press the button above to start one.")
         return
-    accuracy = "test accuracy"
-    rows = [
-        {
-            "run": r.id,
-            "status": r.status,
-            **{k: r.config.get(k) for k in shown},
-            accuracy: (r.result or {}).get("test_accuracy"),
-        }
-        for r in runs
-    ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    rows = []
+    for run in runs:
+        settings = datasets.shareable_settings(run.config)
+        data = {"dataset": settings.get("data", settings.get("dataset"))} if "dataset" in shown else {}
+        rows.append(
+            {
+                "run": run.id,
+                "learner": "you" if run.owner == me else classroom.learner_tag(run.owner),
+                "status": run.status,
+                **{key: settings.get(key) for key in shown},
+                **data,
+                "test accuracy": _accuracy(run),
+            }
+        )
+    st.dataframe(pd.DataFrame(rows).fillna("–"), hide_index=True, width="stretch")
     chosen = st.multiselect("Compare runs", [r.id for r in runs], max_selections=4, key=f"{kind}.compare")
     if not chosen:
         return
     curves = {rid: runlog.progress(jobs.metrics(rid)).curves for rid in chosen}
     overlay = {f"val_accuracy {rid[-6:]}": curves[rid].get("val_accuracy", ([], [])) for rid in chosen}
     st.plotly_chart(figures.overlay_figure(overlay, "validation accuracy"), key=f"{kind}.overlay")
-    settings = pd.DataFrame({rid: jobs.get(rid).config for rid in chosen})
+    settings = pd.DataFrame({rid: datasets.shareable_settings(jobs.get(rid).config) for rid in chosen}).astype(str)
     st.dataframe(settings[settings.nunique(axis=1) > 1] if len(chosen) > 1 else settings, width="stretch")
     if st.button("Open the first one"):
         st.query_params["run"] = chosen[0]

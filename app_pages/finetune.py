@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._data import class_folders_ui
-from app_pages._runs import classify_photos, export_panel, launch_and_watch, results_panel
+from app_pages._runs import classify_photos, export_panel, launch_and_watch, owns, results_panel, shows_pictures
 from app_pages._widgets import bound, friendly_errors, show_code
 from lab import codegen, datasets, finetune, images, jobs, network, runlog
 
@@ -110,9 +110,11 @@ def result(run: jobs.Run) -> None:
         st.warning("This base started from random weights, not ImageNet's: expect little transfer.")
     outcome, predictions = run.result or {}, runlog.load_predictions(jobs.run_dir(run.id))
     st.dataframe(pd.DataFrame(outcome.get("parameters", {}), index=["trainable", "frozen"]).T, width="stretch")
-    results_panel(f"ft.{run.id}", predictions, outcome.get("classes", []), predictions.thumbnails / 255.0)
-    export_panel(run)
-    classify_photos(run.id, "ft.photos")
+    thumbnails = predictions.thumbnails / 255.0 if shows_pictures(run) else None
+    results_panel(f"ft.{run.id}", predictions, outcome.get("classes", []), thumbnails)
+    if owns(run):
+        export_panel(run)
+        classify_photos(run.id, "ft.photos")
 
 
 source, staged = data_ui()

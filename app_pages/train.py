@@ -4,7 +4,15 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._data import class_folders_ui
-from app_pages._runs import export_panel, launch_and_watch, results_panel, runs_table, trained_model
+from app_pages._runs import (
+    export_panel,
+    launch_and_watch,
+    owns,
+    results_panel,
+    runs_table,
+    shows_pictures,
+    trained_model,
+)
 from app_pages._widgets import bound, custom_stack_ui, friendly_errors, show_code
 from lab import classify, codegen, datasets, figures, jobs, runlog, training
 
@@ -87,11 +95,14 @@ def inside(run: jobs.Run) -> None:
     data = load_dataset(training.TrainConfig.from_dict(run.config))
     st.header("Inside the trained model")
     predictions = runlog.load_predictions(jobs.run_dir(run.id))
-    results_panel(f"train.{run.id}", predictions, data.class_names, data.x_test)
+    pictures = shows_pictures(run)
+    results_panel(f"train.{run.id}", predictions, data.class_names, data.x_test if pictures else None)
     loaded = trained_model(run.id)
     if any(type(layer).__name__ == "Conv2D" for layer in loaded.model.layers):
         st.subheader("First-layer filters (red positive, blue negative)")
         st.plotly_chart(figures.filters_figure(training.first_conv_filters(loaded.model)), key="train.filters")
+    if not pictures:
+        return
     index = st.number_input("Test image", 0, len(data.x_test) - 1, 0, key="train.image")
     maps, probabilities = classify.look_inside(loaded, data.x_test[index])
     true_class = int(data.y_test[index])
@@ -101,7 +112,8 @@ def inside(run: jobs.Run) -> None:
         shown = activation[..., : min(6, activation.shape[-1])]
         titles = [f"{name}[{i}]" for i in range(shown.shape[-1])]
         st.plotly_chart(figures.feature_maps_figure(data.x_test[index], shown, titles), key=f"train.maps.{name}")
-    export_panel(run)
+    if owns(run):
+        export_panel(run)
 
 
 config = settings_ui()

@@ -393,13 +393,32 @@ def _staged(path: Path) -> StagedZip:
     return StagedZip(path, classes, skipped["unreadable"], skipped["ignored"])
 
 
-def stage_zip(data: bytes, uploads_dir: Path) -> StagedZip:
+def folder_label(data_dir: str | Path) -> str:
+    """A staged upload as a learner names it: the zip's file name and its class count (never the
+    server's path or the content hash the folder is named by)."""
+    folder = Path(data_dir)
+    note = folder / STAGED_NOTE
+    name = json.loads(note.read_text()).get("name") if note.exists() else None
+    classes = len(folder_class_names(folder)) if folder.is_dir() else 0
+    return f"{name or 'your pictures'} ({classes} classes)" if classes else (name or "your pictures (gone)")
+
+
+def shareable_settings(config: dict) -> dict:
+    """A run's settings as a page may show them to anyone: the uploaded data by name, not its path."""
+    shown = {key: value for key, value in config.items() if key != "data_dir"}
+    if config.get("data_dir"):
+        shown["data"] = folder_label(config["data_dir"])
+    return shown
+
+
+def stage_zip(data: bytes, uploads_dir: Path, name: str | None = None) -> StagedZip:
     """Check and extract an uploaded zip into ``uploads_dir/<content hash>``, once per content.
 
     Each call extracts into a private temporary folder and renames it into place, so sessions
     uploading the same zip at the same moment never share a half-written folder; the first rename
     wins and the others' copies are removed. A refused zip leaves nothing behind. A staged folder
-    is reused by every later upload of the same bytes (and by a run's ``?run=`` link).
+    is reused by every later upload of the same bytes (and by a run's ``?run=`` link). ``name`` (the
+    zip's file name) is what pages call the data (:func:`folder_label`).
 
     Raises:
         InputError: For any refusal (see :func:`extract_image_zip`).
@@ -417,7 +436,8 @@ def stage_zip(data: bytes, uploads_dir: Path) -> StagedZip:
     scratch = Path(tempfile.mkdtemp(prefix=".part-", dir=uploads_dir))
     try:
         found = extract_image_zip(data, scratch)
-        (scratch / STAGED_NOTE).write_text(json.dumps({"unreadable": found.unreadable, "ignored": found.ignored}))
+        note = {"unreadable": found.unreadable, "ignored": found.ignored, "name": name}
+        (scratch / STAGED_NOTE).write_text(json.dumps(note))  # the first upload of these bytes names them
         try:
             scratch.rename(target)
         except OSError:  # another session staged the same bytes first: use theirs
@@ -499,7 +519,7 @@ def load_folders(data_dir: str | Path, image_size: int, seed: int = 42) -> Datas
         return pixels, np.array([label for _, label in items], np.int64)
 
     (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = arrays(train), arrays(valid), arrays(test)
-    return Dataset(folder.name, x_train, y_train, x_valid, y_valid, x_test, y_test, names, flip_ok=True)
+    return Dataset(folder_label(folder), x_train, y_train, x_valid, y_valid, x_test, y_test, names, flip_ok=True)
 
 
 MAX_CLASS_NAME = 40

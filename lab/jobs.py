@@ -297,10 +297,11 @@ def get(run_id: str) -> Run:
     return _run(row)
 
 
-def list_runs(kind: str | None = None, limit: int = 100) -> list[Run]:
-    query, args = "SELECT * FROM runs", ()
-    if kind:
-        query, args = query + " WHERE kind = ?", (kind,)
+def list_runs(kind: str | None = None, limit: int = 100, owner: str | None = None) -> list[Run]:
+    """The newest runs, of ``kind`` and of ``owner`` (a learner's own) where given."""
+    where = [(clause, value) for clause, value in (("kind = ?", kind), ("owner = ?", owner)) if value]
+    query = "SELECT * FROM runs" + (" WHERE " + " AND ".join(clause for clause, _ in where) if where else "")
+    args = tuple(value for _, value in where)
     with _db() as db:
         return [_run(row) for row in db.execute(query + " ORDER BY created DESC LIMIT ?", (*args, limit))]
 

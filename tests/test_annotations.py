@@ -215,7 +215,8 @@ def test_hostile_coco_json_is_a_message(instances, results, fragment):
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
 def test_a_dtd_in_another_encoding_is_refused_too(encoding):
-    text = '<?xml version="1.0" encoding="%s"?><!DOCTYPE a [<!ENTITY b "c">]><annotation/>' % encoding.upper()
+    declaration = f'<?xml version="1.0" encoding="{encoding.upper()}"?>'
+    text = declaration + '<!DOCTYPE a [<!ENTITY b "c">]><annotation/>'
     data = ("\ufeff" + text).encode(encoding) if encoding == "utf-16-be" else text.encode(encoding)
     with pytest.raises(InputError, match="DTD or entities"):
         annotations.parse_voc_xml(data, "a.xml")

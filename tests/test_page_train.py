@@ -131,3 +131,38 @@ def test_your_own_pictures_wait_for_a_zip_then_show_the_split():
     assert not app.exception and not app.error
     assert train_button(app).disabled  # nothing uploaded yet
     assert app.session_state["train.folders"] == "zip"
+
+
+def page_text(app: AppTest) -> str:
+    """Everything a learner can read on the page: text, tables, code."""
+    parts = [element.value for kind in ("markdown", "caption", "code", "info", "warning") for element in app.get(kind)]
+    parts += [frame.value.to_csv() for frame in app.dataframe]
+    return "\n".join(map(str, parts))
+
+
+def test_a_shared_link_to_a_run_on_uploaded_pictures_shows_numbers_not_pictures():
+    """Another learner's link: the curves, numbers and the run's own settings (its data by name),
+    never their pictures, their model files or a server path; each learner's Runs table is their own."""
+    from tests.zipgen import make_zip, shapes_members
+
+    mine = page(**{"train.dataset": "folders", "train.epochs": "1", "train.size": "32", "train.seed": "103"})
+    mine.file_uploader(key="train.zip").set_value(("my pets.zip", make_zip(shapes_members(6)), "application/zip"))
+    mine.run()
+    train_button(mine).click().run()
+    run_id = mine.query_params["run"]
+    assert wait_for_run(mine, run_id).status == "succeeded"
+    mine.run()
+    assert not mine.exception and mine.get("image") and mine.get("download_button")
+    theirs = page(run=run_id)
+    assert not theirs.exception and not theirs.error
+    assert not theirs.get("image")  # no test images, mistakes or activation inputs
+    assert not [button for button in theirs.get("download_button") if button.label.endswith((".keras", ".tflite"))]
+    text = page_text(theirs)
+    assert "my pets.zip (3 classes)" in text and "103" in text  # the run's own data and seed
+    assert str(jobs.home()) not in text and "data_dir" not in text
+    assert any("None yet" in caption.value for caption in theirs.caption)  # their own Runs: none
+    theirs.toggle(key="train.others").set_value(True).run()
+    runs = next(frame.value for frame in theirs.dataframe if "learner" in frame.value.columns)
+    assert list(runs["run"]) == [run_id] and runs["learner"][0].startswith("learner ")
+    assert runs["dataset"][0] == "my pets.zip (3 classes)"
+    jobs.stop_workers()
