@@ -31,7 +31,7 @@ def room() -> None:
     cols[1].metric("Training", sum(run.status in ("starting", "running") for run in runs))
     cols[2].metric("Queued", sum(run.status == "queued" for run in runs))
     cols[3].metric("Workers", len(jobs.workers()), help=f"{jobs.max_runs()} slot(s)")
-    table = pd.DataFrame(classroom.room_rows(runs, best))
+    table = pd.DataFrame(classroom.room_rows(runs, best, jobs.epochs_done([run.id for run in runs])))
     if table.empty:
         st.caption("No runs yet.")
         return
@@ -79,7 +79,10 @@ st.header("Class table")
 exercise = exercise_ui()
 if exercise:
     runs = jobs.list_runs("train", limit=5000)
-    ranking = classroom.class_table(runs, jobs.best_metric("val_accuracy", [run.id for run in runs]), exercise)
+    best = jobs.best_metric("val_accuracy", [run.id for run in runs])
+    ranking = classroom.class_table(runs, best, exercise)
+    if why := classroom.left_out(runs, best, exercise):
+        st.caption(why)
     if ranking:
         st.dataframe(pd.DataFrame(ranking), hide_index=True, width="stretch")
         st.download_button(

@@ -42,22 +42,54 @@ class Exercise:
             )
 
 
-def room_rows(runs, best_accuracy: dict[str, float]) -> list[dict]:
-    """One row per run, newest first: who, what, how far, how good."""
-    return [
-        {
-            "run": run.id,
-            "learner": learner_tag(run.owner),
-            "kind": run.kind,
-            "status": run.status,
-            "dataset": run.config.get("dataset"),
-            "model": run.config.get("model"),
-            "epochs": run.config.get("epochs"),
-            "best val accuracy": best_accuracy.get(run.id),
-            "test accuracy": (run.result or {}).get("test_accuracy"),
-        }
+def room_rows(runs, best_accuracy: dict[str, float], epochs_done: dict[str, int] | None = None) -> list[dict]:
+    """One row per run, newest first: who, what, how far (epochs done of planned), how good."""
+    epochs_done = epochs_done or {}
+    rows = []
+    for run in runs:
+        planned = run.config.get("epochs") or (run.config.get("head_epochs", 0) + run.config.get("finetune_epochs", 0))
+        rows.append(
+            {
+                "run": run.id,
+                "learner": learner_tag(run.owner),
+                "kind": run.kind,
+                "status": run.status,
+                "dataset": run.config.get("dataset") or run.config.get("source"),
+                "model": run.config.get("model") or run.config.get("base_model"),
+                "progress": f"{epochs_done.get(run.id, 0)}/{planned} epochs" if planned else "–",
+                "best val accuracy": best_accuracy.get(run.id),
+                "test accuracy": (run.result or {}).get("test_accuracy"),
+            }
+        )
+    return rows
+
+
+def left_out(runs, best_accuracy: dict[str, float], exercise: Exercise) -> str | None:
+    """Why finished runs on the exercise's dataset are not in the class table (over the budget, or
+    no parameter count), in one sentence; None when none was left out."""
+    finished = [
+        run
         for run in runs
+        if run.kind == exercise.kind
+        and run.status == "succeeded"
+        and run.id in best_accuracy
+        and run.config.get("dataset") == exercise.dataset
     ]
+    if exercise.max_parameters is None or not finished:
+        return None
+    counts = [(run.result or {}).get("parameters") for run in finished]
+    over = sorted(count for count in counts if count is not None and count > exercise.max_parameters)
+    unknown = sum(count is None for count in counts)
+    parts = []
+    if over:
+        parts.append(
+            f"{len(over)} finished {exercise.dataset} run(s) are over the {exercise.max_parameters:,}-parameter "
+            f"budget (the smallest has {over[0]:,} parameters): a smaller custom stack, built in the padding "
+            "page's planner, fits"
+        )
+    if unknown:
+        parts.append(f"{unknown} run(s) recorded no parameter count and are not ranked")
+    return "; ".join(parts) + "." if parts else None
 
 
 def class_table(runs, best_accuracy: dict[str, float], exercise: Exercise) -> list[dict]:

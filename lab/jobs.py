@@ -232,6 +232,20 @@ def best_metric(name: str, run_ids: list[str]) -> dict[str, float]:
     return {row[0]: row[1] for row in rows}
 
 
+def epochs_done(run_ids: list[str]) -> dict[str, int]:
+    """Whole epochs each run has logged so far, in one query (a resume drops the rows it redoes)."""
+    if not run_ids:
+        return {}
+    marks = ",".join("?" * len(run_ids))
+    with _db() as db:
+        rows = db.execute(
+            f"SELECT run_id, COUNT(*) FROM metrics WHERE name = 'loss' AND step = ? AND run_id IN ({marks}) "
+            "GROUP BY run_id",
+            (EPOCH_END, *run_ids),
+        ).fetchall()
+    return {row[0]: int(row[1]) for row in rows}
+
+
 def estimated_start(run_id: str) -> float | None:
     """Seconds until a queued run should start: the runs ahead of it, over the free slots, times the
     mean duration of the last finished runs; None without a history to go by."""

@@ -76,3 +76,24 @@ def test_best_metric_and_the_room_limit_live_in_the_registry(tmp_path, monkeypat
     assert jobs.runs_per_learner() == 3  # every web process reads it from the registry
     with pytest.raises(InputError, match="from 1 to 20"):
         jobs.set_runs_per_learner(0)
+
+
+def test_the_class_table_says_why_finished_runs_are_left_out():
+    """The default exercise (digits under 20,000) was empty and silent: the default small_cnn is larger."""
+    runs = [
+        run("a1", "alice0000", parameters=62_250),
+        run("a2", "alice0000", parameters=30_000),
+        run("e1", "erin0000", parameters=None),
+    ]
+    best = {"a1": 0.97, "a2": 0.95, "e1": 0.9}
+    exercise = classroom.Exercise("digits", 20_000)
+    assert classroom.class_table(runs, best, exercise) == []
+    why = classroom.left_out(runs, best, exercise)
+    assert why.startswith("2 finished digits run(s) are over the 20,000-parameter budget (the smallest has 30,000")
+    assert "1 run(s) recorded no parameter count" in why
+    assert classroom.left_out(runs, best, classroom.Exercise("digits", None)) is None
+
+
+def test_room_rows_show_how_far_each_run_is():
+    rows = classroom.room_rows([run("a1", "alice0000")], {}, {"a1": 3})
+    assert rows[0]["progress"] == f"3/{run('a1', 'x').config['epochs']} epochs"
