@@ -46,6 +46,9 @@ def from_url(key: str, default, options: Sequence | None = None, bounds: tuple |
     outside ``bounds`` is clamped to the nearest bound.
     """
     if key in st.session_state:
+        # Written back before the widget exists: a widget left out of a run (the page stopped above
+        # it while an upload was awaited) otherwise comes back at its default (0), not at its value.
+        st.session_state[key] = st.session_state[key]
         return
     value = default
     raw = st.query_params.get(key)

@@ -161,6 +161,26 @@ def test_train_one_epoch_then_reload_with_the_run_in_the_url(server, browser):
     page.close()
 
 
+def test_the_inspected_pixel_survives_a_detour_through_upload(server, browser):
+    """China -> row 70, column 120 -> Upload… -> Flower read 0 and 0 (the widgets, left out of the
+    run that awaited the upload, came back at their defaults) while the URL still said 70 and 120."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/convolution?conv.row=70&conv.col=120")
+    wait_until_idle(page)
+
+    def pixel() -> list[str]:
+        return [page.get_by_label(name).first.input_value() for name in ("output row", "output column")]
+
+    assert pixel() == ["70", "120"]
+    page.get_by_text("Upload…", exact=True).click()
+    wait_until_idle(page)
+    page.get_by_text("Flower (sample)", exact=True).click()
+    wait_until_idle(page)
+    assert pixel() == ["70", "120"]
+    assert_clean(page, "convolution-after-upload-detour")
+    page.close()
+
+
 def test_classifier_upload_shows_a_result(server, browser, tmp_path):
     from PIL import Image
 
