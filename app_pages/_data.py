@@ -63,7 +63,7 @@ def capture_ui(prefix: str) -> datasets.StagedZip | None:
         st.session_state[f"{prefix}.seen"] = set()
         st.rerun()
     ready = len(shots) >= datasets.MIN_CLASSES and min(map(len, shots.values())) >= datasets.MIN_PER_CLASS
-    return _stage(archive, "webcam captures") if ready else None
+    return _stage(archive, datasets.WEBCAM_CAPTURES) if ready else None
 
 
 def class_folders_ui(prefix: str) -> datasets.StagedZip | None:

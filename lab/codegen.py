@@ -238,6 +238,11 @@ def padding_script(plans: tuple[AxisPlan, AxisPlan], channels: int, op: str = "c
     else:
         name = "MaxPooling2D" if op == "max" else "AveragePooling2D"
         layer = f'tf.keras.layers.{name}(pool_size={kernel}, strides={stride}, padding="{height.padding}")'
+    pads_line = (  # only the branch that applies: no literal comparison in what the learner reads
+        "pads = [same_pads(*axis) for axis in sizes]"
+        if height.padding == "same"
+        else "pads = [(0, 0), (0, 0)]  # VALID pads nothing"
+    )
     formulas = f'''def output_size(n, k, s, d, padding):
     f = (k - 1) * d + 1  # the dilated kernel
     return -(-n // s) if padding == "same" else (n - f) // s + 1
@@ -251,7 +256,7 @@ def same_pads(n, k, s, d):
 
 sizes = [({height.input_size}, {height.kernel_size}, {height.stride}, {height.dilation}), ({width.input_size}, {width.kernel_size}, {width.stride}, {width.dilation})]
 outputs = [output_size(*axis, "{height.padding}") for axis in sizes]
-pads = [same_pads(*axis) if "{height.padding}" == "same" else (0, 0) for axis in sizes]'''
+{pads_line}'''
     steps = (
         (
             "TensorFlow's rules per axis: SAME gives ceil(n / s) outputs, VALID floor((n - f) / s) + 1, with the "
@@ -388,7 +393,17 @@ OPTIMIZER_CODE = {
 }
 
 
-FOLDERS_NOTE = "my_classes"  # where a folders run's script looks for the unzipped class folders
+FOLDERS_NOTE = "my_classes"  # where a folders run's script looks for the class folders, unless the upload names one
+
+
+def script_folder(config) -> str:
+    """Where a script finds the learner's class folders: their zip's name unzipped (``pets.zip`` ->
+    ``pets``), or :data:`FOLDERS_NOTE` (webcam captures download as ``my_classes.zip``)."""
+    if not getattr(config, "data_dir", None):
+        return FOLDERS_NOTE
+    from lab import datasets
+
+    return datasets.script_folder(config.data_dir) or FOLDERS_NOTE
 
 
 def _folders_code(config, folder: str) -> str:
@@ -420,7 +435,8 @@ def arrays(items):
 flip_ok = True"""
 
 
-def _data_code(config, folder: str = FOLDERS_NOTE) -> str:
+def _data_code(config, folder: str | None = None) -> str:
+    folder = folder or script_folder(config)
     if config.dataset == "folders":
         return _folders_code(config, folder)
     if config.dataset == "digits":
@@ -476,7 +492,7 @@ def _architecture(config) -> tuple[str, str]:
     return f"The architecture, {config.model!r}, exactly as the lab builds it (the models/ module, copied).", code
 
 
-def training_script(config, folder: str = FOLDERS_NOTE) -> Script:
+def training_script(config, folder: str | None = None) -> Script:
     """The Train page's run: the same data split, architecture, optimizer, pipeline and callbacks.
 
     ``folder``: where a run on your own pictures finds the class folders (your zip, unzipped).
@@ -534,7 +550,7 @@ print("test accuracy:", round(float((probabilities.argmax(axis=1) == y_test).mea
     return Script(f"Train {config.model} on {config.dataset}", steps)
 
 
-def tflite_script(config, tflite_file: str, folder: str = FOLDERS_NOTE) -> Script:
+def tflite_script(config, tflite_file: str, folder: str | None = None) -> Script:
     """Run a Train-page model's ``.tflite`` file on its test set, in Python: the page's test accuracy.
 
     On a phone the same file goes into LiteRT's Interpreter (Android, iOS); in Python it needs only
@@ -600,16 +616,19 @@ def classifier_script(
     data = "import numpy as np\nimport keras\nimport tensorflow as tf\nfrom PIL import Image, ImageOps\n"
     data += "from sklearn.datasets import load_sample_image\n\n"
     data += "photos = {\n" + "\n".join(loads) + "\n}"
-    fit = f'''def central_square(image):  # the box crop_and_resize takes by default: (y_min, x_min, y_max, x_max) in [0, 1]
+    same_size = (
+        ""  # crop_and_resize always crops, even an image already at the input size
+        if mode == "crop_and_resize"
+        else "    if image.shape[:2] == (size, size):\n        return image.astype(np.float32)\n"
+    )
+    fit = f"""def central_square(image):  # the box crop_and_resize takes by default: (y_min, x_min, y_max, x_max) in [0, 1]
     height, width = image.shape[:2]
     side = min(height, width)
     return [(height - side) / 2 / height, (width - side) / 2 / width, (height + side) / 2 / height, (width + side) / 2 / width]
 
 
 def fit(image, size):
-    if image.shape[:2] == (size, size) and "{mode}" != "crop_and_resize":
-        return image.astype(np.float32)
-    return np.asarray({FIT_CODE[mode]}, dtype=np.float32)'''
+{same_size}    return np.asarray({FIT_CODE[mode]}, dtype=np.float32)"""
     weights_text = repr(weights)
     classify = []
     for name in model_names:
@@ -825,7 +844,7 @@ print("COCO AP50:", round(stats[1], 4))"""
     return Script("Detection mAP: VOC and COCO", steps)
 
 
-def finetune_script(config, folder: str = "my_classes") -> Script:
+def finetune_script(config, folder: str | None = None) -> Script:
     """The fine-tuner's two phases: the same data split and views, base, head, schedules and callbacks.
 
     ``folder``: where the learner's class folders are (the page's upload is unzipped there).
@@ -833,6 +852,7 @@ def finetune_script(config, folder: str = "my_classes") -> Script:
     from lab.finetune import HOML_SPLITS, MARGIN
     from models.imagenet import IMAGENET_MODELS
 
+    folder = folder or script_folder(config)
     module, constructor = IMAGENET_MODELS[config.base_model].application.split(".")
     size, side = config.image_size, round(config.image_size * MARGIN)
     if config.source == "tf_flowers":

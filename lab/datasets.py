@@ -403,6 +403,19 @@ def folder_label(data_dir: str | Path) -> str:
     return f"{name or 'your pictures'} ({classes} classes)" if classes else (name or "your pictures (gone)")
 
 
+def script_folder(data_dir: str | Path) -> str | None:
+    """The folder a learner gets by unzipping their upload (``pets.zip`` -> ``pets``); None when the
+    upload has no name (staged before names were kept)."""
+    note = Path(data_dir) / STAGED_NOTE
+    name = json.loads(note.read_text()).get("name") if note.exists() else None
+    if not name:
+        return None
+    return "my_classes" if name == WEBCAM_CAPTURES else Path(name).stem
+
+
+WEBCAM_CAPTURES = "webcam captures"  # the name staged webcam pictures go by (downloaded as my_classes.zip)
+
+
 def shareable_settings(config: dict) -> dict:
     """A run's settings as a page may show them to anyone: the uploaded data by name, not its path."""
     shown = {key: value for key, value in config.items() if key != "data_dir"}

@@ -21,12 +21,16 @@ from tests.script_envs import python_for
 pytestmark = pytest.mark.slow
 
 
+LITERAL_COMPARISON = re.compile(r"""(["'])[\w ]*\1\s*[!=]=\s*(["'])[\w ]*\2""")  # if "valid" == "same":
+
+
 def run(script: codegen.Script, cwd) -> dict[str, str]:
     """Execute the .py in a fresh environment holding exactly its pip line's packages; return
     {printed label: value} of its "label: value" lines."""
     source = script.python()
     assert "import lab" not in source and "from lab" not in source  # it teaches the libraries
     assert source.startswith(f"# {script.install_line}\n")
+    assert not LITERAL_COMPARISON.search(source), LITERAL_COMPARISON.search(source).group()  # render the branch
     path = cwd / "script.py"
     path.write_text(source)
     python = python_for(script.requirements)
@@ -388,3 +392,23 @@ def test_scripts_render_from_many_sessions_at_once():
         scripts = list(pool.map(lambda _: codegen.training_script(config).python(), range(32)))
     assert len(set(scripts)) == 1
     assert codegen._parsed_body.cache_info().misses == 1
+
+
+def test_scripts_name_the_learners_own_folder_and_render_only_the_branch_that_applies(tmp_path):
+    """The fine-tune script expected my_classes/ whatever the zip held; the padding and classifier
+    scripts compared literals ("valid" == "same")."""
+    from lab import datasets, finetune, training
+    from tests.zipgen import make_zip, shapes_members
+
+    staged = datasets.stage_zip(make_zip(shapes_members(6)), tmp_path / "uploads", "pets.zip")
+    tune = codegen.finetune_script(finetune.FinetuneConfig(source="zip", data_dir=str(staged.path)))
+    train = codegen.training_script(training.TrainConfig(dataset="folders", data_dir=str(staged.path)))
+    for script in (tune, train):
+        assert "Path('pets')" in script.python() and "my_classes" not in script.python()
+    plans = (padding.plan_axis(32, 3, 1, "valid"), padding.plan_axis(32, 3, 1, "valid"))
+    sources = [codegen.padding_script(plans, 3).python()]
+    sources += [
+        codegen.classifier_script(["ResNet50"], ["china"], mode, 3).python() for mode in ("resize", "crop_and_resize")
+    ]
+    for source in sources:
+        assert not LITERAL_COMPARISON.search(source)
