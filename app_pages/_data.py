@@ -13,6 +13,7 @@ import streamlit as st
 
 from app_pages._widgets import bound, friendly_errors
 from lab import datasets, images, jobs
+from lab.errors import InputError
 
 
 def _stage(data: bytes, name: str) -> datasets.StagedZip:
@@ -94,3 +95,18 @@ def class_folders_ui(prefix: str) -> datasets.StagedZip | None:
     if staged is not None:
         _show(staged)
     return staged
+
+
+def crop_preview(config) -> None:
+    """What fine-tuning sees of the first uploaded picture: random crops and flips (a run's stored
+    settings after a refresh, when the upload is gone from the browser but its folders are staged)."""
+    from lab import finetune
+
+    first = datasets.first_picture(config.data_dir) if config.data_dir else None
+    try:
+        picture = images.load_image(first) if first is not None else None
+    except InputError:  # staging checked every picture; a folder changed since shows no preview
+        picture = None
+    if picture is not None:
+        with st.expander("What training sees: random crops and flips of one image"):
+            st.image(list(finetune.augmentation_preview(picture, config.image_size)), width=110)

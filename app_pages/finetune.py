@@ -3,10 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._data import class_folders_ui
+from app_pages._data import class_folders_ui, crop_preview
 from app_pages._runs import classify_photos, export_panel, launch_and_watch, owns, results_panel, shows_pictures
 from app_pages._widgets import bound, friendly_errors, show_code
-from lab import codegen, datasets, finetune, images, jobs, network, runlog
+from lab import codegen, datasets, finetune, jobs, network, runlog
+from lab.errors import InputError
 
 st.title("Fine-tune flowers")
 st.markdown(
@@ -127,11 +128,18 @@ elif source == "tf_flowers" and flowers_status() == "unavailable":
 else:
     with friendly_errors():
         config = finetune.FinetuneConfig(source=source, data_dir=str(staged.path) if staged else None, **settings)
+
+
 if staged and config:
-    with st.expander("What training sees: random crops and flips of one image"):
-        first = images.load_image(next(iter(staged.classes.values()))[0])
-        st.image(list(finetune.augmentation_preview(first, config.image_size)), width=110)
+    crop_preview(config)
 run = launch_and_watch("finetune", config, "Launch fine-tuning", ":material/rocket_launch:", why_not)
+if config is None and run is not None and run.kind == "finetune":  # a refresh: the run's own settings
+    try:
+        config = finetune.FinetuneConfig.from_dict(run.config)
+    except InputError:  # its uploaded folders were cleaned away: the panel says what there is
+        config = None
+    if config is not None and owns(run):
+        crop_preview(config)
 if run is not None and run.status == "succeeded" and run.kind == "finetune":
     with friendly_errors():
         result(run)

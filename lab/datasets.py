@@ -403,6 +403,16 @@ def folder_label(data_dir: str | Path) -> str:
     return f"{name or 'your pictures'} ({classes} classes)" if classes else (name or "your pictures (gone)")
 
 
+def first_picture(data_dir: str | Path) -> Path | None:
+    """The first picture of the first class folder of a staged upload (None: nothing there)."""
+    folder = Path(data_dir)
+    for name in folder_class_names(folder) if folder.is_dir() else []:
+        files = sorted(path for path in (folder / name).iterdir() if path.is_file())
+        if files:
+            return files[0]
+    return None
+
+
 def script_folder(data_dir: str | Path) -> str | None:
     """The folder a learner gets by unzipping their upload (``pets.zip`` -> ``pets``); None when the
     upload has no name (staged before names were kept)."""

@@ -60,13 +60,13 @@ def test_upload_a_zip_launch_and_see_the_result():
     assert not app.exception and any(metric.label == "Test accuracy" for metric in app.metric)
 
 
-def finished_zip_run(tmp_path) -> str:
+def finished_zip_run(tmp_path, data_dir=None) -> str:
     """A fine-tune run on a zip that has finished (its artifacts written as a runner writes them)."""
     import numpy as np
 
     from lab import jobs, runlog
 
-    config = {"source": "zip", "data_dir": str(tmp_path), "base_model": "MobileNetV2", "weights": None}
+    config = {"source": "zip", "data_dir": str(data_dir or tmp_path), "base_model": "MobileNetV2", "weights": None}
     run_id = jobs.create("finetune", config, status="succeeded")
     jobs.update(run_id, result='{"test_accuracy": 0.5, "classes": ["a", "b"], "parameters": {}}')
 
@@ -93,6 +93,20 @@ def test_a_run_link_shows_the_run_without_its_zip(tmp_path):
     assert any("random weights" in warning.value for warning in app.warning)
     launch = next(button for button in app.button if button.label.startswith("Launch"))
     assert launch.disabled  # no data yet for a new run
+
+
+def test_after_a_refresh_the_run_shows_its_code_and_crop_preview_from_its_own_settings(tmp_path):
+    """The upload is gone from the browser after a refresh, but the run's staged folders are not."""
+    from lab import datasets
+    from tests.zipgen import make_zip, shapes_members
+
+    staged = datasets.stage_zip(make_zip(shapes_members(6)), tmp_path / "uploads", "shapes.zip")
+    run_id = finished_zip_run(tmp_path, staged.path)
+    app = page(**{"ft.source": "zip", "run": run_id})
+    assert not app.exception and not app.error
+    assert any(expander.label == "Show the code" for expander in app.expander)
+    assert any(expander.label.startswith("What training sees") for expander in app.expander)
+    assert "Path('shapes')" in next(block.value for block in app.code if "fine" in block.value.lower())
 
 
 def test_switching_the_source_drops_an_old_runs_error():
