@@ -463,7 +463,10 @@ def claim(pid: int) -> str | None:
         active = db.execute("SELECT COUNT(*) FROM runs WHERE status IN ('starting', 'running')").fetchone()[0]
         if active >= max_runs():
             return None
-        row = db.execute("SELECT id, memory FROM runs WHERE status = 'queued' ORDER BY created LIMIT 1").fetchone()
+        row = db.execute(  # not a run a worker still holds (cancelled mid-step, then resumed at once)
+            "SELECT id, memory FROM runs WHERE status = 'queued' AND id NOT IN "
+            "(SELECT run_id FROM workers WHERE run_id IS NOT NULL) ORDER BY created LIMIT 1"
+        ).fetchone()
         if row is None or not _fits_on_gpu(db, pid, row["memory"]):
             return None
         now = time.time()
@@ -720,6 +723,23 @@ def update(run_id: str, **values) -> None:
     columns = ", ".join(f"{name} = ?" for name in values)
     with _db() as db:
         db.execute(f"UPDATE runs SET {columns} WHERE id = ?", (*values.values(), run_id))
+
+
+def finish(run_id: str, attempt: int, **values) -> None:
+    """Set a run's outcome, unless it was resumed since ``attempt`` (its ``resumes``) began: a worker
+    that finishes a step after a cancel must not overwrite the run's next attempt."""
+    columns = ", ".join(f"{name} = ?" for name in values)
+    with _db() as db:
+        db.execute(f"UPDATE runs SET {columns} WHERE id = ? AND resumes = ?", (*values.values(), run_id, attempt))
+
+
+def mark_cancelled(run_id: str) -> None:
+    """A running run asked to stop is cancelled now (its worker may still be finishing a step)."""
+    with _db(immediate=True) as db:
+        db.execute(
+            "UPDATE runs SET status = 'cancelled', finished = ? WHERE id = ? AND status IN ('starting', 'running')",
+            (time.time(), run_id),
+        )
 
 
 def cancel_requested(run_id: str) -> bool:

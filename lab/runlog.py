@@ -57,6 +57,11 @@ IMAGENET_PIXELS = "imagenet"  # the base model's own preprocess_input on [0, 255
 # ---------------------------------------------------------------------------------------------
 # Writing: what a runner is handed
 # ---------------------------------------------------------------------------------------------
+class RunStopped(Exception):
+    """Raised at a phase boundary when the run was asked to stop: its worker decides cancelled or
+    interrupted (:func:`lab.worker.execute`)."""
+
+
 class RunLog:
     """A runner's side of the contract: write metric rows, note events, honour a stop request.
 
@@ -92,9 +97,15 @@ class RunLog:
         self._report([(int(epoch), RUN_FACT, RESTARTED, float(epoch))])
 
     def phase(self, name: str) -> None:
-        """Say what the run is doing before its first batch (one of :data:`PHASES`), at once."""
+        """Say what the run is doing before its first batch (one of :data:`PHASES`), at once; a stop
+        asked for meanwhile is honoured here (:class:`RunStopped`), not after the next slow step.
+        """
         self.buffer.append((0, RUN_FACT, PHASE_PREFIX + name, time.monotonic() - self._born))
         self.flush()
+        if not self.cancelled and self._should_stop():
+            self.cancelled = True
+        if self.cancelled:
+            raise RunStopped(name)
 
     def note(self, epoch: float, name: str, value: float) -> None:
         """An event on the epoch axis, e.g. where a fine-tune unfreezes its base."""

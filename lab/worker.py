@@ -130,28 +130,53 @@ def execute(run_id: str, stop: threading.Event | None = None) -> dict | None:
         lambda: stop.is_set() or jobs.cancel_requested(run_id),
         lambda epoch: jobs.restart_metrics(run_id, epoch),
     )
+    watching = threading.Event()
+    threading.Thread(target=_honour_cancel, args=(run_id, watching), daemon=True).start()
     try:
         if "lab.device" not in sys.modules:
             log.phase("importing TensorFlow")  # a cold worker's first seconds: say so
         spec = kind(run.kind)
         result = spec.run(spec.config.from_dict(run.config), jobs.run_dir(run_id), log)
+    except runlog.RunStopped:
+        result = None  # asked to stop between two phases: decided below, as a stop inside fit is
     except InputError as error:
-        jobs.update(run_id, status="failed", error=str(error), finished=time.time())
+        jobs.finish(run_id, run.resumes, status="failed", error=str(error), finished=time.time())
         return None
     except Exception as error:
         traceback.print_exc()
-        jobs.update(run_id, status="failed", error=f"{type(error).__name__}: {error}", finished=time.time())
+        jobs.finish(
+            run_id, run.resumes, status="failed", error=f"{type(error).__name__}: {error}", finished=time.time()
+        )
         return None
-    if stop.is_set() and not jobs.cancel_requested(run_id):
+    finally:
+        watching.set()
+    cancelled = jobs.cancel_requested(run_id)  # also when it came during a step that cannot stop (export)
+    if stop.is_set() and not cancelled:
         reason = "The worker was stopped (SIGTERM: a shutdown or restart); resume continues from the checkpoint."
-        jobs.update(run_id, status="interrupted", error=reason, finished=time.time())
+        jobs.finish(run_id, run.resumes, status="interrupted", error=reason, finished=time.time())
         return None
-    if log.cancelled:
-        jobs.update(run_id, status="cancelled", finished=time.time())
+    if cancelled or result is None:  # None: the runner stopped on request (and may be resumed already)
+        jobs.finish(run_id, run.resumes, status="cancelled", finished=time.time())
         return None
     runlog.write_history(jobs.metrics(run_id), jobs.run_dir(run_id))
-    jobs.update(run_id, status="succeeded", result=json.dumps(result), finished=time.time())
+    jobs.finish(run_id, run.resumes, status="succeeded", result=json.dumps(result), finished=time.time())
     return result
+
+
+CANCEL_POLL_SECONDS = 0.2
+
+
+def _honour_cancel(run_id: str, done: threading.Event) -> None:
+    """Mark the run cancelled as soon as someone asks, whatever its step: a model build, the first
+    batch's tracing or the TFLite export cannot stop midway, but the learner is told within a
+    fraction of a second, and the run's result is thrown away when the step ends (:func:`execute`)."""
+    while not done.wait(CANCEL_POLL_SECONDS):
+        try:
+            if jobs.cancel_requested(run_id):
+                jobs.mark_cancelled(run_id)
+                return
+        except Exception:  # the registry is briefly unreachable: the run's own checks still hold
+            continue
 
 
 POLL_SECONDS = 0.5  # how often an idle worker looks for a queued run: the wait after a slot frees

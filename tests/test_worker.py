@@ -53,6 +53,61 @@ def test_the_toy_kind_can_be_cancelled():
     assert wait_until_done(run_id).status == "cancelled"
 
 
+def wait_for_status(run_id: str, status: str, timeout: float = 30) -> float:
+    """Seconds until the run shows ``status`` (polling as a page does)."""
+    start = time.monotonic()
+    while jobs.get(run_id).status != status:
+        assert time.monotonic() - start < timeout, jobs.get(run_id)
+        jobs.schedule()
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def wait_for_phase(run_id: str, phase: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while runlog.progress(jobs.metrics(run_id)).phase != phase:
+        assert time.monotonic() < deadline, runlog.progress(jobs.metrics(run_id)).phase
+        jobs.schedule()
+        time.sleep(0.05)
+
+
+def released(run_id: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while any(worker["run_id"] == run_id for worker in jobs.workers()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_a_cancel_during_a_step_that_cannot_stop_is_honoured_within_a_second():
+    """Cancel 2-3 s into a run (the model build) reached the run only after it; one during the export
+    let the run 'succeed'. Now: cancelled within a second, and the next phase never starts."""
+    run_id = worker.submit("count", toykind.CountConfig(epochs=2, build=3))
+    wait_for_phase(run_id, "building the model")
+    jobs.cancel(run_id)
+    assert wait_for_status(run_id, "cancelled") < 1.0
+    released(run_id)
+    assert jobs.get(run_id).status == "cancelled" and jobs.get(run_id).result is None
+    assert not jobs.metrics(run_id, ("loss",))  # it stopped at the phase boundary: no epoch ran
+    late = worker.submit("count", toykind.CountConfig(epochs=1, export=3))
+    wait_for_phase(late, "compiling")
+    while not jobs.metrics(late, ("loss",)):
+        time.sleep(0.05)
+    jobs.cancel(late)  # during the "export"
+    assert wait_for_status(late, "cancelled") < 1.0
+    released(late)
+    assert jobs.get(late).status == "cancelled" and jobs.get(late).result is None
+
+
+def test_a_run_resumed_while_its_worker_finishes_a_step_is_not_overwritten():
+    run_id = worker.submit("count", toykind.CountConfig(epochs=2, build=2))
+    wait_for_phase(run_id, "building the model")
+    jobs.cancel(run_id)
+    wait_for_status(run_id, "cancelled")
+    jobs.resume(run_id)  # at once: the worker is still in its build step
+    assert wait_until_done(run_id).status == "succeeded"
+    assert jobs.get(run_id).result == {"counted": 2}
+
+
 def test_warm_up_calls_each_runner_modules_own_warm_up_and_survives_a_failing_one(monkeypatch, capfd):
     from lab import training
 

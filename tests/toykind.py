@@ -19,18 +19,24 @@ class CountConfig(Config):
     what = "counting"
     epochs: int = 3
     pause: float = 0.0  # seconds per epoch, so a test can cancel it midway
+    build: float = 0.0  # seconds of a first step that checks nothing (a model build, the first trace)
+    export: float = 0.0  # seconds of a last step that checks nothing (the TFLite export)
 
     def check(self) -> None:
         whole("epochs", self.epochs, 1, 1000)
 
 
 def run(config: CountConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
+    log.phase("building the model")
+    time.sleep(config.build)
+    log.phase("compiling")  # a stop asked during the build is honoured here
     log.start(epochs_total=config.epochs, steps_per_epoch=1)
     for epoch in range(config.epochs):
         time.sleep(config.pause)
         if log.stop_requested():
             return None
         log.epoch_end(epoch, {"loss": 1.0 / (epoch + 1)}, seconds=config.pause)
+    time.sleep(config.export)
     (Path(run_dir) / "count.json").write_text(json.dumps({"counted": config.epochs}))
     return {"counted": config.epochs}
 
