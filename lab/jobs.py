@@ -733,6 +733,14 @@ def finish(run_id: str, attempt: int, **values) -> None:
         db.execute(f"UPDATE runs SET {columns} WHERE id = ? AND resumes = ?", (*values.values(), run_id, attempt))
 
 
+def should_stop(run_id: str, attempt: int) -> bool:
+    """Whether the worker on ``attempt`` of the run should stop: a cancel was asked, or the run is no
+    longer this attempt's (marked cancelled, or resumed since: the next attempt must not race it)."""
+    with _db() as db:
+        row = db.execute("SELECT cancel_requested, resumes, status FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return row is None or bool(row[0]) or row[1] != attempt or row[2] not in ("starting", "running")
+
+
 def mark_cancelled(run_id: str) -> None:
     """A running run asked to stop is cancelled now (its worker may still be finishing a step)."""
     with _db(immediate=True) as db:

@@ -127,7 +127,7 @@ def execute(run_id: str, stop: threading.Event | None = None) -> dict | None:
     )
     log = runlog.RunLog(
         lambda rows: jobs.log_metrics(run_id, rows),
-        lambda: stop.is_set() or jobs.cancel_requested(run_id),
+        lambda: stop.is_set() or jobs.should_stop(run_id, run.resumes),
         lambda epoch: jobs.restart_metrics(run_id, epoch),
     )
     watching = threading.Event()
