@@ -28,8 +28,11 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(PIP) install -r requirements-dev.txt
 	@touch $@
 
-# The supervisor reaps dead workers and starts queued runs from the moment the server starts.
+# The supervisor reaps dead workers and starts queued runs from the moment the server starts, and
+# keeps one warm worker (TensorFlow imported, the default model traced) before the first learner
+# presses Train: the first run does not pay the import. CNNLAB_WARM_WORKERS=0 make run: none.
 run: $(VENV)/.runtime
+	export CNNLAB_WARM_WORKERS=$${CNNLAB_WARM_WORKERS:-1}; \
 	$(BIN)/python -m lab.supervisor & trap 'kill $$!' EXIT; $(BIN)/streamlit run app.py --server.port $(PORT)
 
 # A room on one machine: SERVERS Streamlit processes (default: one per core, at least 2) behind

@@ -63,7 +63,7 @@ def _status_line(run: jobs.Run, state: runlog.Progress, position: int | None) ->
     if position is not None:
         line += f" · position {position} in the queue"
         if (wait := jobs.estimated_start(run.id)) is not None:
-            line += f", starts in about {_duration(wait)}"
+            line += ", starts any moment" if wait < 2 else f", starts in about {_duration(wait)}"
     if run.active and state.phase and state.phase != "training":
         line += f" · {state.phase}…"
     if state.epochs_total:
@@ -72,6 +72,8 @@ def _status_line(run: jobs.Run, state: runlog.Progress, position: int | None) ->
         line += f" · {state.images_per_second:,.0f} images/s"
     if run.active and state.eta_seconds is not None:
         line += f" · about {_duration(state.eta_seconds)} left"
+    elif run.active and state.phase == "training":
+        line += " · estimating the time left…"  # until batches after the first (which traces) are timed
     return line
 
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import heapq
 import hmac
 import importlib
 import json
-import math
 import os
 import shutil
 import signal
@@ -247,8 +247,9 @@ def epochs_done(run_ids: list[str]) -> dict[str, int]:
 
 
 def estimated_start(run_id: str) -> float | None:
-    """Seconds until a queued run should start: the runs ahead of it, over the free slots, times the
-    mean duration of the last finished runs; None without a history to go by."""
+    """Seconds until a queued run should start: the slots free up as the running runs end (each at
+    the mean duration of the last finished runs, counted from its start), and the runs ahead take
+    them in turn; 0 when a slot is free now. None without a history to go by."""
     position = queue_position(run_id)
     if position is None:
         return None
@@ -257,10 +258,20 @@ def estimated_start(run_id: str) -> float | None:
             "SELECT finished - started FROM runs WHERE status = 'succeeded' AND started IS NOT NULL "
             "ORDER BY finished DESC LIMIT 20"
         ).fetchall()
+        running = [row[0] for row in db.execute("SELECT started FROM runs WHERE status IN ('starting', 'running')")]
     durations = [row[0] for row in rows if row[0] and row[0] > 0]
+    slots = max_runs()
+    if len(running) + position <= slots:
+        return 0.0
     if not durations:
         return None
-    return math.ceil(position / max_runs()) * (sum(durations) / len(durations))
+    mean, now = sum(durations) / len(durations), time.time()
+    free_at = sorted(max(0.0, (started or now) + mean - now) for started in running)[:slots]
+    free_at += [0.0] * (slots - len(free_at))
+    heapq.heapify(free_at)
+    for _ in range(position - 1):  # each run ahead takes the first slot to free and holds it for `mean`
+        heapq.heapreplace(free_at, free_at[0] + mean)
+    return free_at[0]
 
 
 def create(

@@ -154,7 +154,10 @@ class RunLog:
 
         class RunLogCallback(keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
-                log.phase("training")
+                try:
+                    log.phase("training")
+                except RunStopped:  # inside fit, Keras' own way out: no batch runs
+                    self.model.stop_training = True
                 log.start(self.params.get("epochs") or 0, self.params.get("steps") or 0)
                 self.last_flush, self.first_epoch = time.monotonic(), True
 
@@ -241,8 +244,8 @@ class Progress:
     epoch: int  # the epoch in progress (0-based)
     batch: int  # batches done in it
     steps_per_epoch: int
-    images_per_second: float | None  # of the last whole epoch; never of a partial or cancelled one
-    eta_seconds: float | None  # from the latest batch timing
+    images_per_second: float | None  # of the last whole epoch, after warm-up; never of a cut-short one
+    eta_seconds: float | None  # from throughput measured after warm-up; None: still estimating
     curves: dict[str, tuple[list[float], list[float]]]  # name -> (x in epochs, values); markers too
     phase: str | None = None  # the start-up phase until training starts (see PHASES)
 
@@ -254,25 +257,60 @@ class Progress:
         return min(1.0, (self.epochs_done + (0 if self.epochs_done > self.epoch else within)) / self.epochs_total)
 
 
-def _seconds_per_batch(steps: int, epoch_seconds: dict[int, float], batch: int, batch_seconds: float | None):
-    """The latest timing: this epoch's batches so far, else the last whole epoch's."""
-    if batch and batch_seconds:
-        return batch_seconds / batch
-    if epoch_seconds and steps:
-        return epoch_seconds[max(epoch_seconds)] / steps
-    return None
+WARM_EVIDENCE_SECONDS = 0.5  # timed batches (after a fit's first) before an estimate is shown
+
+
+@dataclass
+class _Timing:
+    """What the rows say about speed: per epoch its first and latest (batches, seconds) samples, whole
+    epochs' durations and image counts, and which epochs began a fit (they include its tracing)."""
+
+    first: dict[int, tuple[int, float]]
+    latest: dict[int, tuple[int, float]]
+    seconds: dict[int, float]
+    images: dict[int, float]
+    fit_starts: set[int]
+
+    def warm_rate(self, epoch: int) -> float | None:
+        """Seconds per batch inside ``epoch`` after its first timed batch (the one that traces), if
+        at least :data:`WARM_EVIDENCE_SECONDS` of batches were timed after it."""
+        if epoch not in self.first or epoch not in self.latest:
+            return None
+        (b0, s0), (b1, s1) = self.first[epoch], self.latest[epoch]
+        return (s1 - s0) / (b1 - b0) if b1 > b0 and s1 - s0 >= WARM_EVIDENCE_SECONDS else None
+
+    def epoch_estimate(self, steps: int) -> float | None:
+        """Seconds a whole epoch takes: the latest one that did not begin a fit, else a warm rate."""
+        warm = [epoch for epoch in self.seconds if epoch not in self.fit_starts]
+        if warm:
+            return self.seconds[max(warm)]
+        rates = [rate for epoch in sorted(self.latest, reverse=True) if (rate := self.warm_rate(epoch))]
+        return rates[0] * steps if rates and steps else None
+
+    def speed(self, steps: int) -> float | None:
+        """Images per second of the latest whole epoch, its tracing left out where it began a fit."""
+        if not self.seconds:
+            return None
+        last = max(self.seconds)
+        if last not in self.fit_starts:
+            return self.images.get(last)
+        rate, images = self.warm_rate(last), self.images.get(last)
+        return images / (rate * steps) if rate and images and steps else None
 
 
 def progress(rows: Iterable[Row]) -> Progress:
     """Epochs, batch position, speed, ETA, start-up phase and curves (x axis in epochs).
 
+    Time left and speed come from measured throughput after warm-up: the first batch of a fit's
+    first epoch traces the model (seconds, where a batch takes milliseconds), so it is left out; until
+    :data:`WARM_EVIDENCE_SECONDS` of later batches are timed, ``eta_seconds`` is None ("estimating").
+
     Args:
         rows: The run's metric rows in the order they were written.
     """
     steps = total = epoch = batch = 0
-    batch_seconds = phase = None
-    epoch_seconds: dict[int, float] = {}
-    speeds: list[float] = []
+    phase = None
+    timing = _Timing({}, {}, {}, {}, set())
     curves: dict[str, tuple[list[float], list[float]]] = {}
     done: set[int] = set()
     for row_epoch, step, name, value in rows:
@@ -284,7 +322,7 @@ def progress(rows: Iterable[Row]) -> Progress:
             elif name.startswith(PHASE_PREFIX):
                 phase = name[len(PHASE_PREFIX) :]
             elif name == RESTARTED:
-                pass
+                timing.fit_starts.add(int(value))
             elif value not in (marker := curves.setdefault(MARKER_PREFIX + name, ([], [])))[0]:
                 marker[0].append(value)  # a resumed run notes its events again
             continue
@@ -292,28 +330,45 @@ def progress(rows: Iterable[Row]) -> Progress:
             epoch, batch = row_epoch, int(value)
             continue
         if name == PROGRESS_SECONDS:
-            batch_seconds = value
+            timing.first.setdefault(row_epoch, (batch, value))
+            timing.latest[row_epoch] = (batch, value)
             continue
         if step == EPOCH_END:
             x = row_epoch + 1
             done.add(row_epoch)
             if name == "seconds":
-                epoch_seconds[row_epoch] = value
+                timing.seconds[row_epoch] = value
             elif name == "images_per_second":
-                speeds.append(value)
+                timing.images[row_epoch] = value * timing.seconds.get(row_epoch, 0.0)
         else:
             x = row_epoch + (step + 1) / max(steps, 1)
         xs, ys = curves.setdefault(name, ([], []))
         xs.append(x)
         ys.append(value)
+    if not timing.fit_starts:
+        timing.fit_starts.add(0)  # rows written before fits said where they began
     epochs_done = len(done)
     if epochs_done and epochs_done > epoch:
-        epoch, batch, batch_seconds = epochs_done, 0, None
-    eta = None
-    per_batch = _seconds_per_batch(steps, epoch_seconds, batch, batch_seconds)
-    if per_batch is not None and total and steps:
-        eta = max(0.0, ((total - epochs_done) * steps - batch) * per_batch)
-    return Progress(total, epochs_done, epoch, batch, steps, speeds[-1] if speeds else None, eta, curves, phase)
+        epoch, batch = epochs_done, 0
+    eta = _time_left(timing, steps, total, epochs_done, epoch, batch)
+    return Progress(total, epochs_done, epoch, batch, steps, timing.speed(steps), eta, curves, phase)
+
+
+def _time_left(timing: _Timing, steps: int, total: int, done: int, epoch: int, batch: int) -> float | None:
+    """Seconds left: the current epoch's remaining batches at its warm rate, then whole epochs."""
+    if not (total and steps):
+        return None
+    if done >= total:
+        return 0.0
+    per_epoch = timing.epoch_estimate(steps)
+    in_epoch = batch if epoch >= done else 0
+    rate = (timing.warm_rate(epoch) if in_epoch else None) or (per_epoch / steps if per_epoch else None)
+    if rate is None:
+        return None  # estimating: nothing timed after warm-up yet
+    per_epoch = per_epoch or rate * steps
+    if in_epoch:
+        return max(0.0, (steps - in_epoch) * rate + (total - done - 1) * per_epoch)
+    return (total - done) * per_epoch
 
 
 def history_csv(rows: Iterable[Row]) -> str:

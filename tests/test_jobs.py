@@ -251,7 +251,11 @@ def test_a_learner_gets_one_active_run_and_the_queue_says_when_it_starts(monkeyp
     assert jobs.get(queued).status == "queued" and jobs.estimated_start(queued) is None  # no history yet
     done = jobs.create("train", TINY, status="succeeded")
     jobs.update(done, started=100.0, finished=130.0)
-    assert jobs.estimated_start(queued) == pytest.approx(30.0)  # first in line, one slot, runs take 30 s
+    started = jobs.get(first).started
+    # First in line, one slot, runs take 30 s: the slot frees 30 s after the running run started.
+    assert jobs.estimated_start(queued) == pytest.approx(started + 30.0 - time.time(), abs=1.0)
+    monkeypatch.setenv("CNNLAB_MAX_RUNS", "2")
+    assert jobs.estimated_start(queued) == 0.0  # a free slot: it starts any moment, not "in about 30 s"
     monkeypatch.setenv("CNNLAB_RUNS_PER_LEARNER", "2")
     worker.submit("train", {**TINY, "seed": 3}, owner="alice")  # a room may allow more
     jobs.cancel(first, instructor=True)

@@ -91,7 +91,10 @@ def test_the_log_writes_the_protocol_and_honours_a_stop():
     log.flush()
     state = runlog.progress(written)
     assert state.epochs_total == 3 and state.steps_per_epoch == 7 and state.epochs_done == 1
-    assert state.curves["batch_loss"][1] == [1.5] and state.images_per_second == 50.0
+    assert state.curves["batch_loss"][1] == [1.5]
+    assert state.images_per_second is None  # the fit's first epoch traced the model: not a speed to show
+    log.epoch_end(1, {"loss": 1.0}, seconds=1.0, images=100)
+    assert runlog.progress(written).images_per_second == 100.0
     assert runlog.MARKER_PREFIX + "unfreeze_epoch" in state.curves
     log._last_check = -1.0  # both checks due now
     assert not log.stop_requested()
@@ -124,11 +127,29 @@ def test_eta_is_timed_from_the_first_batches_and_the_start_up_phase_is_shown():
     rows = [(0, RUN_FACT, runlog.PHASE_PREFIX + "importing TensorFlow", 0.1)]
     assert runlog.progress(rows).phase == "importing TensorFlow"
     rows += [(0, RUN_FACT, runlog.PHASE_PREFIX + "training", 9.0), *start(epochs=3, steps=10)]
-    rows += [(0, 0, "batch_loss", 2.3), (0, 0, PROGRESS, 1.0), (0, 0, runlog.PROGRESS_SECONDS, 0.5)]
+    rows += [(0, 0, "batch_loss", 2.3), (0, 0, PROGRESS, 1.0), (0, 0, runlog.PROGRESS_SECONDS, 5.0)]
     state = runlog.progress(rows)
     assert state.phase == "training" and state.curves["batch_loss"] == ([0.1], [2.3])  # a curve from batch one
-    assert state.eta_seconds == pytest.approx((3 * 10 - 1) * 0.5)
+    assert state.eta_seconds is None  # the first batch traced the model (5 s): not a rate, still estimating
+    rows += [(0, 3, PROGRESS, 4.0), (0, 3, runlog.PROGRESS_SECONDS, 5.6)]  # then 0.2 s a batch, warm
+    state = runlog.progress(rows)
+    assert state.eta_seconds == pytest.approx((10 - 4) * 0.2 + 2 * 10 * 0.2)
     assert state.images_per_second is None  # no whole epoch yet: no speed
+
+
+def test_the_estimate_leaves_out_each_fits_tracing_and_does_not_jump():
+    """A first run: 11 s of tracing in epoch 0 read as "11.9 min left" for a run done 8 s later."""
+    rows = [*start(epochs=10, steps=100), (0, RUN_FACT, runlog.RESTARTED, 0.0)]
+    estimates = []
+    for batch, seconds in ((1, 11.0), (20, 11.19), (60, 11.6), (100, 12.0)):
+        rows += [(0, batch - 1, PROGRESS, float(batch)), (0, batch - 1, runlog.PROGRESS_SECONDS, seconds)]
+        estimates.append(runlog.progress(rows).eta_seconds)
+    assert estimates[0] is None  # the traced batch alone: estimating
+    assert estimates[2] == pytest.approx(40 * 0.01 + 9 * 1.0, rel=0.02)  # ~9.4 s, from warm batches only
+    rows += epoch(0, 0.5, seconds=12.2, speed=100 * 32 / 12.2)
+    after_first = runlog.progress(rows)
+    assert after_first.eta_seconds == pytest.approx(9 * 100 * 0.01, rel=0.02)  # not 9 x 12.2 s
+    assert after_first.images_per_second == pytest.approx(32 / 0.01, rel=0.02)  # not 262 images/s
 
 
 def test_a_cancelled_epoch_reports_no_speed():
