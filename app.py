@@ -8,7 +8,7 @@ import threading
 
 import streamlit as st
 
-from app_pages import NAVIGATION
+from app_pages import DESCRIPTIONS, NAVIGATION, START_HERE
 from app_pages._server import memory_housekeeping
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
@@ -59,7 +59,7 @@ def device_info():
 
 def device_panel() -> None:
     st.subheader("Compute device")
-    with st.spinner("Starting TensorFlow (a few seconds on first load)…"):
+    with st.spinner("Starting TensorFlow: 10-15 s the first time on this server, then instant…"):
         info = device_info()
     cols = st.columns(4)
     cols[0].metric("TensorFlow", info.tensorflow_version)
@@ -92,14 +92,22 @@ def home() -> None:
         "*Hands-On Machine Learning* (Géron), Ng's ResNet assignment and the classic CIFAR-10 tutorial."
     )
     pages = tool_pages()
-    if pages:
-        st.subheader("Tools")
-        for section, entries in pages.items():
-            st.markdown(f"**{section}**")
-            for page in entries:
-                st.page_link(page)
-    else:
-        st.info("The tools are being built; they will appear here and in the sidebar.")
+    by_path = {page.url_path: page for entries in pages.values() for page in entries}
+    first_visit = [by_path[path] for path in START_HERE if path in by_path]
+    if first_visit:
+        st.info(
+            "**New to CNNs? Start here**, in the chapter's order: "
+            + " → ".join(f"[{page.title}]({page.url_path})" for page in first_visit)
+            + ". Each page explains itself, and every one ends with the code for what it shows.",
+            icon=":material/flag:",
+        )
+    st.subheader("Tools")
+    for section, entries in pages.items():
+        st.markdown(f"**{section}**")
+        for page in entries:
+            left, right = st.columns([1, 3], vertical_alignment="center")
+            left.page_link(page)
+            right.markdown(DESCRIPTIONS.get(page.url_path, ""))
     device_panel()
 
 

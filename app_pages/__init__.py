@@ -29,3 +29,15 @@ NAVIGATION: dict[str, list[tuple[str, str, str, str]]] = {
         ("app_pages/instructor.py", "Instructor", "instructor", ":material/school:"),
     ],
 }
+
+DESCRIPTIONS: dict[str, str] = {  # url path: one line for the home page
+    "convolution": "Slide a kernel over a photo and see every output pixel's arithmetic. **Start here.**",
+    "padding": "SAME or VALID, stride and dilation: output sizes, padding, and a layer planner.",
+    "pooling": "Max and average pooling, which cell wins each window, and the invariance it buys.",
+    "train": "Train a CNN on digits, Fashion-MNIST, CIFAR-10 or your own pictures, and look inside.",
+    "finetune": "Transfer learning: a pretrained base, a new head, then unfreeze (HOML's flowers).",
+    "classify": "ImageNet models side by side on your photos, with Grad-CAM.",
+    "pr-map": "Precision-recall and mAP: every AP definition, and COCO's numbers for your detections.",
+    "instructor": "For a workshop's instructor: every run in the room and the class table.",
+}
+START_HERE = ("convolution", "padding", "pooling", "train")  # the chapter's order for a first visit

@@ -255,7 +255,7 @@ def export_panel(run: jobs.Run) -> None:
     from lab import codegen, export
 
     outcome = run.result or {}
-    st.subheader("Take it with you")
+    st.subheader("Take it with you", anchor="take-it-with-you")
     difference = outcome.get("tflite_max_difference")
     if difference is not None:
         st.caption(
@@ -301,7 +301,7 @@ def classify_photos(run_id: str, key: str) -> None:
     pictures = {name: picture for name, picture in pictures.items() if picture is not None}
     if not pictures:
         return
-    with friendly_errors():
+    with st.spinner(f"Classifying {len(pictures)} photo(s)…"), friendly_errors():
         loaded = trained_model(run_id)
         top_k = min(3, len(loaded.class_names))
         answer = classify.classify(loaded, list(pictures.values()), top_k=top_k, mode="crop_and_resize")
@@ -322,7 +322,7 @@ def runs_table(kind: str, shown: tuple[str, ...]) -> None:
     import pandas as pd
 
     me = owner()
-    st.header("Runs")
+    st.header("Runs", anchor="runs")
     st.caption(f"Your runs, newest first. In a workshop's class table you are **{classroom.learner_tag(me)}**.")
     runs = jobs.list_runs(kind, limit=50, owner=me)
     if st.toggle("Show other learners' runs too (view only)", key=f"{kind}.others"):

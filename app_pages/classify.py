@@ -95,7 +95,7 @@ for name in picked:
     except classify.WeightsUnavailable as error:  # the environment, not the learner's input: say what to do
         st.warning(f"{error} Or switch on *Random weights (offline demo)*.", icon=":material/cloud_off:")
         continue
-    with friendly_errors():
+    with st.spinner(f"Classifying {len(pictures)} picture(s) with {lab_runs.get(name, name)}…"), friendly_errors():
         result = classify.classify(loaded, list(pictures.values()), min(top_k, len(loaded.class_names)), mode)
     st.subheader(lab_runs.get(name, name))
     st.caption(
@@ -115,7 +115,8 @@ for name in picked:
         table.setdefault(picture_name, {})[name] = f"{predictions[0].label} ({predictions[0].probability:.0%})"
         if cam_on:
             try:
-                cam = classify.grad_cam(loaded, pictures[picture_name], predictions[0].class_id, mode)
+                with st.spinner(f"Grad-CAM: the gradient of {predictions[0].label} through {name}…"):
+                    cam = classify.grad_cam(loaded, pictures[picture_name], predictions[0].class_id, mode)
             except classify.InputError as error:  # this model cannot: say why, and go on with the others
                 column.caption(f"Grad-CAM: {error}")
                 continue

@@ -20,8 +20,11 @@ st.title("Train a CNN")
 st.markdown(
     "Pick a dataset (or your own pictures) and a model (or your own layers), press **Train**, and watch the loss fall. Each run trains in its own "
     "process, so you can click around, reload the page or share its link (`?run=`) while it works. "
-    "Then look inside: the confusion matrix, the mistakes, the learned filters and each layer's maps."
+    "Then look inside: the confusion matrix, the mistakes, the learned filters and each layer's maps.\n\n"
+    "Jump to: [settings](#settings) · [the run](#the-run) · [inside the trained model](#inside) · "  # a long page
+    "[take it with you](#take-it-with-you) · [your runs](#runs)"
 )
+st.subheader("Settings", anchor="settings")
 
 
 DATASET_NAMES = {training.FOLDERS: "your pictures (zip or webcam)"}
@@ -93,7 +96,7 @@ def load_dataset(config: training.TrainConfig) -> datasets.Dataset:
 def inside(run: jobs.Run) -> None:
     """The finished run's test results, filters, activation maps and files."""
     data = load_dataset(training.TrainConfig.from_dict(run.config))
-    st.header("Inside the trained model")
+    st.header("Inside the trained model", anchor="inside")
     predictions = runlog.load_predictions(jobs.run_dir(run.id))
     pictures = shows_pictures(run)
     results_panel(f"train.{run.id}", predictions, data.class_names, data.x_test if pictures else None)
@@ -104,7 +107,8 @@ def inside(run: jobs.Run) -> None:
     if not pictures:
         return
     index = st.number_input("Test image", 0, len(data.x_test) - 1, 0, key="train.image")
-    maps, probabilities = classify.look_inside(loaded, data.x_test[index])
+    with st.spinner("Running the test image through every layer…"):
+        maps, probabilities = classify.look_inside(loaded, data.x_test[index])
     true_class = int(data.y_test[index])
     chart = figures.probabilities_figure(probabilities, data.class_names, true_class)
     st.plotly_chart(chart, key="train.probs")
@@ -136,6 +140,7 @@ if config is not None and (config.dataset == training.FOLDERS or config.augmenta
             st.image(list(datasets.augmentation_preview(data.x_train[0], data.flip_ok)), width=96)
 
 why = "Add your pictures first: a zip of class folders, or webcam captures."
+st.subheader("The run", anchor="the-run")
 run = launch_and_watch("train", config, "Train", ":material/play_arrow:", why_not=why)
 if run is not None and run.status == "succeeded" and run.kind == "train":
     with friendly_errors():
