@@ -26,6 +26,16 @@ def test_home_renders_with_device_panel():
     assert {"TensorFlow", "Keras", "CPU cores", "GPUs"} <= set(labels)
 
 
+def test_home_says_where_to_start_and_what_each_tool_does():
+    from app_pages import DESCRIPTIONS, NAVIGATION
+
+    app = run_app()
+    assert "Start here" in app.info[0].value and "Convolution playground" in app.info[0].value
+    shown = " ".join(block.value for block in app.markdown)
+    paths = [entry[2] for entries in NAVIGATION.values() for entry in entries]
+    assert set(DESCRIPTIONS) == set(paths) and all(DESCRIPTIONS[path] in shown for path in paths)
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_runs_from_the_navigation(page):
     app = run_app()
