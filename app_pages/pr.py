@@ -86,8 +86,12 @@ def detections_view() -> str:
     cols = st.columns(2)
     cols[0].metric(f"mAP@{iou_threshold:g} ({method}, VOC matching)", f"{result.mean_ap:.4f}")
     cols[1].metric("COCO mAP@[.5:.95]", f"{summary['AP']:.4f}", help="pycocotools' number, to the last digit")
+    if isinstance(found.script_data, dict):  # the built-in example: its boxes, matched or not
+        st.plotly_chart(figures.detections_figure(gt, det, result.true_positive, {}), key="pr.example_boxes")
+        st.caption(f"Ground truth solid and green; detections dashed, TP (blue) or FP (red) at IoU {iou_threshold:g}.")
     left, right = st.columns([1, 2])
     left.dataframe(pd.DataFrame({"COCO": summary}).round(4), width="stretch")
+    left.caption("-1: no ground truth in that size range (small < 32², medium to 96², large above), so no value.")
     per_class = pd.DataFrame(result.table())
     per_class["COCO AP"] = [round(official.per_class_ap().get(name, -1), 4) for name in per_class["class"]]
     right.bar_chart(per_class, x="class", y=["AP", "COCO AP"], height=220, stack=False)
@@ -118,7 +122,7 @@ def iou_calculator() -> None:
         overlap = detection.iou(values[:4], values[4:])
         overlap_voc = detection.iou(values[:4], values[4:], plus_one=True)
     st.metric("IoU", f"{overlap:.4f}", help=f"With VOC '+1 pixel' areas: {overlap_voc:.4f}")
-    st.plotly_chart(figures.boxes_figure(values[:4], values[4:]), key="pr.boxes")
+    st.plotly_chart(figures.boxes_figure(values[:4], values[4:]), key="pr.boxes", width="content")
 
 
 VIEWS = {"points": ("Curve points", points_view), "scores": ("Scores + labels", scores_view)}

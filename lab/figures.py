@@ -151,13 +151,59 @@ def boxes_figure(box_a, box_b) -> go.Figure:
         figure.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line_width=0, fillcolor="#31a354", opacity=0.5)
     low = min(box_a[0], box_b[0], box_a[1], box_b[1]) - 5
     high = max(box_a[2], box_b[2], box_a[3], box_b[3]) + 5
-    figure.update_layout(
-        xaxis={"range": [low, high]},
+    figure.update_layout(  # as wide as tall: a square plot, not a square in a wide empty one
+        xaxis={"range": [low, high], "constrain": "domain"},
         yaxis={"range": [high, low], "scaleanchor": "x"},
-        height=320,
+        height=340,
+        width=380,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
     return figure
+
+
+def detections_figure(ground_truth, detections, true_positive, sizes: dict, limit: int = 6) -> go.Figure:
+    """The boxes on each image: ground truth (green, solid, labelled) and detections (dashed, "TP" or
+    "FP" with the score written beside: told apart by line style and text, not by colour alone).
+
+    Args:
+        ground_truth, detections: Box tables (``image_id, label, x_min, y_min, x_max, y_max``, + score).
+        true_positive: Per detection row, the VOC verdict at the page's IoU threshold.
+        sizes: {image id: (width, height)} of each canvas.
+    """
+    images = sorted(set(ground_truth["image_id"]) | set(detections["image_id"]))[:limit]
+    layout = _subplot_row([str(image) for image in images], spacing=0.04)
+    traces, shapes = [], []
+    for index, image in enumerate(images):
+        x, y = f"x{_suffix(index)}", f"y{_suffix(index)}"
+        mine = ground_truth[ground_truth["image_id"] == image]
+        found = detections[detections["image_id"] == image]
+        verdicts = [bool(v) for v in true_positive[(detections["image_id"] == image).to_numpy()]]
+        for row in mine.itertuples(index=False):
+            shapes.append(_box(row, x, y, "#1b7837", "solid", f"{row.label}"))
+        for row, hit in zip(found.itertuples(index=False), verdicts, strict=True):
+            color = "#2166ac" if hit else "#b2182b"
+            shapes.append(_box(row, x, y, color, "dash", f"{'TP' if hit else 'FP'} {row.label} {row.score:.2f}"))
+        width, height = sizes.get(image, (200, 160))
+        traces.append(_on({"type": "scatter", "x": [None], "y": [None], "showlegend": False}, index))
+        layout[f"xaxis{_suffix(index)}"].update(range=[0, width], showgrid=False, constrain="domain")
+        layout[f"yaxis{_suffix(index)}"].update(range=[height, 0], scaleanchor=x, showgrid=False)
+    layout.update(shapes=shapes, height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False)
+    return go.Figure(traces, layout)
+
+
+def _box(row, x: str, y: str, color: str, dash: str, text: str) -> dict:
+    label = {"text": text, "textposition": "top left", "font": {"size": 10, "color": color}}
+    return {
+        "type": "rect",
+        "xref": x,
+        "yref": y,
+        "x0": row.x_min,
+        "y0": row.y_min,
+        "x1": row.x_max,
+        "y1": row.y_max,
+        "line": {"color": color, "width": 2, "dash": dash},
+        "label": label,
+    }
 
 
 MAX_HEATMAP_CELLS = 20_000  # per map: larger maps are subsampled (the browser draws ~20k cells in a blink)
@@ -293,9 +339,16 @@ def feature_maps_figure(image, maps, titles, shared_scale: bool = True, pixel=No
         box = {"type": "rect", "x0": tap_cols.min() - 0.5, "x1": tap_cols.max() + 0.5, "xref": "x", "yref": "y"}
         box.update(y0=tap_rows.min() - 0.5, y1=tap_rows.max() + 0.5, line={"color": "magenta", "width": 2})
         layout["shapes"] = [box]
-    for index in range(count + 1):
-        layout[f"yaxis{_suffix(index)}"].update(autorange="reversed", scaleanchor=f"x{_suffix(index)}")
-    layout.update(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False)
+    for index, (height, width) in enumerate([image.shape[:2]] + [maps.shape[:2]] * count):
+        # The data's own extent (an 8x8 map sat in empty axis range) and square pixels.
+        layout[f"xaxis{_suffix(index)}"].update(range=[-0.5, width - 0.5], constrain="domain")
+        layout[f"yaxis{_suffix(index)}"].update(range=[height - 0.5, -0.5], scaleanchor=f"x{_suffix(index)}")
+    for annotation in layout["annotations"]:
+        annotation["font"] = {"size": 11}  # many maps in a row: titles that fit their panel
+    panel = 1100 / (count + 1)  # each panel's width on a wide screen, in px
+    tall = max(maps.shape[0] / maps.shape[1], image.shape[0] / image.shape[1])
+    layout.update(height=int(min(360, max(150, panel * tall + 50))), showlegend=False)
+    layout["margin"] = {"l": 10, "r": 10, "t": 30, "b": 10}
     return go.Figure(traces, layout)
 
 
@@ -335,8 +388,11 @@ def grid_figure(
 def channel_bars_figure(series: dict[str, list[float]], channels: list[str]) -> go.Figure:
     """Grouped bars, one group per channel, in channel order (R, G, B)."""
     figure = go.Figure([go.Bar(name=name, x=channels, y=list(values)) for name, values in series.items()])
-    figure.update_layout(
-        barmode="group", height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"}
+    figure.update_layout(  # the legend above the plot: below it, it covered the R, G, B labels
+        barmode="group",
+        height=280,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
     )
     return figure
 
@@ -440,12 +496,19 @@ def filters_figure(kernels, limit: int = 32) -> go.Figure:
 
 
 def probabilities_figure(probabilities, class_names, true_index: int | None = None) -> go.Figure:
-    colors = ["#31a354" if i == true_index else "#3182bd" for i in range(len(class_names))]
-    figure = go.Figure(go.Bar(x=list(class_names), y=list(probabilities), marker_color=colors))
-    figure.update_layout(
-        yaxis={"range": [0, 1], "title": "probability"}, height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}
-    )
-    return figure
+    """One bar per class, every class named under its bar; the true class marked in words too."""
+    names = [str(name) for name in class_names]
+    colors = ["#31a354" if i == true_index else "#3182bd" for i in range(len(names))]
+    text = [f"{p:.0%}" + (" (true)" if i == true_index else "") for i, p in enumerate(probabilities)]
+    bars = {"type": "bar", "x": names, "y": list(map(float, probabilities)), "marker": {"color": colors}}
+    bars.update(text=text, textposition="outside", cliponaxis=False)
+    layout = {
+        "yaxis": {"range": [0, 1.15], "title": {"text": "probability"}, "tickformat": ".0%"},
+        "xaxis": {"type": "category", "tickmode": "array", "tickvals": names, "ticktext": names},  # no label skipped
+        "height": 280,
+        "margin": {"l": 10, "r": 10, "t": 20, "b": 10},
+    }
+    return go.Figure([bars], layout)
 
 
 def overlay_figure(curves: dict, title: str) -> go.Figure:

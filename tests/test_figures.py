@@ -93,3 +93,37 @@ def test_training_curves_put_each_curve_and_marker_on_its_plot_and_patch_in_plac
     assert not figures.patch_training_curves(figure, {**grown, "val_loss": ([1], [0.6])})  # a new curve: rebuild
     only_loss = figures.training_curves({"loss": ([1], [0.5]), "marker:unfreeze_epoch": ([1.0], [None])})
     assert [shape.xref for shape in only_loss.layout.shapes] == ["x"]  # no marker on an empty plot
+
+
+def test_the_probability_chart_names_every_class_and_the_true_one_in_words():
+    names = [str(i) for i in range(10)]
+    figure = figures.probabilities_figure(np.full(10, 0.1), names, true_index=3)
+    assert list(figure.layout.xaxis.tickvals) == names  # "labels every other class" was Plotly's auto ticks
+    assert figure.data[0].text[3].endswith("(true)") and "(true)" not in figure.data[0].text[2]
+
+
+def test_small_activation_maps_fill_their_panels():
+    maps = np.random.default_rng(0).random((8, 8, 6)).astype(np.float32)
+    figure = figures.feature_maps_figure(np.zeros((8, 8, 1), np.float32), maps, [f"m[{i}]" for i in range(6)])
+    for suffix in ("", "2", "7"):
+        assert list(figure.layout[f"xaxis{suffix}"].range) == [-0.5, 7.5]
+        assert list(figure.layout[f"yaxis{suffix}"].range) == [7.5, -0.5]
+    assert figure.layout.height <= 220  # 7 square panels in a row: not a 360 px tall figure of small squares
+
+
+def test_the_channel_legend_sits_above_the_bars():
+    figure = figures.channel_bars_figure({"global average": [0.1, 0.2, 0.3]}, ["R", "G", "B"])
+    assert figure.layout.legend.y >= 1 and figure.layout.legend.yanchor == "bottom"
+
+
+def test_the_example_detections_are_drawn_matched_or_not():
+    from lab import annotations, detection
+
+    gt, det = annotations.to_tables(annotations.from_tables(*detection.example_detections()))
+    result = detection.evaluate_detections(gt, det, 0.5, "all")
+    figure = figures.detections_figure(gt, det, result.true_positive, {})
+    shapes = figure.layout.shapes
+    assert len(shapes) == len(gt) + len(det)
+    dashed = [shape for shape in shapes if shape.line.dash == "dash"]
+    assert len(dashed) == len(det) and {shape.label.text.split()[0] for shape in dashed} == {"TP", "FP"}
+    assert sum(shape.label.text.startswith("TP") for shape in dashed) == int(result.true_positive.sum())
