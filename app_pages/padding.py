@@ -97,6 +97,13 @@ st.markdown(
     "two consecutive layers' activations at a time; training keeps them **all** for backpropagation."
 )
 preset = bound(st.selectbox, "Preset", "plan.preset", "HOML Fashion-MNIST CNN", list(planner.PRESETS))
+PLANNER_COLUMNS = {  # short headings, narrow columns: the table fits a phone's width without scrolling
+    "output shape": st.column_config.TextColumn("output", width="small"),
+    "parameters": st.column_config.NumberColumn("params", width="small"),
+    "activations (KB)": st.column_config.NumberColumn("act. KB", width="small", help="activations per image"),
+    "receptive field": st.column_config.TextColumn("RF", width="small", help="receptive field"),
+    "jump": st.column_config.TextColumn("jump", width="small", help="input pixels between neighbouring outputs"),
+}
 preset_shape, preset_specs = planner.PRESETS[preset]
 shape_cols = st.columns(4)
 input_shape = [
@@ -117,7 +124,7 @@ if st.button("Verify planner with Keras", icon=":material/verified:"):
 
         table, agree = padding_tf.compare_with_keras(plan)
     (st.success if agree else st.error)("Keras agrees on every layer." if agree else "Keras disagrees: see the table.")
-st.dataframe(pd.DataFrame(table), width="stretch")
+st.dataframe(pd.DataFrame(table), width="stretch", column_config=PLANNER_COLUMNS)
 for col, (label, value) in zip(st.columns(4), plan.memory_figures(batch).items(), strict=True):
     col.metric(label, value)
 specs = [layer.spec for layer in plan.layers]

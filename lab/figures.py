@@ -25,6 +25,7 @@ def axis_diagram(
     cells = min(plan.padded_size, max_cells)
     shapes, annotations, traces = [], [], []
     first_dropped = plan.padded_size - plan.dropped
+    every = max(1, -(-cells // 16))  # at most 16 numbers: at a phone's 390 px they stay apart
     for cell in range(cells):
         is_pad = cell < plan.pad_before or cell >= plan.pad_before + plan.input_size
         label = "pad" if is_pad else str(cell - plan.pad_before)
@@ -33,7 +34,7 @@ def axis_diagram(
         box["line"] = {"width": 1.5, "dash": "dot", "color": "#737373"} if dropped else {"width": 0}
         box["fillcolor"] = DROPPED_COLOR if dropped else PAD_COLOR if is_pad else INPUT_COLOR
         shapes.append(box)
-        if cells <= 40:
+        if every == 1 or (not is_pad and (cell - plan.pad_before) % every == 0):  # input 0, k, 2k, ...
             annotations.append({"x": cell + 0.5, "y": 0.5, "text": label, "showarrow": False, "font": {"size": 10}})
     shown = 0
     for index in range(min(plan.output_size, max_outputs)):

@@ -127,3 +127,15 @@ def test_the_example_detections_are_drawn_matched_or_not():
     dashed = [shape for shape in shapes if shape.line.dash == "dash"]
     assert len(dashed) == len(det) and {shape.label.text.split()[0] for shape in dashed} == {"TP", "FP"}
     assert sum(shape.label.text.startswith("TP") for shape in dashed) == int(result.true_positive.sum())
+
+
+def test_a_long_axis_writes_at_most_sixteen_numbers():
+    """At 400 px the numbers of a 40-cell axis overlapped: every k-th cell is numbered instead."""
+    plan = padding.plan_axis(40, 3, 1, "same")
+    figure = figures.axis_diagram(plan)
+    numbers = [annotation.text for annotation in figure.layout.annotations]
+    assert 0 < len(numbers) <= 16 and "0" in numbers
+    short = figures.axis_diagram(padding.plan_axis(7, 3, 2, "same"))
+    assert [a.text for a in short.layout.annotations] == ["pad", *map(str, range(7)), "pad"][
+        : len(short.layout.annotations)
+    ]
