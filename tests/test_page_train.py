@@ -58,6 +58,10 @@ def test_a_planner_stack_run_renders_its_whole_results():
     charts = {chart.key for chart in app.get("plotly_chart") if chart.key}
     assert "train.probs" in charts and any(key.startswith("train.maps.") for key in charts)
     assert any(expander.label == "Show the code" for expander in app.expander)
+    jump = next(block.value for block in app.markdown if "Jump to" in block.value)  # a 4,500 px page
+    anchors = {header.proto.anchor for header in [*app.header, *app.subheader] if header.proto.anchor}
+    assert {"settings", "the-run", "inside", "take-it-with-you", "runs"} <= anchors
+    assert all(f"(#{anchor})" in jump for anchor in anchors)
     jobs.stop_workers()
 
 
