@@ -406,8 +406,13 @@ def to_tables(data: CocoData):
     return gt, det
 
 
-def _zip_members(data: bytes, suffixes: tuple[str, ...], what: str) -> list[tuple[str, bytes]]:
-    """(name, bytes) of the members ending in ``suffixes``, after the one zip policy."""
+MAX_EXPANDED_BYTES = 64 * 1024 * 1024  # a detection zip's members together: 10^6 boxes of YOLO text is ~40 MB
+
+
+def _zip_members(data: bytes, suffixes: tuple[str, ...], what: str):
+    """(name, bytes) of the members ending in ``suffixes``, in name order, one at a time, after the
+    one zip policy and a whole-archive expansion check (30 small members that each expand 600x are a
+    bomb too, though none is over the per-member limit)."""
     import zipfile
 
     if len(data) > MAX_ZIP_BYTES:
@@ -419,20 +424,38 @@ def _zip_members(data: bytes, suffixes: tuple[str, ...], what: str) -> list[tupl
     with archive:
         infos = [info for info in archive.infolist() if not info.is_dir()]
         safety.check_zip_sizes(
-            infos, max_members=MAX_IMAGES, max_total_bytes=MAX_ZIP_BYTES * 5, max_member_bytes=MAX_XML_BYTES
+            infos, max_members=MAX_IMAGES, max_total_bytes=MAX_EXPANDED_BYTES, max_member_bytes=MAX_XML_BYTES
         )
-        members = []
-        for info in infos:
-            name = PurePosixPath(info.filename)
-            if name.suffix.lower() not in suffixes or "__MACOSX" in name.parts or name.name.startswith("."):
-                continue
+        packed, expanded = sum(info.compress_size for info in infos), sum(info.file_size for info in infos)
+        if expanded > 1_000_000 and expanded > safety.MAX_RATIO * max(packed, 1):
+            raise InputError(f"{what}: refused, the zip expands {expanded / max(packed, 1):,.0f}x (a zip bomb?).")
+        chosen = sorted(
+            (info for info in infos if _wanted(PurePosixPath(info.filename), suffixes)), key=lambda i: i.filename
+        )
+        if not chosen:
+            raise InputError(f"{what}: the zip holds no {'/'.join(suffixes)} files.")
+        for info in chosen:
             try:
-                members.append((info.filename, archive.read(info)))
+                yield info.filename, archive.read(info)
             except (zipfile.BadZipFile, OSError, EOFError) as error:
                 raise InputError(f"{what}: {info.filename!r} is damaged ({error}).") from None
-    if not members:
-        raise InputError(f"{what}: the zip holds no {'/'.join(suffixes)} files.")
-    return sorted(members)
+
+
+def _wanted(name: PurePosixPath, suffixes: tuple[str, ...]) -> bool:
+    return name.suffix.lower() in suffixes and "__MACOSX" not in name.parts and not name.name.startswith(".")
+
+
+class _BoxBudget:
+    """Counts boxes while a reader reads, and stops it at the cap: work bounded by the cap, not by
+    what a small zip expands to."""
+
+    def __init__(self, what: str, limit: int | None = None):
+        self.what, self.limit, self.count = what, MAX_BOXES if limit is None else limit, 0
+
+    def take(self, boxes: int) -> None:
+        self.count += boxes
+        if self.count > self.limit:
+            raise InputError(f"{self.what}: more than {self.limit:,} boxes; refused at the cap, without reading on.")
 
 
 def _voc_number(node, tag: str, where: str) -> float:
@@ -510,9 +533,10 @@ def read_voc_zip(data: bytes):
     """A zip of Pascal VOC XML files -> a ground-truth box table (with the ``difficult`` flags)."""
     import pandas as pd
 
-    rows = [row for name, xml in _zip_members(data, (".xml",), "VOC annotations") for row in parse_voc_xml(xml, name)]
-    if len(rows) > MAX_BOXES:
-        raise InputError(f"VOC annotations: more than {MAX_BOXES:,} objects.")
+    budget, rows = _BoxBudget("VOC annotations"), []
+    for name, xml in _zip_members(data, (".xml",), "VOC annotations"):
+        budget.take(len(re.findall(rb"<object[\s>]", xml)))  # counted before the file is parsed
+        rows += parse_voc_xml(xml, name)
     return pd.DataFrame(rows, columns=[*BOX_COLUMNS, "difficult"])
 
 
@@ -569,20 +593,59 @@ def read_yolo_zip(data: bytes, sizes: dict[str, tuple[float, float]], class_name
     import pandas as pd
 
     what = "YOLO detections" if scored else "YOLO labels"
-    rows = []
+    budget, frames = _BoxBudget(what), []
+    columns = [*BOX_COLUMNS, "score"] if scored else list(BOX_COLUMNS)
     for name, raw in _zip_members(data, (".txt",), what):
         image = PurePosixPath(name).stem
         if PurePosixPath(name).name == "classes.txt":
             continue
         if image not in sizes:
             raise InputError(f"{what}: no width and height for image {image!r} in the image sizes.")
+        budget.take(raw.count(b"\n") + (not raw.endswith(b"\n")))  # at most a box a line, counted first
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise InputError(f"{what}: {name!r} is not UTF-8 text.") from None
-        rows += parse_yolo(text, image, *sizes[image], class_names, scored)
-    columns = [*BOX_COLUMNS, "score"] if scored else list(BOX_COLUMNS)
-    return pd.DataFrame(rows, columns=columns)
+        frames.append(_yolo_frame(text, image, *sizes[image], class_names, scored, columns))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _yolo_frame(text: str, image: str, width: float, height: float, class_names, scored: bool, columns):
+    """One label file as a box table, vectorised; any file that does not parse at once goes through
+    :func:`parse_yolo`, line by line, for the message that names the line."""
+    import pandas as pd
+
+    expected = 6 if scored else 5
+    try:  # NumPy's C parser: ragged or non-numeric lines raise, and the slow path names them
+        values = np.loadtxt(io.StringIO(text), dtype=np.float64, ndmin=2, comments=None) if text.strip() else None
+    except ValueError:
+        values = None
+    if values is None or values.shape[1] != expected:
+        if not text.strip():
+            return pd.DataFrame(columns=columns)
+        return pd.DataFrame(parse_yolo(text, image, width, height, class_names, scored), columns=columns)
+    cls, (cx, cy, w, h) = values[:, 0], values[:, 1:5].T
+    valid = (
+        np.isfinite(values).all()
+        and (cls == np.round(cls)).all()
+        and ((cls >= 0) & (cls < len(class_names))).all()
+        and ((values[:, 1:5] >= 0) & (values[:, 1:5] <= 1)).all()
+    )
+    if not valid:
+        return pd.DataFrame(parse_yolo(text, image, width, height, class_names, scored), columns=columns)
+    frame = pd.DataFrame(
+        {
+            "image_id": image,
+            "label": np.asarray(class_names, dtype=object)[cls.astype(np.int64)] if len(cls) else [],
+            "x_min": (cx - w / 2) * width,
+            "y_min": (cy - h / 2) * height,
+            "x_max": (cx + w / 2) * width,
+            "y_max": (cy + h / 2) * height,
+        }
+    )
+    if scored:
+        frame["score"] = values[:, 5]
+    return frame[columns]
 
 
 # ---------------------------------------------------------------------------------------------
