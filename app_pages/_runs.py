@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages._widgets import UPLOAD_TYPES, decode_upload, friendly_errors, instructor, owner
+from app_pages._widgets import decode_upload, friendly_errors, instructor, owner, pictures_uploader
 from lab import classify, classroom, datasets, figures, jobs, runlog, training, worker
 from lab.config import Config
 from lab.errors import InputError
@@ -291,10 +291,7 @@ def trained_model(run_id: str) -> classify.LoadedModel:
 
 def classify_photos(run_id: str, key: str) -> None:
     """Upload new photos and see what a finished run's model makes of them (top 3 each)."""
-    photos = st.file_uploader(
-        "Classify new photos with this model", type=UPLOAD_TYPES, accept_multiple_files=True, key=key
-    )
-    photos = list(photos or [])[:8]
+    photos = pictures_uploader("Classify new photos with this model", key)
     if st.toggle("Use the webcam", key=f"{key}.webcam") and (shot := st.camera_input("Picture", key=f"{key}.camera")):
         photos.append(shot)
     pictures = {photo.name: decode_upload(photo) for photo in photos}

@@ -136,6 +136,31 @@ def _decode(data: bytes) -> np.ndarray:
     return images.load_image(data)
 
 
+MAX_PICTURES = 8  # per multi-file uploader: what a page classifies at once
+MAX_PICTURE_BYTES = 40 * 2**20  # per multi-file uploader, all files together
+
+
+def pictures_uploader(label: str, key: str, container=st) -> list:
+    """A multi-file picture uploader with caps a shared server can hold: at most
+    :data:`MAX_PICTURES` files and :data:`MAX_PICTURE_BYTES` in all (30 photos of 20 MB pinned 1 GB
+    per tab). Past a cap the upload is cleared, so Streamlit lets go of the files, and the page says
+    why; the caps are in the label."""
+    nonce = st.session_state.setdefault(f"{key}.nonce", 0)
+    caps = f"{label} (up to {MAX_PICTURES} pictures, {MAX_PICTURE_BYTES // 2**20} MB in all, {images.DEFAULT_MAX_BYTES // 2**20} MB each)"
+    files = container.file_uploader(caps, type=UPLOAD_TYPES, accept_multiple_files=True, key=f"{key}.{nonce}") or []
+    total = sum(file.size for file in files)
+    if len(files) > MAX_PICTURES or total > MAX_PICTURE_BYTES:
+        st.session_state[f"{key}.nonce"] = nonce + 1  # a new uploader: the old one's files are released
+        st.session_state[f"{key}.refused"] = (
+            f"{len(files)} pictures, {total / 2**20:.0f} MB: more than {MAX_PICTURES} pictures or "
+            f"{MAX_PICTURE_BYTES // 2**20} MB at once. The upload was cleared; pick fewer."
+        )
+        st.rerun()
+    if refused := st.session_state.pop(f"{key}.refused", None):
+        st.error(refused, icon=":material/error:")
+    return list(files)
+
+
 def decode_upload(upload) -> np.ndarray | None:
     """An uploaded image as (H, W, 3) uint8 (decoded once per content), or None with its error shown."""
     try:

@@ -10,11 +10,11 @@ import streamlit as st
 from app_pages._runs import trained_model
 from app_pages._widgets import (
     CAMERA_FILE,
-    UPLOAD_TYPES,
     bound,
     camera_picture,
     decode_upload,
     friendly_errors,
+    pictures_uploader,
     show_code,
 )
 from lab import classify, codegen, figures, images
@@ -28,9 +28,9 @@ st.markdown(
 
 cols = st.columns([2, 3])
 samples = bound(cols[0].multiselect, "Sample photos", "cls.samples", list(images.SAMPLES), list(images.SAMPLES))
-uploads = cols[1].file_uploader("Your images", type=UPLOAD_TYPES, accept_multiple_files=True, key="cls.uploads")
+uploads = pictures_uploader("Your images", "cls.uploads", cols[1])
 pictures: dict[str, np.ndarray] = {name: images.sample_image(name) for name in samples}
-for upload in (uploads or [])[:8]:
+for upload in uploads:
     if (picture := decode_upload(upload)) is not None:  # one bad file does not cost the others
         pictures[upload.name] = picture
 if bound(cols[0].toggle, "Webcam", "cls.webcam", False) and (shot := camera_picture("cls")) is not None:

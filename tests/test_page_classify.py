@@ -44,7 +44,7 @@ def test_random_weights_compare_two_models_with_grad_cam():
 )
 def test_bad_uploads_are_messages_and_the_good_images_still_classify(name, data, fragment):
     app = page(**{"cls.random": "true"})
-    app.file_uploader(key="cls.uploads").set_value([(name, data, "image/png")]).run()
+    app.file_uploader(key="cls.uploads.0").set_value([(name, data, "image/png")]).run()
     assert not app.exception
     assert any(fragment in error.value and name in error.value for error in app.error)
     assert any("ms per image in a batch of 2" in caption.value for caption in app.caption)  # the samples
@@ -68,3 +68,15 @@ def test_numbered_class_names_are_explained():
     app = page(**{"cls.random": "true", "cls.samples": "china"})
     assert not app.exception
     assert any("class names are numbers" in caption.value for caption in app.caption)
+
+
+def test_an_uploader_past_its_caps_is_cleared_and_says_so():
+    """30 photos of 20 MB pinned a gigabyte per tab: past 8 pictures (or 40 MB) the upload is dropped."""
+    picture = encode(Image.fromarray(gradient(32, 32)), "PNG")
+    app = page(**{"cls.random": "true", "cls.samples": "china"})
+    assert any("up to 8 pictures, 40 MB in all" in uploader.label for uploader in app.file_uploader)
+    app.file_uploader(key="cls.uploads.0").set_value([(f"p{i}.png", picture, "image/png") for i in range(9)]).run()
+    assert not app.exception
+    assert any("9 pictures" in error.value and "cleared" in error.value for error in app.error)
+    assert [uploader.key for uploader in app.file_uploader] == ["cls.uploads.1"]  # a fresh, empty uploader
+    assert any("batch of 1" in caption.value for caption in app.caption)  # the sample alone
