@@ -82,7 +82,8 @@ def class_folders_ui(prefix: str) -> datasets.StagedZip | None:
         with friendly_errors():
             staged = capture_ui(prefix)
     else:
-        upload = st.file_uploader("Zip of class folders (cats/…, dogs/…)", type=["zip"], key=f"{prefix}.zip")
+        label = f"Zip of class folders (cats/…, dogs/…; up to {images.DEFAULT_MAX_BYTES // 2**20} MB)"
+        upload = st.file_uploader(label, type=["zip"], key=f"{prefix}.zip")
         if upload is None:
             st.info(
                 f"Upload a zip with one folder per class (at least {datasets.MIN_CLASSES} classes, "

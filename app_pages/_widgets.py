@@ -38,7 +38,9 @@ def _parse(raw: str, default):
 JS_SAFE = 2**53 - 1  # the largest integer a browser's number holds exactly
 
 
-def from_url(key: str, default, options: Sequence | None = None, bounds: tuple | None = None) -> None:
+def from_url(
+    key: str, default, options: Sequence | None = None, bounds: tuple | None = None, max_items: int | None = None
+) -> None:
     """Seed ``st.session_state[key]`` from the URL (or ``default``) the first time it is seen.
 
     A hostile or stale URL value never breaks the widget: the wrong type, a value not among
@@ -60,6 +62,7 @@ def from_url(key: str, default, options: Sequence | None = None, bounds: tuple |
         if isinstance(default, list):
             known = {str(option): option for option in options or []}
             value = [known[item] for item in value if item in known] if options is not None else value
+            value = value[:max_items] if max_items else value  # a multiselect's max_selections
         elif options is not None and value not in options:
             value = default
         if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) <= JS_SAFE:
@@ -76,7 +79,7 @@ def bound(widget, label: str, key: str, default, options: Sequence | None = None
     ``max_value`` also bound what the URL may set.
     """
     limits = (kwargs["min_value"], kwargs["max_value"]) if {"min_value", "max_value"} <= kwargs.keys() else None
-    from_url(key, default, options, limits)
+    from_url(key, default, options, limits, kwargs.get("max_selections"))
     value = widget(label, options, key=key, **kwargs) if options is not None else widget(label, key=key, **kwargs)
     to_url(key)
     return value
@@ -184,7 +187,9 @@ def image_picker(prefix: str) -> np.ndarray | None:
         st.session_state[f"{prefix}.source"] = source or "china"
         return images.sample_image(source or "china")  # cached in lab (lru_cache), a copy each call
     upload = st.file_uploader(
-        "Your image (JPEG, PNG, GIF, WebP, BMP or TIFF)", type=UPLOAD_TYPES, key=f"{prefix}.upload"
+        f"Your image (JPEG, PNG, GIF, WebP, BMP or TIFF; up to {images.DEFAULT_MAX_BYTES // 2**20} MB)",
+        type=UPLOAD_TYPES,
+        key=f"{prefix}.upload",
     )
     if upload is None:
         st.info("Upload an image, or pick a sample above.", icon=":material/upload:")
