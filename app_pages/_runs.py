@@ -180,6 +180,15 @@ def run_settings(run: jobs.Run) -> None:
     """The run's own settings (a shared link's form shows the viewer's, not the run's)."""
     import pandas as pd
 
+    if owns(run) and not run.active:
+        kept = st.toggle(
+            "Keep this run",
+            value=jobs.is_kept(run.id),
+            key=f"keep.{run.id}",
+            help="Past the server's disk budget the oldest finished runs are removed; a kept one never is.",
+        )
+        if kept != jobs.is_kept(run.id):
+            jobs.keep(run.id, kept)
     settings = datasets.shareable_settings(run.config)
     label = "This run's settings" + ("" if owns(run) else " (the form above shows yours)")
     with st.expander(label, icon=":material/tune:", expanded=not owns(run)):

@@ -10,6 +10,7 @@ shared link reproduces the view.
 
 from __future__ import annotations
 
+import errno
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,10 @@ from lab import codegen, images
 from lab.errors import InputError
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff"]
+DISK_FULL = (
+    "The server's disk is full, so nothing new can be saved. Your settings are kept: try again once the "
+    "instructor has freed space (finished runs past the disk budget are removed, oldest first)."
+)
 
 
 def _parse(raw: str, default):
@@ -105,6 +110,11 @@ def friendly_errors() -> Iterator[None]:
         yield
     except InputError as error:
         st.error(str(error), icon=":material/error:")
+        st.stop()
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        st.error(DISK_FULL, icon=":material/hard_drive:")
         st.stop()
 
 
@@ -280,13 +290,26 @@ def _cookie_secret() -> bytes | None:
     return bytes(byte ^ mask[i % 4] for i, byte in enumerate(masked)) if len(mask) == 4 and masked else None
 
 
+def client_address() -> str | None:
+    """The client's address: behind our own nginx, the last X-Forwarded-For hop (nginx appends the
+    address it saw; anything before it the client may have written), else the socket's. None where
+    there is none."""
+    address = st.context.ip_address
+    forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
+    return forwarded if forwarded and address in ("127.0.0.1", "::1") else address
+
+
 def owner() -> str:
     """This browser's owner token for runs (:func:`lab.jobs.owner_token`): from its XSRF cookie, so a
-    refresh keeps it; from the session where there is no cookie (tests, XSRF off)."""
+    refresh keeps it. A client without the cookie (a script, a fresh cookie-less session) is its
+    address: a new session each time no longer makes a new learner with a new run allowance. Only
+    where neither is known (tests, XSRF off) is it this session."""
     if "owner" not in st.session_state:
         from lab import jobs
 
-        st.session_state["owner"] = jobs.owner_token(_cookie_secret() or session_key())
+        address = client_address()
+        key = _cookie_secret() or (f"address:{address}" if address else None) or session_key()
+        st.session_state["owner"] = jobs.owner_token(key)
     return st.session_state["owner"]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -85,11 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     ports = [first + index for index in range(args.servers)]
     # One cookie secret for every process: the XSRF cookie (and the run-owner token made from it)
     # stays valid whichever process a browser reaches, and across a restart of this command.
-    secret_file = jobs.home() / "cookie.secret"
-    if not secret_file.exists():
-        secret_file.write_text(secrets.token_hex(32))
-        secret_file.chmod(0o600)
-    cookie_secret = os.environ.get("CNNLAB_COOKIE_SECRET") or secret_file.read_text().strip()
+    raw = jobs.key_file(jobs.home() / "cookie.secret")
+    written_as_hex = raw.strip() and all(byte in b"0123456789abcdef" for byte in raw.strip())  # before key_file
+    cookie_secret = os.environ.get("CNNLAB_COOKIE_SECRET") or (raw.decode().strip() if written_as_hex else raw.hex())
     env = {**os.environ, "CNNLAB_SUPERVISOR": "0", "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret}  # one supervisor
     children: list[subprocess.Popen] = []
     stopping = []

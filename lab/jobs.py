@@ -33,6 +33,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -180,6 +181,12 @@ class QueueFull(InputError):
 MAX_RUNS_PER_LEARNER = 20
 
 
+def max_queued() -> int:
+    """``CNNLAB_MAX_QUEUED``: runs waiting in the whole room at most (default 100): clients that give
+    no browser identity (scripts, cookie-less sessions) cannot fill the queue past it."""
+    return max(1, int(_setting("CNNLAB_MAX_QUEUED", 100)))
+
+
 def runs_per_learner() -> int:
     """Active runs (queued or training) a learner may have: the instructor's setting in the registry
     (:func:`set_runs_per_learner`, shared by every web process), else ``CNNLAB_RUNS_PER_LEARNER``, else 1."""
@@ -296,6 +303,13 @@ def create(
             ).fetchone()
             if row:
                 return row["id"]
+        if status == "queued":  # the whole room's queue is bounded, whoever (or whatever) fills it
+            waiting = db.execute("SELECT COUNT(*) FROM runs WHERE status = 'queued'").fetchone()[0]
+            if waiting >= max_queued():
+                raise QueueFull(
+                    f"The room's queue is full: {waiting} runs are waiting (the limit is {max_queued()}). "
+                    "Try again when some have started."
+                )
         if owner is not None:  # a fair queue: one learner cannot fill it
             mine = db.execute(
                 "SELECT COUNT(*) FROM runs WHERE owner = ? AND status IN (?, ?, ?)", (owner, *ACTIVE)
@@ -693,16 +707,35 @@ class NotYours(InputError):
     """Someone who did not start a run tried to cancel or resume it."""
 
 
+def key_file(path: Path, size: int = 32) -> bytes:
+    """A random key made once and kept: written whole to a private temporary file, then linked into
+    place (atomic, and the first of several processes wins). A key file left empty or short (a full
+    disk once cut a write) is replaced, never used: an empty key would make every token guessable."""
+    path = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        if len(found := path.read_bytes()) >= size:
+            return found
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:  # mkstemp makes it 0o600
+            handle.write(os.urandom(size))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(partial, path)
+        except FileExistsError:
+            if len(path.read_bytes()) < size:
+                os.replace(partial, path)  # the damaged one goes; this whole one takes its place
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+    return path.read_bytes()
+
+
 def _secret() -> bytes:
     """The workspace's random key for owner tokens (made once, readable by the server only)."""
-    path = home() / "owner.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(os.urandom(32))
-    return path.read_bytes()
+    return key_file(home() / "owner.key")
 
 
 def owner_token(browser_key: str | bytes) -> str:
@@ -750,6 +783,51 @@ def should_stop(run_id: str, attempt: int) -> bool:
     with _db() as db:
         row = db.execute("SELECT cancel_requested, resumes, status FROM runs WHERE id = ?", (run_id,)).fetchone()
     return row is None or bool(row[0]) or row[1] != attempt or row[2] not in ("starting", "running")
+
+
+KEPT_FILE = "kept"  # in a run's folder: its owner pinned it, the disk budget never expires it
+
+
+def disk_budget() -> int:
+    """``CNNLAB_DISK_BUDGET_GB``: bytes the workspace's runs and uploads may take (default 20 GB)."""
+    return int(_setting("CNNLAB_DISK_BUDGET_GB", 20) * 2**30)
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(entry.stat().st_size for entry in Path(path).rglob("*") if entry.is_file()) if Path(path).is_dir() else 0
+
+
+def keep(run_id: str, kept: bool = True) -> None:
+    """Pin a run (or unpin it): the disk budget expires the oldest finished runs, never a pinned one."""
+    marker = run_dir(run_id) / KEPT_FILE
+    if kept:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    else:
+        marker.unlink(missing_ok=True)
+
+
+def is_kept(run_id: str) -> bool:
+    return (run_dir(run_id) / KEPT_FILE).exists()
+
+
+def expire_runs(budget: int | None = None) -> list[str]:
+    """While the runs and uploads take more than ``budget`` bytes, delete the oldest finished run that
+    is not pinned (its folder, metrics and row). Returns the expired run ids."""
+    budget = disk_budget() if budget is None else budget
+    used = folder_bytes(home() / "runs") + folder_bytes(home() / "uploads")
+    expired = []
+    finished = [run for run in reversed(list_runs(limit=100_000)) if not run.active and not is_kept(run.id)]
+    for run in finished:  # oldest first
+        if used <= budget:
+            break
+        used -= folder_bytes(run_dir(run.id))
+        shutil.rmtree(run_dir(run.id), ignore_errors=True)
+        with _db(immediate=True) as db:
+            db.execute("DELETE FROM metrics WHERE run_id = ?", (run.id,))
+            db.execute("DELETE FROM runs WHERE id = ? AND status NOT IN (?, ?, ?)", (run.id, *ACTIVE))
+        expired.append(run.id)
+    return expired
 
 
 def mark_cancelled(run_id: str) -> None:

@@ -33,8 +33,10 @@ def step() -> None:
 
 
 def clean() -> list:
+    """Stale uploads, then the oldest finished runs past the disk budget (pinned ones stay)."""
     with contextlib.suppress(*database.errors(), OSError):
-        return datasets.clean_uploads(jobs.home() / "uploads", uploads_in_use())
+        removed = datasets.clean_uploads(jobs.home() / "uploads", uploads_in_use())
+        return [*removed, *jobs.expire_runs()]
     return []
 
 

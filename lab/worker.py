@@ -11,6 +11,7 @@ a test's toy kind, which the worker process must be able to find too.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import importlib
 import json
@@ -144,9 +145,9 @@ def execute(run_id: str, stop: threading.Event | None = None) -> dict | None:
         return None
     except Exception as error:
         traceback.print_exc()
-        jobs.finish(
-            run_id, run.resumes, status="failed", error=f"{type(error).__name__}: {error}", finished=time.time()
-        )
+        why = DISK_FULL if isinstance(error, OSError) and error.errno == errno.ENOSPC else None
+        why = why or f"{type(error).__name__}: {error}"
+        jobs.finish(run_id, run.resumes, status="failed", error=why, finished=time.time())
         return None
     finally:
         watching.set()
@@ -163,6 +164,7 @@ def execute(run_id: str, stop: threading.Event | None = None) -> dict | None:
     return result
 
 
+DISK_FULL = "The server's disk is full: the run stopped. Resume it once space is freed (its checkpoint is kept)."
 CANCEL_POLL_SECONDS = 0.2
 
 

@@ -215,3 +215,45 @@ def test_warm_workers_leave_once_nobody_looks_after_the_workspace(monkeypatch):
     while jobs.workers() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert jobs.workers() == [] and not jobs.attended()
+
+
+def test_a_full_disk_fails_the_run_with_a_clear_reason():
+    run_id = worker.submit("count", toykind.CountConfig(epochs=1, disk_full=True))
+    run = wait_until_done(run_id)
+    assert run.status == "failed" and run.error == worker.DISK_FULL
+
+
+def test_the_rooms_queue_is_bounded_whoever_fills_it(monkeypatch):
+    """15 cookie-less sessions queued 15 runs in 9.9 s: each looked like a new learner."""
+    monkeypatch.setenv("CNNLAB_MAX_QUEUED", "3")
+    for index in range(3):
+        jobs.create("count", {"epochs": 1}, owner=f"session-{index}")
+    with pytest.raises(jobs.QueueFull, match="The room's queue is full: 3 runs are waiting"):
+        jobs.create("count", {"epochs": 1}, owner="session-4")
+
+
+def test_the_disk_budget_expires_the_oldest_finished_runs_but_never_a_kept_one():
+    runs = []
+    for _ in range(4):
+        run_id = jobs.create("count", {"epochs": 1}, status="succeeded")
+        (jobs.run_dir(run_id) / "model.keras").write_bytes(b"x" * 1000)
+        runs.append(run_id)
+        time.sleep(0.01)
+    active = jobs.create("count", {"epochs": 1}, status="running")
+    (jobs.run_dir(active) / "big").write_bytes(b"x" * 1000)
+    jobs.keep(runs[0])
+    expired = jobs.expire_runs(budget=3000)  # 5,000 bytes in all: the two oldest unpinned go
+    assert expired == runs[1:3]
+    assert {run.id for run in jobs.list_runs()} == {runs[0], runs[3], active}
+    assert not jobs.run_dir(runs[1]).exists() and jobs.run_dir(runs[0]).exists()
+
+
+def test_key_files_are_written_whole_and_an_empty_one_is_replaced(tmp_path):
+    """A full disk once left owner.key empty for good: every owner token then HMAC'd under b""."""
+    path = tmp_path / "owner.key"
+    first = jobs.key_file(path)
+    assert len(first) == 32 and jobs.key_file(path) == first  # made once, then kept
+    path.write_bytes(b"")
+    repaired = jobs.key_file(path)
+    assert len(repaired) == 32 and repaired != first and (path.stat().st_mode & 0o777) == 0o600
+    assert [entry.name for entry in tmp_path.iterdir()] == ["owner.key"]  # no temporary file left

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ class CountConfig(Config):
     pause: float = 0.0  # seconds per epoch, so a test can cancel it midway
     build: float = 0.0  # seconds of a first step that checks nothing (a model build, the first trace)
     export: float = 0.0  # seconds of a last step that checks nothing (the TFLite export)
+    disk_full: bool = False  # the last step's write fails as on a full disk
 
     def check(self) -> None:
         whole("epochs", self.epochs, 1, 1000)
@@ -37,6 +39,8 @@ def run(config: CountConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
             return None
         log.epoch_end(epoch, {"loss": 1.0 / (epoch + 1)}, seconds=config.pause)
     time.sleep(config.export)
+    if config.disk_full:
+        raise OSError(errno.ENOSPC, "No space left on device")
     (Path(run_dir) / "count.json").write_text(json.dumps({"counted": config.epochs}))
     return {"counted": config.epochs}
 
