@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages._widgets import decode_upload, friendly_errors, instructor, owner, pictures_uploader
-from lab import classify, classroom, datasets, figures, jobs, runlog, training, worker
+from lab import classify, classroom, database, datasets, figures, jobs, runlog, training, worker
 from lab.config import Config
 from lab.errors import InputError
 
@@ -25,6 +25,10 @@ STATUS_ICONS = {
     "interrupted": ":material/warning:",
 }
 QUIET_POLLS = 5  # polls without news before the panel polls half as often
+REGISTRY_AWAY = (
+    "Reconnecting to the run registry… (its database is restarting or briefly unreachable). The run goes "
+    "on in its worker; this panel picks it up again as soon as the registry answers."
+)
 MAX_POLL_SECONDS = 8.0
 
 
@@ -138,12 +142,20 @@ def run_panel(run_id: str) -> jobs.Run | None:
     except InputError as error:
         st.error(str(error), icon=":material/error:")
         return None
+    except database.errors():
+        run = None  # the registry is restarting: the panel keeps polling until it is back
 
     interval = st.session_state.get(f"_poll.{run_id}", {}).get("interval", 1.0)
 
-    @st.fragment(run_every=interval if run.active else None)
+    @st.fragment(run_every=interval if run is None or run.active else None)
     def live() -> None:
-        current = jobs.get(run_id)
+        try:
+            current = jobs.get(run_id)
+        except database.errors():
+            st.warning(REGISTRY_AWAY, icon=":material/sync_problem:")
+            return
+        if run is None:  # it came back: draw the whole page with the run again
+            st.rerun()
         cached = _rows(current)
         state = runlog.progress(cached["rows"])
         position = jobs.queue_position(run_id) if current.status == "queued" else None  # one query a poll
@@ -172,8 +184,13 @@ def run_panel(run_id: str) -> jobs.Run | None:
             _poll_interval(run_id, (current.status, cached["after"], position))
 
     live()
+    if run is None:
+        return None
     run_settings(run)
-    return jobs.get(run_id)
+    try:
+        return jobs.get(run_id)  # as the live panel last saw it
+    except database.errors():
+        return None
 
 
 def run_settings(run: jobs.Run) -> None:

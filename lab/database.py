@@ -57,6 +57,37 @@ def errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
+OUTAGE_SECONDS = 30.0  # how long a worker waits out an unreachable registry before giving up
+
+
+def transient() -> tuple[type[BaseException], ...]:
+    """The failures worth waiting out: the server went away or is restarting (not a wrong statement)."""
+    found: list[type[BaseException]] = [sqlite3.OperationalError]
+    with contextlib.suppress(ImportError):
+        import psycopg
+        import psycopg_pool
+
+        found += [psycopg.OperationalError, psycopg_pool.PoolTimeout]
+    return tuple(found)
+
+
+def retrying(function, *args, seconds: float = OUTAGE_SECONDS, **kwargs):
+    """``function(*args, **kwargs)``, retried with back-off (0.25 s doubling to 4 s) while the
+    registry is unreachable, for at most ``seconds``: a PostgreSQL restart or a 10 s outage costs a
+    run a pause, not its life. Raises the last failure after that."""
+    import time
+
+    deadline, pause = time.monotonic() + seconds, 0.25
+    while True:
+        try:
+            return function(*args, **kwargs)
+        except transient():
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(2 * pause, 4.0)
+
+
 class Row(tuple):
     """A result row read by position or by column name, like :class:`sqlite3.Row`."""
 
@@ -106,7 +137,11 @@ def _pool(address: str):
         if address not in _POOLS:
             from psycopg_pool import ConnectionPool
 
-            _POOLS[address] = ConnectionPool(address, min_size=1, max_size=8, open=True, timeout=30)
+            # check: each connection is tried before it is handed out, so one the server dropped (a
+            # restart, an outage) is replaced at once instead of failing the next statement.
+            _POOLS[address] = ConnectionPool(
+                address, min_size=1, max_size=8, open=True, timeout=30, check=ConnectionPool.check_connection
+            )
         return _POOLS[address]
 
 

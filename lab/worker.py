@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import gc
 import importlib
 import json
@@ -23,7 +24,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from lab import jobs, runlog
+from lab import database, jobs, runlog
 from lab.config import Config
 from lab.errors import InputError, describe_value
 
@@ -117,8 +118,8 @@ def execute(run_id: str, stop: threading.Event | None = None) -> dict | None:
     to be resumed; a cancel is read from the registry (within 0.25 s).
     """
     stop = stop or threading.Event()
-    run = jobs.get(run_id)
-    jobs.update(
+    run = patient(jobs.get)(run_id)
+    patient(jobs.update)(
         run_id,
         status="running",
         pid=os.getpid(),
@@ -126,11 +127,12 @@ def execute(run_id: str, stop: threading.Event | None = None) -> dict | None:
         heartbeat=time.time(),
         started=run.started or time.time(),
     )
-    log = runlog.RunLog(
-        lambda rows: jobs.log_metrics(run_id, rows),
-        lambda: stop.is_set() or jobs.should_stop(run_id, run.resumes),
-        lambda epoch: jobs.restart_metrics(run_id, epoch),
+    log = runlog.RunLog(  # every write waits out a short registry outage; a stop check that fails says "go on"
+        lambda rows: patient(jobs.log_metrics)(run_id, rows),
+        lambda: stop.is_set() or _stop_asked(run_id, run.resumes),
+        lambda epoch: patient(jobs.restart_metrics)(run_id, epoch),
     )
+    finish = patient(jobs.finish)
     watching = threading.Event()
     threading.Thread(target=_honour_cancel, args=(run_id, watching), daemon=True).start()
     try:
@@ -141,27 +143,39 @@ def execute(run_id: str, stop: threading.Event | None = None) -> dict | None:
     except runlog.RunStopped:
         result = None  # asked to stop between two phases: decided below, as a stop inside fit is
     except InputError as error:
-        jobs.finish(run_id, run.resumes, status="failed", error=str(error), finished=time.time())
+        finish(run_id, run.resumes, status="failed", error=str(error), finished=time.time())
         return None
     except Exception as error:
         traceback.print_exc()
         why = DISK_FULL if isinstance(error, OSError) and error.errno == errno.ENOSPC else None
         why = why or f"{type(error).__name__}: {error}"
-        jobs.finish(run_id, run.resumes, status="failed", error=why, finished=time.time())
+        finish(run_id, run.resumes, status="failed", error=why, finished=time.time())
         return None
     finally:
         watching.set()
-    cancelled = jobs.cancel_requested(run_id)  # also when it came during a step that cannot stop (export)
+    cancelled = patient(jobs.cancel_requested)(run_id)  # also when it came during a step that cannot stop (export)
     if stop.is_set() and not cancelled:
         reason = "The worker was stopped (SIGTERM: a shutdown or restart); resume continues from the checkpoint."
-        jobs.finish(run_id, run.resumes, status="interrupted", error=reason, finished=time.time())
+        finish(run_id, run.resumes, status="interrupted", error=reason, finished=time.time())
         return None
     if cancelled or result is None:  # None: the runner stopped on request (and may be resumed already)
-        jobs.finish(run_id, run.resumes, status="cancelled", finished=time.time())
+        finish(run_id, run.resumes, status="cancelled", finished=time.time())
         return None
-    runlog.write_history(jobs.metrics(run_id), jobs.run_dir(run_id))
-    jobs.finish(run_id, run.resumes, status="succeeded", result=json.dumps(result), finished=time.time())
+    runlog.write_history(patient(jobs.metrics)(run_id), jobs.run_dir(run_id))
+    finish(run_id, run.resumes, status="succeeded", result=json.dumps(result), finished=time.time())
     return result
+
+
+def patient(function):
+    """``function``, retried while the registry is briefly unreachable (:func:`lab.database.retrying`)."""
+    return functools.partial(database.retrying, function)
+
+
+def _stop_asked(run_id: str, attempt: int) -> bool:
+    try:
+        return jobs.should_stop(run_id, attempt)
+    except database.errors():  # the registry is away: keep training; the next check asks again
+        return False
 
 
 DISK_FULL = "The server's disk is full: the run stopped. Resume it once space is freed (its checkpoint is kept)."
@@ -244,10 +258,10 @@ def serve() -> bool:
 
     with contextlib.suppress(ValueError):  # not the main thread (a Ray actor's): Ray stops it instead
         signal.signal(signal.SIGTERM, on_term)
-    jobs.worker_seen(pid)
+    patient(jobs.worker_seen)(pid)
     warmed, runs_done, idle_since = False, 0, time.monotonic()
     while not leave.is_set() and jobs.home().exists():
-        run_id = jobs.claim(pid)
+        run_id = patient(jobs.claim)(pid)
         if run_id:
             busy.append(run_id)
             finished = threading.Event()
@@ -260,10 +274,10 @@ def serve() -> bool:
                 busy.clear()
                 finished.set()
                 beating.join()
-                jobs.worker_seen(pid, None)
+                patient(jobs.worker_seen)(pid, None)
                 after_run()
             runs_done, idle_since, warmed = runs_done + 1, time.monotonic(), True
-            if runs_done >= MAX_RUNS_PER_WORKER or jobs.keeps_gpu_memory(run_id):
+            if runs_done >= MAX_RUNS_PER_WORKER or patient(jobs.keeps_gpu_memory)(run_id):
                 return True
             continue
         if not warmed:  # started ahead of demand: get ready for the first run
@@ -271,9 +285,11 @@ def serve() -> bool:
             warmed = True
             continue
         idle = time.monotonic() - idle_since
-        if idle > jobs.worker_idle_seconds() and (len(jobs.workers()) > jobs.warm_workers() or not jobs.attended()):
+        if idle > jobs.worker_idle_seconds() and (
+            len(patient(jobs.workers)()) > jobs.warm_workers() or not patient(jobs.attended)()
+        ):
             break  # not needed: beyond the warm ones, or nobody looks after this workspace any more
-        jobs.worker_seen(pid)
+        patient(jobs.worker_seen)(pid)
         leave.wait(POLL_SECONDS)
     return False
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -69,11 +70,28 @@ def postgres_server():
     subprocess.run(
         [*pg_ctl, "-o", options, "-l", str(root / "server.log"), "-w", "start"], check=True, capture_output=True
     )
+    _SERVER["restart"] = lambda pause: _restart(pg_ctl, options, root, pause)
     try:
         yield f"postgresql://cnnlab@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+_SERVER: dict = {}
+
+
+def _restart(pg_ctl: list[str], options: str, root: Path, pause: float) -> None:
+    subprocess.run([*pg_ctl, "-m", "fast", "stop"], check=True, capture_output=True)
+    time.sleep(pause)
+    subprocess.run(
+        [*pg_ctl, "-o", options, "-l", str(root / "server.log"), "-w", "start"], check=True, capture_output=True
+    )
+
+
+def postgres_outage(pause: float) -> None:
+    """Stop the test session's PostgreSQL server, wait ``pause`` seconds, start it again."""
+    _SERVER["restart"](pause)
 
 
 def fresh_database(server_url: str) -> str:

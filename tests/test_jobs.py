@@ -345,3 +345,23 @@ def test_a_gpu_worker_is_replaced_after_a_large_run(monkeypatch):
     assert not jobs.keeps_gpu_memory(large)
     for run_id in (large, small):
         jobs.update(run_id, status="cancelled", finished=time.time())
+
+
+def test_a_run_rides_out_a_ten_second_registry_outage(backend, postgres_server, monkeypatch):
+    """A 10 s PostgreSQL outage killed the running run (AdminShutdown in the per-batch cancel check)."""
+    if backend != "postgres+ray":
+        pytest.skip("the outage is PostgreSQL's; SQLite is a file")
+    from tests.backends import fresh_database, postgres_outage
+
+    monkeypatch.delenv("CNNLAB_RAY_ADDRESS")  # local warm workers: this PostgreSQL server is restarted
+    monkeypatch.setenv("CNNLAB_DATABASE_URL", fresh_database(postgres_server))
+    run_id = worker.submit("train", {**TINY, "epochs": 60})
+    deadline = time.monotonic() + 90
+    while len(completed_epochs(run_id)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    postgres_outage(10)
+    from lab import database
+
+    run = database.retrying(wait_for, run_id, ("succeeded", "failed", "interrupted", "cancelled"), timeout=180)
+    assert run.status == "succeeded", (run.error, log(run_id))
+    assert completed_epochs(run_id) == list(range(60))

@@ -170,3 +170,19 @@ def test_a_shared_link_to_a_run_on_uploaded_pictures_shows_numbers_not_pictures(
     assert list(runs["run"]) == [run_id] and runs["learner"][0].startswith("learner ")
     assert runs["dataset"][0] == "my pets.zip (3 classes)"
     jobs.stop_workers()
+
+
+def test_the_run_panel_says_it_is_reconnecting_while_the_registry_is_away(monkeypatch):
+    """A 10 s PostgreSQL outage showed the generic error twice; the panel now waits it out."""
+    import sqlite3
+
+    run_id = jobs.create("train", {"dataset": "digits", "epochs": 1}, status="running")
+    real = jobs.get
+    monkeypatch.setattr(jobs, "get", lambda rid: (_ for _ in ()).throw(sqlite3.OperationalError("unreachable")))
+    app = page(run=run_id)
+    assert not app.exception and not app.error
+    assert any("Reconnecting to the run registry" in warning.value for warning in app.warning)
+    monkeypatch.setattr(jobs, "get", real)
+    app.run()
+    assert not app.exception and not any("Reconnecting" in warning.value for warning in app.warning)
+    assert any(run_id in block.value for block in app.markdown)
