@@ -11,7 +11,7 @@ import hashlib
 
 import streamlit as st
 
-from app_pages._widgets import bound, friendly_errors
+from app_pages._widgets import bound, friendly_errors, owner
 from lab import datasets, images, jobs
 from lab.errors import InputError
 
@@ -84,15 +84,28 @@ def class_folders_ui(prefix: str) -> datasets.StagedZip | None:
     else:
         label = f"Zip of class folders (cats/…, dogs/…; up to {images.DEFAULT_MAX_BYTES // 2**20} MB)"
         upload = st.file_uploader(label, type=["zip"], key=f"{prefix}.zip")
+        learners = jobs.home() / "learners"
         if upload is None:
-            st.info(
-                f"Upload a zip with one folder per class (at least {datasets.MIN_CLASSES} classes, "
-                f"{datasets.MIN_PER_CLASS} images each).",
-                icon=":material/folder_zip:",
+            staged = datasets.recall_upload(learners, owner(), prefix)
+            if staged is None:
+                st.info(
+                    f"Upload a zip with one folder per class (at least {datasets.MIN_CLASSES} classes, "
+                    f"{datasets.MIN_PER_CLASS} images each).",
+                    icon=":material/folder_zip:",
+                )
+                return None
+            st.info(  # a server process that died took the browser's upload, not the staged folders
+                f"Using **{datasets.folder_label(staged.path)}**, which you uploaded before: it is kept on the "
+                "server, so a reload or a restarted server loses nothing. Upload another zip to replace it.",
+                icon=":material/inventory_2:",
             )
-            return None
-        with friendly_errors():
-            staged = _stage(upload.getvalue(), upload.name)
+            if st.button("Forget it", key=f"{prefix}.forget"):
+                datasets.forget_upload(learners, owner(), prefix)
+                st.rerun()
+        else:
+            with friendly_errors():
+                staged = _stage(upload.getvalue(), upload.name)
+                datasets.remember_upload(learners, owner(), prefix, staged)
     if staged is not None:
         _show(staged)
     return staged

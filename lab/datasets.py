@@ -8,6 +8,7 @@ Keras cache; offline they fail within seconds with instructions instead of hangi
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -469,6 +470,36 @@ def stage_zip(data: bytes, uploads_dir: Path, name: str | None = None) -> Staged
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return _staged(target)
+
+
+def _record(learners_dir: Path, owner: str, prefix: str) -> Path:
+    if not (owner.isalnum() and prefix.replace("_", "").isalnum()):
+        raise InputError(f"Not a learner or page name: {describe_value(owner)}, {describe_value(prefix)}.")
+    return Path(learners_dir) / owner / f"{prefix}.json"
+
+
+def remember_upload(learners_dir: Path, owner: str, prefix: str, staged: StagedZip) -> None:
+    """Note which staged upload a learner uses on a page, in the workspace (not the session): when
+    their server process dies, the process their browser reconnects to finds it."""
+    record = _record(learners_dir, owner, prefix)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    partial = record.with_suffix(".part")
+    partial.write_text(json.dumps({"path": str(staged.path)}))
+    os.replace(partial, record)
+
+
+def recall_upload(learners_dir: Path, owner: str, prefix: str) -> StagedZip | None:
+    """The staged upload a learner last used on a page, if it is still there."""
+    record = _record(learners_dir, owner, prefix)
+    try:
+        path = Path(json.loads(record.read_text())["path"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return _staged(path) if (path / STAGED_NOTE).exists() else None
+
+
+def forget_upload(learners_dir: Path, owner: str, prefix: str) -> None:
+    _record(learners_dir, owner, prefix).unlink(missing_ok=True)
 
 
 def clean_uploads(uploads_dir: Path, keep: set[Path], max_age_seconds: float = 7 * 86400) -> list[Path]:

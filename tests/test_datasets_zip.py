@@ -195,3 +195,19 @@ def test_captured_pictures_become_a_zip_the_same_reader_accepts(tmp_path):
     for hostile in ("../up", "a/b", "", " ", "x" * 41, "-rf"):
         with pytest.raises(InputError, match=r"Class names|a name"):
             datasets.class_folders_zip({hostile: pictures["fist"]})
+
+
+def test_a_learners_staged_upload_is_found_again_from_another_session(tmp_path):
+    """A Streamlit process that died took its learners' uploads: the staged folders stay, and the
+    workspace remembers which one each learner used, so the process they reconnect to finds it."""
+    staged = datasets.stage_zip(make_zip(shapes_members(6)), tmp_path / "uploads", "pets.zip")
+    learners = tmp_path / "learners"
+    assert datasets.recall_upload(learners, "abc123", "train") is None
+    datasets.remember_upload(learners, "abc123", "train", staged)
+    found = datasets.recall_upload(learners, "abc123", "train")
+    assert found.path == staged.path and found.count == staged.count
+    assert datasets.recall_upload(learners, "someoneelse", "train") is None
+    datasets.forget_upload(learners, "abc123", "train")
+    assert datasets.recall_upload(learners, "abc123", "train") is None
+    with pytest.raises(InputError):
+        datasets.remember_upload(learners, "../../etc", "train", staged)
