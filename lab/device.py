@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ info logs out of the app's console
 
-import keras
-import tensorflow as tf
+from lab import scratch
+
+SCRATCH = scratch.make()  # before TensorFlow: it, autograph and tensorflow-datasets write there
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 __all__ = ["DeviceInfo", "GpuInfo", "configure", "describe", "enable_mixed_precision", "keras", "tf"]
 

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from lab import database, datasets, jobs
+from lab import database, datasets, jobs, scratch
 
 CLEAN_EVERY_SECONDS = float(os.environ.get("CNNLAB_HOUSEKEEPING_SECONDS", 600))
 
@@ -36,7 +36,7 @@ def clean() -> list:
     """Stale uploads, then the oldest finished runs past the disk budget (pinned ones stay)."""
     with contextlib.suppress(*database.errors(), OSError):
         removed = datasets.clean_uploads(jobs.home() / "uploads", uploads_in_use())
-        return [*removed, *jobs.expire_runs()]
+        return [*removed, *jobs.expire_runs(), *scratch.clean_ended()]
     return []
 
 

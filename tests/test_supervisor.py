@@ -73,3 +73,24 @@ def test_a_failing_expire_does_not_stop_the_memory_loop(monkeypatch):
 
     supervisor.memory_loop(expire, interval=0, rounds=3)
     assert len(calls) == 3
+
+
+def test_scratch_folders_of_ended_processes_are_removed(tmp_path, monkeypatch):
+    """TensorFlow, autograph and tfds left files in /tmp per process; each process now has one folder."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from lab import scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    code = "from lab import scratch; import tempfile, os; scratch.make(); print(tempfile.gettempdir()); os._exit(0)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp_path)}
+    )
+    left = done.stdout.strip()
+    assert os.path.basename(left).startswith(scratch.PREFIX) and os.path.isdir(left)  # os._exit: left behind
+    mine = scratch.make()  # this process's own, alive: kept
+    assert os.path.basename(left) in scratch.clean_ended()
+    assert not os.path.exists(left) and os.path.isdir(mine)
