@@ -379,7 +379,7 @@ def test_a_zip_of_three_classes_trains_from_scratch_and_the_confusion_matrix_nam
     assert_clean(page, "zip-1-uploaded")
     page.get_by_role("button", name="Train").click()
     page.get_by_text("succeeded").first.wait_for(timeout=300_000)
-    page.get_by_text("Inside the trained model").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Inside the trained model").wait_for(timeout=60_000)
     wait_until_idle(page)
     print(f"\nzip of 90 pictures: upload -> trained, results shown: {time.monotonic() - start:.1f} s")
     confusion = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="predicted").first
