@@ -275,10 +275,11 @@ def downloads(run_id: str, names: dict[str, str]) -> None:
             )
 
 
-def export_panel(run: jobs.Run) -> None:
+def export_panel(run: jobs.Run, tflite_script=None) -> None:
     """The run's files (.keras, .tflite, history) and how its TFLite file agrees with Keras, with
-    a script that runs the .tflite file on the test set (a Train run) and the phone's recipe."""
-    from lab import codegen, export
+    the page's script that runs the .tflite file (``tflite_script``, a :class:`lab.codegen.Script`:
+    the panel knows no run kind) and the phone's recipe."""
+    from lab import export
 
     outcome = run.result or {}
     st.subheader("Take it with you", anchor="take-it-with-you")
@@ -297,11 +298,10 @@ def export_panel(run: jobs.Run) -> None:
         runlog.HISTORY_FILE: f"{run.id}-history.csv",
     }
     downloads(run.id, files)
-    if difference is None or run.kind != "train":
+    if difference is None or tflite_script is None:
         return
     with st.expander("Use the .tflite file in Python or on a phone", icon=":material/smartphone:"):
-        script = codegen.tflite_script(training.TrainConfig.from_dict(run.config), f"{run.id}.tflite")
-        st.code(script.python(), language="python")
+        st.code(tflite_script.python(), language="python")
         st.markdown(
             "On Android: add `com.google.ai.edge.litert:litert` to Gradle, put the file in `assets/`, then "
             '`Interpreter(loadModelFile("model.tflite")).run(input, output)` with a float32 '

@@ -117,7 +117,7 @@ def inside(run: jobs.Run) -> None:
         titles = [f"{name}[{i}]" for i in range(shown.shape[-1])]
         st.plotly_chart(figures.feature_maps_figure(data.x_test[index], shown, titles), key=f"train.maps.{name}")
     if owns(run):
-        export_panel(run)
+        export_panel(run, codegen.tflite_script(training.TrainConfig.from_dict(run.config), f"{run.id}.tflite"))
 
 
 config = settings_ui()
