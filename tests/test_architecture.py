@@ -142,3 +142,11 @@ def test_requirements_pin_the_safe_floors():
     assert re.search(r"^pillow>=12\.2", text, re.M)
     assert re.search(r"^tensorflow-cpu>=2\.21,<2\.22", text, re.M)
     assert re.search(r"^importlib_resources", text, re.M)
+
+
+def test_the_shared_run_panel_knows_no_run_kind():
+    """What is special to a kind comes from its page or its module, not from `run.kind == ...` here."""
+    import re
+
+    source = (ROOT / "app_pages" / "_runs.py").read_text()
+    assert not re.search(r"\.kind\s*[!=]=", source)
