@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import threading
 
@@ -10,6 +9,7 @@ import streamlit as st
 
 from app_pages import DESCRIPTIONS, NAVIGATION, START_HERE
 from app_pages._server import memory_housekeeping
+from lab import settings
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 
@@ -113,7 +113,7 @@ def home() -> None:
 
 keep_keras_state()
 memory_housekeeping()
-if os.environ.get("CNNLAB_SUPERVISOR", "1") != "0":  # the test suite runs its own, per test workspace
+if settings.get("CNNLAB_SUPERVISOR"):  # the test suite runs its own, per test workspace
     supervisor()
 navigation = st.navigation({"": [st.Page(home, title="Home", icon=":material/home:", default=True)], **tool_pages()})
 st.sidebar.caption(f"CNN Lab · Python {platform.python_version()}")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import streamlit as st
+
+from lab import settings
 
 
 def expire_disconnected_sessions() -> int:
@@ -29,7 +30,7 @@ def memory_housekeeping() -> threading.Thread:
     """Once per server process: bound malloc's arenas, and hand back expired sessions' memory."""
     from lab import supervisor as loop
 
-    loop.limit_malloc_arenas(int(os.environ.get("CNNLAB_MALLOC_ARENAS", "2")))  # 0: glibc's default
+    loop.limit_malloc_arenas(settings.get("CNNLAB_MALLOC_ARENAS"))  # 0: glibc's default
     thread = threading.Thread(
         target=loop.memory_loop, args=(expire_disconnected_sessions,), name="cnnlab-memory", daemon=True
     )

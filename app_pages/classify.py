@@ -1,6 +1,5 @@
 """Pretrained classifier: upload images, compare ImageNet models, see preprocessing and Grad-CAM."""
 
-import os
 import tempfile
 
 import numpy as np
@@ -17,7 +16,7 @@ from app_pages._widgets import (
     pictures_uploader,
     show_code,
 )
-from lab import classify, codegen, figures, images
+from lab import classify, codegen, figures, images, settings
 
 st.title("Pretrained classifier")
 st.markdown(
@@ -62,7 +61,7 @@ cam_on = bound(cols[3].toggle, "Grad-CAM", "cls.cam", False)
 st.caption(classify.FIT_NOTES[mode])
 
 uploaded_model = None
-if os.environ.get("CNNLAB_ALLOW_MODEL_UPLOAD") == "1":
+if settings.get("CNNLAB_ALLOW_MODEL_UPLOAD"):
     model_file = st.file_uploader("Your .keras model (checked before loading)", type=["keras"], key="cls.model_file")
     if model_file is not None:
         with tempfile.NamedTemporaryFile(suffix=".keras") as handle, friendly_errors():

@@ -24,6 +24,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from lab import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     # stays valid whichever process a browser reaches, and across a restart of this command.
     raw = jobs.key_file(jobs.home() / "cookie.secret")
     written_as_hex = raw.strip() and all(byte in b"0123456789abcdef" for byte in raw.strip())  # before key_file
-    cookie_secret = os.environ.get("CNNLAB_COOKIE_SECRET") or (raw.decode().strip() if written_as_hex else raw.hex())
+    cookie_secret = settings.get("CNNLAB_COOKIE_SECRET") or (raw.decode().strip() if written_as_hex else raw.hex())
     env = {**os.environ, "CNNLAB_SUPERVISOR": "0", "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret}  # one supervisor
     children: list[subprocess.Popen] = []
     stopping = []

@@ -11,11 +11,12 @@ EXCLUSIVE MODE``): two processes never start the same run or hand out the same s
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import sqlite3
 import threading
 from pathlib import Path
+
+from lab import settings
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -44,7 +45,7 @@ _POOL_LOCK = threading.Lock()
 
 def url() -> str | None:
     """``CNNLAB_DATABASE_URL`` (``postgresql://user@host:port/db``), or None for SQLite."""
-    return os.environ.get("CNNLAB_DATABASE_URL") or None
+    return settings.get("CNNLAB_DATABASE_URL") or None
 
 
 def errors() -> tuple[type[BaseException], ...]:

@@ -39,7 +39,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import database
+from lab import database, settings
 from lab.errors import InputError, describe_value
 from lab.runlog import EPOCH_END, EPOCHS_TOTAL, RESTARTED, RUN_FACT, STEPS_PER_EPOCH, Row
 
@@ -54,17 +54,11 @@ _CHILDREN: dict[int, subprocess.Popen] = {}  # workers this process started (by 
 
 def home() -> Path:
     """The workspace: ``CNNLAB_HOME`` or ``./workspace`` (read on every call, for tests)."""
-    return Path(os.environ.get("CNNLAB_HOME", ROOT / "workspace")).resolve()
+    return Path(settings.get("CNNLAB_HOME") or ROOT / "workspace").resolve()
 
 
 def run_dir(run_id: str) -> Path:
     return home() / "runs" / run_id
-
-
-def _setting(name: str, default: float) -> float:
-    with contextlib.suppress(ValueError):
-        return float(os.environ.get(name, default))
-    return default
 
 
 @functools.cache
@@ -95,7 +89,7 @@ def gpu_budget(gpu: str) -> float | None:
     its memory, the rest left to the driver and to what the figures miss; None when unknown."""
     totals = gpu_memory()
     with contextlib.suppress(ValueError, IndexError):
-        return totals[int(gpu)] * min(1.0, max(0.05, _setting("CNNLAB_GPU_MEMORY_FRACTION", 0.9)))
+        return totals[int(gpu)] * min(1.0, max(0.05, settings.get("CNNLAB_GPU_MEMORY_FRACTION")))
     return None
 
 
@@ -106,7 +100,7 @@ def _run_memory(memory: float | None, budget: float) -> float:
 
 def runs_per_gpu() -> int:
     """``CNNLAB_RUNS_PER_GPU``: small runs packed on one GPU (memory growth on); default 1."""
-    return max(1, int(_setting("CNNLAB_RUNS_PER_GPU", 1)))
+    return max(1, settings.get("CNNLAB_RUNS_PER_GPU"))
 
 
 WORKER_MEMORY_BYTES = 1.5 * 2**30  # a worker with TensorFlow and a dataset, training a small CNN
@@ -122,10 +116,10 @@ def max_runs() -> int:
     """Runs trained at once: ``CNNLAB_MAX_RUNS``; else GPUs x :func:`runs_per_gpu`; else, on a CPU,
     one per core while memory allows (1.5 GB each), at most 8. Measured on 2 cores: 6 digits runs
     took 28 s one at a time and 17 s two at a time (each worker with one thread per core it has)."""
-    value = os.environ.get("CNNLAB_MAX_RUNS")
+    value = settings.get("CNNLAB_MAX_RUNS")
     if value:
-        return max(1, int(value))
-    if os.environ.get("CNNLAB_RAY_ADDRESS"):  # the cluster's CPUs (resolved by name: no import cycle)
+        return max(1, value)
+    if settings.get("CNNLAB_RAY_ADDRESS"):  # the cluster's CPUs (resolved by name: no import cycle)
         return importlib.import_module(RAY_POOL).slots()
     if gpu_count():
         return gpu_count() * runs_per_gpu()
@@ -184,14 +178,14 @@ MAX_RUNS_PER_LEARNER = 20
 def max_queued() -> int:
     """``CNNLAB_MAX_QUEUED``: runs waiting in the whole room at most (default 100): clients that give
     no browser identity (scripts, cookie-less sessions) cannot fill the queue past it."""
-    return max(1, int(_setting("CNNLAB_MAX_QUEUED", 100)))
+    return max(1, settings.get("CNNLAB_MAX_QUEUED"))
 
 
 def runs_per_learner() -> int:
     """Active runs (queued or training) a learner may have: the instructor's setting in the registry
     (:func:`set_runs_per_learner`, shared by every web process), else ``CNNLAB_RUNS_PER_LEARNER``, else 1."""
     with contextlib.suppress(ValueError, TypeError):
-        return max(1, int(setting("runs_per_learner") or os.environ.get("CNNLAB_RUNS_PER_LEARNER", "1")))
+        return max(1, int(setting("runs_per_learner") or settings.get("CNNLAB_RUNS_PER_LEARNER")))
     return 1
 
 
@@ -428,7 +422,7 @@ HOST = socket.gethostname()
 
 def heartbeat_timeout() -> float:
     """``CNNLAB_HEARTBEAT_SECONDS``: a worker on another host is dead after this long unheard (30)."""
-    return max(1.0, _setting("CNNLAB_HEARTBEAT_SECONDS", 30))
+    return max(1.0, settings.get("CNNLAB_HEARTBEAT_SECONDS"))
 
 
 def _worker_alive(row) -> bool:
@@ -557,12 +551,12 @@ def workers() -> list[dict]:
 def warm_workers() -> int:
     """``CNNLAB_WARM_WORKERS``: workers kept started ahead of demand (at most :func:`max_runs`);
     default 0: a worker starts with the first run and stays warm for the next ones."""
-    return min(max(0, int(_setting("CNNLAB_WARM_WORKERS", 0))), max_runs())
+    return min(max(0, settings.get("CNNLAB_WARM_WORKERS")), max_runs())
 
 
 def worker_idle_seconds() -> float:
     """``CNNLAB_WORKER_IDLE_SECONDS``: a worker beyond the warm ones leaves after this long idle."""
-    return max(0.0, _setting("CNNLAB_WORKER_IDLE_SECONDS", 600))
+    return max(0.0, settings.get("CNNLAB_WORKER_IDLE_SECONDS"))
 
 
 def _gpu_for_new_worker(live: list[dict]) -> str | None:
@@ -593,7 +587,7 @@ def schedule() -> list[int]:
     themselves :func:`claim` the runs."""
     reap()
     _set("scheduled_at", str(time.time()))  # someone looks after this workspace (see attended())
-    if os.environ.get("CNNLAB_RAY_ADDRESS"):  # Ray places the workers (resolved by name: no import cycle)
+    if settings.get("CNNLAB_RAY_ADDRESS"):  # Ray places the workers (resolved by name: no import cycle)
         return importlib.import_module(RAY_POOL).ensure_workers()
     started: list[int] = []
     with _db(immediate=True) as db:
@@ -629,7 +623,7 @@ def stop_workers(wait: float = 5.0) -> None:
     """Ask every worker on this host to leave (SIGTERM: an idle one exits, a busy one interrupts its
     run, which :func:`resume` continues); kill those still there after ``wait`` seconds. With Ray,
     its worker actors are killed instead."""
-    if os.environ.get("CNNLAB_RAY_ADDRESS"):
+    if settings.get("CNNLAB_RAY_ADDRESS"):
         importlib.import_module(RAY_POOL).stop_workers()
     rows = [row for row in workers() if row["host"] == HOST]
     for row in rows:
@@ -747,7 +741,7 @@ def owner_token(browser_key: str | bytes) -> str:
 
 def instructor(token: str | None) -> bool:
     """True when ``token`` is ``CNNLAB_INSTRUCTOR_TOKEN`` (compared in constant time)."""
-    expected = os.environ.get("CNNLAB_INSTRUCTOR_TOKEN", "")
+    expected = settings.get("CNNLAB_INSTRUCTOR_TOKEN") or ""
     return bool(expected and token) and hmac.compare_digest(expected.encode(), str(token).encode())
 
 
@@ -790,7 +784,7 @@ KEPT_FILE = "kept"  # in a run's folder: its owner pinned it, the disk budget ne
 
 def disk_budget() -> int:
     """``CNNLAB_DISK_BUDGET_GB``: bytes the workspace's runs and uploads may take (default 20 GB)."""
-    return int(_setting("CNNLAB_DISK_BUDGET_GB", 20) * 2**30)
+    return int(settings.get("CNNLAB_DISK_BUDGET_GB") * 2**30)
 
 
 def folder_bytes(path: Path) -> int:

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 
-from lab import database, jobs
+from lab import database, jobs, settings
 
 ENSURE_EVERY_SECONDS = 5.0  # how often one process asks Ray whether every worker actor exists
 _STATE = {"ensured": 0.0, "slots": None, "slots_at": 0.0, "actor": None}
@@ -31,7 +31,7 @@ def _ray():
 
     if not ray.is_initialized():
         ray.init(
-            address=os.environ["CNNLAB_RAY_ADDRESS"],
+            address=settings.get("CNNLAB_RAY_ADDRESS"),
             namespace="cnnlab",
             log_to_driver=False,
             logging_level="ERROR",
@@ -42,9 +42,9 @@ def _ray():
 
 def slots() -> int:
     """Workers on the cluster: ``CNNLAB_MAX_RUNS``, else the cluster's CPUs (asked every 30 s)."""
-    value = os.environ.get("CNNLAB_MAX_RUNS")
+    value = settings.get("CNNLAB_MAX_RUNS")
     if value:
-        return max(1, int(value))
+        return max(1, value)
     if _STATE["slots"] is None or time.monotonic() - _STATE["slots_at"] > 30:
         _STATE["slots"] = max(1, int(_ray().cluster_resources().get("CPU", 1)))
         _STATE["slots_at"] = time.monotonic()

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lab import settings
 from lab.errors import InputError
 
 Row = tuple[int, int, str, float]  # (epoch, step, name, value)
@@ -200,7 +201,7 @@ def checkpoint_callback(backup_dir: Path, log: RunLog | None = None, min_seconds
     """
     from lab.device import keras
 
-    interval = float(os.environ.get("CNNLAB_CHECKPOINT_SECONDS", 5.0) if min_seconds is None else min_seconds)
+    interval = settings.get("CNNLAB_CHECKPOINT_SECONDS") if min_seconds is None else float(min_seconds)
 
     class ThrottledBackup(keras.callbacks.BackupAndRestore):
         def on_train_begin(self, logs=None):

@@ -11,14 +11,13 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
-import os
 import sys
 import time
 from collections.abc import Callable
 
-from lab import database, datasets, jobs, scratch
+from lab import database, datasets, jobs, scratch, settings
 
-CLEAN_EVERY_SECONDS = float(os.environ.get("CNNLAB_HOUSEKEEPING_SECONDS", 600))
+CLEAN_EVERY_SECONDS = settings.get("CNNLAB_HOUSEKEEPING_SECONDS")
 
 
 def uploads_in_use() -> set:

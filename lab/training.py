@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import models
-from lab import datasets, export, planner, runlog
+from lab import datasets, export, planner, runlog, settings
 from lab.config import Config, choice, number, whole
 from lab.errors import InputError
 from models import DESCRIPTIONS as MODEL_DESCRIPTIONS
@@ -164,7 +163,7 @@ KEEP_MAX_PARAMETERS = 2_000_000  # larger models are not kept: their memory matt
 
 def reuse_traces() -> bool:
     """Whether runs reuse the previous run's traced model (``CNNLAB_REUSE_TRACES=0``: never)."""
-    return os.environ.get("CNNLAB_REUSE_TRACES", "1") != "0"
+    return settings.get("CNNLAB_REUSE_TRACES")
 
 
 def _trace_key(config: TrainConfig, input_shape, num_classes: int) -> str:

@@ -25,7 +25,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from lab import database, jobs, runlog
+from lab import database, jobs, runlog, settings
 from lab.config import Config
 from lab.errors import InputError, describe_value
 
@@ -49,7 +49,7 @@ def _resolve(path: str):
 
 def kinds() -> dict[str, tuple[str, str]]:
     """:data:`KINDS` plus any added through ``CNNLAB_RUN_KINDS``."""
-    extra = json.loads(os.environ.get("CNNLAB_RUN_KINDS") or "{}")
+    extra = json.loads(settings.get("CNNLAB_RUN_KINDS") or "{}")
     return {**KINDS, **{name: tuple(paths) for name, paths in extra.items()}}
 
 
