@@ -132,6 +132,13 @@ def _literal(array: np.ndarray) -> str:
     return f"np.array([{rows}], dtype=np.float32)"
 
 
+def _pictures() -> str:
+    """How the lab reads a picture: the recipe's source, copied as the script's own code."""
+    from recipes import pictures
+
+    return _module_body(pictures)
+
+
 def image_step(choice: ImageChoice) -> tuple[str, str]:
     """Load the page's picture exactly as the page does: [0, 1] floats, cropped, luma for gray."""
     if choice.source in images.SAMPLES:
@@ -139,12 +146,12 @@ def image_step(choice: ImageChoice) -> tuple[str, str]:
         load = f'image = load_sample_image("{images.SAMPLES[choice.source]}").astype(np.float32) / 255.0'
         imports = "from sklearn.datasets import load_sample_image"
     else:
-        text = f"Your picture: put {choice.source} beside this script. EXIF rotation applied, RGB, scaled to [0, 1]."
-        load = (
-            f'image = np.asarray(ImageOps.exif_transpose(Image.open("{choice.source}")).convert("RGB"))\n'
-            "image = image.astype(np.float32) / 255.0"
+        text = (
+            f"Your picture: put {choice.source} beside this script. Read as the lab reads an upload "
+            "(recipes/pictures.py: upright, transparency on white, RGB), scaled to [0, 1]."
         )
-        imports = "from PIL import Image, ImageOps"
+        load = f'image = load_picture("{choice.source}").astype(np.float32) / 255.0'
+        imports = "\n" + _pictures() + "\n\n"
     lines = ["import numpy as np", "import tensorflow as tf", imports, "", load]
     if choice.crop is not None:
         top, bottom, left, right = choice.crop
@@ -411,7 +418,8 @@ def _folders_code(config, folder: str) -> str:
     size = config.image_size
     return f"""from pathlib import Path
 
-from PIL import Image, ImageOps
+{_pictures()}
+
 
 folder = Path({folder!r})  # your zip, unzipped: one sub-folder per class
 class_names = sorted(path.name for path in folder.iterdir() if path.is_dir())
@@ -427,7 +435,7 @@ for label, name in enumerate(class_names):
 
 def arrays(items):
     # Each picture cropped to its central square and resized to {size}x{size}, pixels in [0, 1].
-    pictures = [ImageOps.fit(Image.open(path).convert("RGB"), ({size}, {size}), Image.LANCZOS) for path, _ in items]
+    pictures = [ImageOps.fit(Image.fromarray(load_picture(path)), ({size}, {size}), Image.LANCZOS) for path, _ in items]
     return np.stack([np.asarray(p, np.float32) / 255.0 for p in pictures]), np.array([y for _, y in items], np.int64)
 
 
@@ -610,11 +618,12 @@ def classifier_script(
         if name in images.SAMPLES:
             loads.append(f'    "{name}": load_sample_image("{images.SAMPLES[name]}"),')
         else:
-            loads.append(f'    "{name}": np.asarray(ImageOps.exif_transpose(Image.open("{name}")).convert("RGB")),')
+            loads.append(f'    "{name}": load_picture("{name}"),')
     uploads = [name for name in pictures if name not in images.SAMPLES]
     note = f" Put {', '.join(uploads)} beside this script." if uploads else ""
-    data = "import numpy as np\nimport keras\nimport tensorflow as tf\nfrom PIL import Image, ImageOps\n"
+    data = "import numpy as np\nimport keras\nimport tensorflow as tf\n"
     data += "from sklearn.datasets import load_sample_image\n\n"
+    data += (_pictures() + "\n\n\n") if uploads else ""
     data += "photos = {\n" + "\n".join(loads) + "\n}"
     same_size = (
         ""  # crop_and_resize always crops, even an image already at the input size
@@ -867,7 +876,8 @@ train_set, valid_set, test_set = (split.map(lambda image, label: (square(image),
     else:
         data = f"""from pathlib import Path
 
-from PIL import Image, ImageOps
+{_pictures()}
+
 
 folder = Path({str(folder)!r})  # one sub-folder per class
 classes = {{p.name: sorted(q for q in p.iterdir() if q.is_file()) for p in sorted(folder.iterdir()) if p.is_dir()}}
@@ -883,7 +893,7 @@ for label, name in enumerate(class_names):
 
 
 def dataset(items):
-    pictures = [square(np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))).numpy() for path, _ in items]
+    pictures = [square(load_picture(path)).numpy() for path, _ in items]
     return tf.data.Dataset.from_tensor_slices((np.stack(pictures), np.array([label for _, label in items], np.int64)))
 
 

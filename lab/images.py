@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from lab.errors import InputError, describe_value
+from recipes import pictures
 
 # Pillow decoders we accept. The JPEG decoder also opens MPO, the multi-picture JPEG of many phones.
 ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
@@ -79,38 +80,6 @@ def _what_is(data: bytes) -> str:
     return "It is not a picture Pillow recognises, or the file is damaged."
 
 
-def _flatten_alpha(img: Image.Image) -> Image.Image:
-    """Composite any transparency on white, as a browser would show it."""
-    rgba = img.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, rgba).convert("RGB")
-
-
-def _high_depth_to_rgb(img: Image.Image) -> Image.Image:
-    """Scale 16-bit, 32-bit integer and float images to 8 bits, then to RGB."""
-    values = np.asarray(img).astype(np.float64)
-    if img.mode.startswith("I;16") or (img.mode == "I" and values.max(initial=0) > 255):
-        scaled = values / 257.0  # 65535 -> 255
-    elif img.mode == "F":
-        low, high = float(values.min(initial=0)), float(values.max(initial=0))
-        scaled = (values - low) / (high - low) * 255.0 if high > low else np.zeros_like(values)
-    else:
-        scaled = values
-    gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
-    return Image.fromarray(gray).convert("RGB")
-
-
-def _to_rgb(img: Image.Image) -> Image.Image:
-    mode = img.mode
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
-        return _flatten_alpha(img)
-    if mode.startswith("I") or mode == "F":
-        return _high_depth_to_rgb(img)
-    if mode == "1":
-        return img.convert("L").convert("RGB")
-    return img.convert("RGB")  # RGB, L, P, CMYK, YCbCr, LAB, HSV
-
-
 def load_image(
     source: Source,
     *,
@@ -149,16 +118,12 @@ def load_image(
                 f"The image is {width}x{height} = {width * height / 1e6:.1f} MP; the limit is "
                 f"{limit / 1e6:.0f} MP. Resize it before uploading."
             )
-        try:
-            img.seek(0)  # animated GIF/WebP/TIFF: the first frame
-            img.load()
-            img = ImageOps.exif_transpose(img) or img
-            rgb = _to_rgb(img)
+        try:  # the recipe's decoder: what every script that loads a picture runs too
+            return pictures.picture_array(img)
         except Exception as error:  # truncated or corrupt data surfaces only while decoding
             raise InputError(
                 f"The {img.format} file is damaged or truncated and cannot be decoded ({type(error).__name__})."
             ) from None
-    return np.array(rgb, dtype=np.uint8)
 
 
 @functools.lru_cache(maxsize=len(SAMPLES))

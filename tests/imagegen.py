@@ -43,3 +43,18 @@ def exif_rotated_jpeg() -> bytes:
     exif = Image.Exif()
     exif[0x0112] = 6
     return encode(image, "JPEG", exif=exif.tobytes())
+
+
+def odd_pictures() -> dict[str, bytes]:
+    """The pictures whose decoding drifted between the lab and its scripts: a phone photo's EXIF
+    rotation, transparency, 16 bits, a palette and CMYK. {file name: bytes}."""
+    base = gradient(48, 32, seed=3)
+    rgba = np.dstack([base, np.where(np.arange(48)[None, :] < 24, 0, 255).repeat(32, 0).astype(np.uint8)])
+    deep = (base[..., 0].astype(np.uint16) * 257).astype(np.uint16)
+    return {
+        "phone.jpg": exif_rotated_jpeg(),
+        "transparent.png": encode(Image.fromarray(rgba, "RGBA"), "PNG"),
+        "deep.png": encode(Image.fromarray(deep), "PNG"),  # uint16: mode I;16
+        "palette.png": encode(Image.fromarray(base).convert("P", palette=Image.Palette.ADAPTIVE, colors=16), "PNG"),
+        "cmyk.jpg": encode(Image.fromarray(base).convert("CMYK"), "JPEG", quality=95),
+    }

@@ -88,6 +88,15 @@ def test_models_never_import_lab():
             assert not {t for t in targets if t.startswith("lab")}, name
 
 
+RECIPE_FILES = sorted(ROOT.glob("recipes/**/*.py"))
+
+
+@pytest.mark.parametrize("path", RECIPE_FILES, ids=lambda path: path.name)
+def test_recipes_are_plain_libraries_and_never_import_lab_or_streamlit(path):
+    """A recipe is what a learner runs without the app: NumPy, Pillow, TensorFlow, Keras, scikit-learn."""
+    assert not imported_modules(path) & {"lab", "streamlit", "app_pages"}, imported_modules(path)
+
+
 def test_the_run_registry_knows_no_run_kind():
     """lab.jobs is generic: kinds live in lab.worker's table, and jobs imports no tool."""
     source = (ROOT / "lab" / "jobs.py").read_text()

@@ -412,3 +412,43 @@ def test_scripts_name_the_learners_own_folder_and_render_only_the_branch_that_ap
     ]
     for source in sources:
         assert not LITERAL_COMPARISON.search(source)
+
+
+@pytest.mark.parametrize("name", ["phone.jpg", "transparent.png", "deep.png", "palette.png", "cmyk.jpg"])
+def test_every_script_reads_an_odd_picture_as_the_lab_does(name, tmp_path):
+    """A phone photo came out rotated in the scripts and transparency black (white in the lab): every
+    script that loads a picture now runs the lab's own decoder (recipes/pictures.py, copied)."""
+    from tests.imagegen import odd_pictures
+
+    (tmp_path / name).write_bytes(odd_pictures()[name])
+    lab_pixels = images.load_image(tmp_path / name)
+    if name == "phone.jpg":
+        assert lab_pixels.shape[:2] == (40, 20)  # EXIF orientation 6: upright, 20 wide, 40 tall
+    if name == "transparent.png":
+        assert (lab_pixels[:, :24] == 255).all()  # the transparent half is white, as a browser shows it
+    choice = codegen.ImageChoice(name)
+    config = ConvConfig(preset="identity", kernel_size=1)
+    printed = run(codegen.convolution_script(choice, config, config.kernel(), (5, 7, 0)), tmp_path)
+    assert ast.literal_eval(printed["input shape"]) == lab_pixels.shape
+    assert abs(float(printed["pixel (5, 7) of map 0"]) - lab_pixels[5, 7].sum() / 255.0) < 1e-5  # identity, summed
+
+
+def test_the_scripts_that_load_pictures_copy_the_labs_decoder(tmp_path):
+    import inspect
+
+    from lab import finetune, training
+    from recipes import pictures
+
+    decoder = inspect.getsource(pictures.picture_array)
+    scripts = {
+        "convolution": codegen.convolution_script(
+            codegen.ImageChoice("mine.png"), ConvConfig(), ConvConfig().kernel(), (0, 0, 0)
+        ),
+        "classifier": codegen.classifier_script(["ResNet50"], ["mine.png"], "resize", 3),
+        "training": codegen.training_script(training.TrainConfig(dataset="folders", data_dir=str(tmp_path))),
+        "fine-tune": codegen.finetune_script(finetune.FinetuneConfig(source="zip", data_dir=str(tmp_path))),
+    }
+    for script_name, script in scripts.items():
+        source = script.python()
+        assert decoder in source and "load_picture(" in source, script_name
+        assert '.convert("RGB"))' not in source.replace('return image.convert("RGB")', ""), script_name

@@ -11,7 +11,9 @@ from lab import settings
 from tests.conftest import ROOT
 
 SOURCES = [ROOT / "app.py", *(ROOT / folder for folder in ("lab", "app_pages", "deploy", "models"))]
-READ = re.compile(r"""os\.(?:environ\.get|getenv)\(\s*["'](CNNLAB_\w+)|os\.environ\[["'](CNNLAB_\w+)["']\](?!\s*=[^=])""")
+READ = re.compile(
+    r"""os\.(?:environ\.get|getenv)\(\s*["'](CNNLAB_\w+)|os\.environ\[["'](CNNLAB_\w+)["']\](?!\s*=[^=])"""
+)
 NAME = re.compile(r"\bCNNLAB_[A-Z_]+[A-Z]\b")
 
 
