@@ -219,32 +219,28 @@ def attended() -> bool:
     return False
 
 
-def best_metric(name: str, run_ids: list[str]) -> dict[str, float]:
-    """The highest epoch-level ``name`` (e.g. ``val_accuracy``) of each run, in one query."""
+def _per_run(aggregate: str, name: str, run_ids: list[str]) -> dict:
+    """``aggregate`` (``MAX(value)``, ``COUNT(*)``) of each run's epoch-level ``name`` rows, in one query."""
     if not run_ids:
         return {}
     marks = ",".join("?" * len(run_ids))
     with _db() as db:
         rows = db.execute(
-            f"SELECT run_id, MAX(value) FROM metrics WHERE name = ? AND step = ? AND run_id IN ({marks}) "
+            f"SELECT run_id, {aggregate} FROM metrics WHERE name = ? AND step = ? AND run_id IN ({marks}) "
             "GROUP BY run_id",
             (name, EPOCH_END, *run_ids),
         ).fetchall()
     return {row[0]: row[1] for row in rows}
 
 
+def best_metric(name: str, run_ids: list[str]) -> dict[str, float]:
+    """The highest epoch-level ``name`` (e.g. ``val_accuracy``) of each run, in one query."""
+    return _per_run("MAX(value)", name, run_ids)
+
+
 def epochs_done(run_ids: list[str]) -> dict[str, int]:
     """Whole epochs each run has logged so far, in one query (a resume drops the rows it redoes)."""
-    if not run_ids:
-        return {}
-    marks = ",".join("?" * len(run_ids))
-    with _db() as db:
-        rows = db.execute(
-            f"SELECT run_id, COUNT(*) FROM metrics WHERE name = 'loss' AND step = ? AND run_id IN ({marks}) "
-            "GROUP BY run_id",
-            (EPOCH_END, *run_ids),
-        ).fetchall()
-    return {row[0]: int(row[1]) for row in rows}
+    return {run: int(count) for run, count in _per_run("COUNT(*)", "loss", run_ids).items()}
 
 
 def estimated_start(run_id: str) -> float | None:

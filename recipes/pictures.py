@@ -54,4 +54,3 @@ def load_picture(path):
     """A picture file as (H, W, 3) uint8 RGB, as the lab reads an upload."""
     with Image.open(path) as image:
         return picture_array(image)
-
