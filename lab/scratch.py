@@ -15,6 +15,7 @@ import shutil
 import tempfile
 
 PREFIX = "cnnlab-scratch-"
+SYSTEM_TEMP = tempfile.gettempdir()  # before make() points tempfile elsewhere: where other users' files go
 
 
 def make() -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.streamlit_client import free_port
+from lab import scratch
 
 
 def _missing(what: str, how: str) -> None:
@@ -42,7 +43,9 @@ def postgres_server():
     binaries = postgres_bin()
     if binaries is None:
         _missing("PostgreSQL", "apt-get install postgresql")
-    root = Path(tempfile.mkdtemp(prefix="cnnlab-pg-"))
+    # In the system's temp folder, not this process's private scratch one (lab.scratch): the server
+    # runs as the postgres user, who must reach its data directory.
+    root = Path(tempfile.mkdtemp(prefix="cnnlab-pg-", dir=scratch.SYSTEM_TEMP))
     as_owner = []
     if os.geteuid() == 0:  # initdb refuses root: run the server as the package's postgres user
         shutil.chown(root, "postgres")
