@@ -30,11 +30,19 @@ class Detections:
     data: CocoData
     script_data: dict | tuple[str, str]  # the example as COCO JSON, or two file names
     format_label: str
+    script_json: tuple[str, str] | None = None  # a CSV/VOC/YOLO upload as the COCO JSON the script reads
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the detection files…")
 def _load(format_name: str, files: dict[str, bytes]) -> CocoData:
     return annotations.load(format_name, files)  # once per content, not on every rerun
+
+
+@st.cache_data(max_entries=2, show_spinner="Writing the detections as COCO JSON…")
+def _script_json(format_name: str, files: dict[str, bytes]) -> tuple[str, str]:
+    """Once per upload, not on every rerun: 10^6 boxes make tens of MB of JSON."""
+    instances, results = annotations.coco_json(_load(format_name, files))
+    return json.dumps(instances), json.dumps(results)
 
 
 def _example() -> Detections:
@@ -69,18 +77,17 @@ def detections_ui() -> Detections:
     label = formats[chosen][0]
     if chosen == "coco":
         return Detections(data, (names["coco_gt"], names["coco_dt"]), label)
-    return Detections(data, codegen.DETECTION_FILES, label)
+    return Detections(data, codegen.DETECTION_FILES, label, _script_json(chosen, files))
 
 
 def script_files(found: Detections) -> None:
     """For CSV, VOC and YOLO uploads: the COCO JSON the script reads, as downloads."""
-    if not isinstance(found.script_data, tuple) or found.format_label == annotations.FORMATS["coco"][0]:
+    if found.script_json is None:
         return
-    instances, results = annotations.coco_json(found.data)
     st.caption(f"The script reads these two files: what the page scored, from your {found.format_label} files.")
-    for col, name, content in zip(st.columns(2), codegen.DETECTION_FILES, (instances, results), strict=True):
+    for col, name, content in zip(st.columns(2), codegen.DETECTION_FILES, found.script_json, strict=True):
         col.download_button(
-            f"Download {name}", json.dumps(content), name, "application/json", key=f"pr.coco.{name}", on_click="ignore"
+            f"Download {name}", content, name, "application/json", key=f"pr.coco.{name}", on_click="ignore"
         )
 
 

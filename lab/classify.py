@@ -96,9 +96,11 @@ def load_imagenet(name: str, weights: str | None = "imagenet") -> LoadedModel:
     if weights == "imagenet":
         network.require_weights(name)
     try:
-        with _SEEDED_BUILD:  # the global seed is process state: one build at a time
-            if weights is None:  # random weights, but the same on every load and in "Show the code"
+        if weights is None:  # random weights, but the same on every load and in "Show the code"
+            with _SEEDED_BUILD:  # the global seed is process state: one seeded build at a time
                 keras.utils.set_random_seed(RANDOM_WEIGHTS_SEED)
+                model = spec.builder()(weights=None)
+        else:  # a download must not hold up the seeded builds
             model = spec.builder()(weights=weights)
     except Exception as error:  # keras raises a bare Exception("URL fetch failure ...")
         raise WeightsUnavailable(f"Could not download {name}'s weights: {error}") from None
