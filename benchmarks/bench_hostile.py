@@ -13,20 +13,12 @@ from __future__ import annotations
 import io
 import json
 import time
-import zipfile
 
 import numpy as np
 
 from lab import annotations
 from lab.errors import InputError
-
-
-def zip_of(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
+from tests.zipgen import make_zip
 
 
 def refused_after(reader) -> tuple[float, str]:
@@ -41,13 +33,13 @@ def refused_after(reader) -> tuple[float, str]:
 def main() -> None:
     figures = {}
     line = b"0 0.5 0.5 0.1 0.1\n"
-    yolo = zip_of({f"labels/img{i}.txt": line * 45_409 for i in range(30)})
+    yolo = make_zip({f"labels/img{i}.txt": line * 45_409 for i in range(30)})
     sizes = {f"img{i}": (640.0, 480.0) for i in range(30)}
     seconds, why = refused_after(lambda: annotations.read_yolo_zip(yolo, sizes, ["thing"], False))
     print(f"YOLO bomb ({len(yolo) / 1024:.0f} KB, 1.36 M lines): refused in {seconds:.3f} s (was 62-81 s): {why}")
     figures["yolo_bomb_refused_s"] = round(seconds, 4)
     obj = b"<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object>"
-    voc = zip_of(
+    voc = make_zip(
         {
             f"Annotations/{i}.xml": b"<annotation><filename>a</filename>" + obj * 7_454 + b"</annotation>"
             for i in range(150)
@@ -65,7 +57,7 @@ def main() -> None:
             [rng.integers(0, 3, per_file), rng.uniform(0.2, 0.8, (per_file, 2)), rng.uniform(0.01, 0.2, (per_file, 2))]
         )
         texts[f"labels/img{i}.txt"] = "\n".join(" ".join(f"{v:.6g}" for v in row) for row in values).encode() + b"\n"
-    legit = zip_of(texts)
+    legit = make_zip(texts)
     sizes = {f"img{i}": (640.0, 480.0) for i in range(files)}
     start = time.perf_counter()
     table = annotations.read_yolo_zip(legit, sizes, ["a", "b", "c"], False)
