@@ -44,8 +44,11 @@ with options_col:
     channels = bound(st.number_input, "channels", "pad.c", 3, step=1)
     predict = bound(st.toggle, "Predict, then reveal", "pad.predict", False)
 
+config = padding.PaddingConfig(
+    **{name: (height[name], width[name]) for name in height}, padding=mode, op=op, channels=channels
+)
 with friendly_errors():
-    plans = tuple(padding.plan_axis(padding=mode, **axis) for axis in (height, width))
+    plans = config.plans()
 
 settings = (tuple(height.values()), tuple(width.values()), mode, op)
 if predict and st.session_state.get("pad.revealed") != settings:
@@ -89,7 +92,7 @@ if st.button("Verify with TensorFlow", icon=":material/verified:"):
 
         check = padding_tf.check_plans(plans, op)
     (st.success if check.agrees else st.error)(check.message)
-show_code(codegen.padding_script(plans, channels, op))
+show_code(codegen.padding_script(config))
 
 st.header("Layer-stack planner")
 st.markdown(

@@ -1,5 +1,7 @@
 """Precision-recall / mAP explorer: every AP definition, live, with detections and IoU."""
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
@@ -40,21 +42,21 @@ def scores_ui():
             st.info("Upload a CSV, or switch to the generator.", icon=":material/upload:")
             return None
         with friendly_errors():
-            return (*pr.read_scores_csv(upload.getvalue()), ("csv", upload.name))
+            return (*pr.read_scores_csv(upload.getvalue()), pr.ScoresConfig(scores_file=upload.name))
     cols = st.columns(4)
     count = bound(cols[0].number_input, "samples", "pr.n", 500, min_value=2, max_value=1_000_000, step=100)
     separability = bound(cols[1].slider, "separability", "pr.sep", 1.5, min_value=0.0, max_value=5.0, step=0.1)
     fraction = bound(cols[2].slider, "positive fraction", "pr.pos", 0.3, min_value=0.05, max_value=0.95, step=0.05)
     seed = bound(cols[3].number_input, "seed", "pr.seed", 0, min_value=0, max_value=10_000)
     with friendly_errors():
-        source = ("generator", int(count), float(separability), float(fraction), int(seed))
-        return (*generated(*source[1:]), source)
+        config = pr.ScoresConfig(int(count), float(separability), float(fraction), int(seed))
+        return (*generated(config.count, config.separability, config.positive_fraction, config.seed), config)
 
 
 def scores_view() -> str:
     if (data := scores_ui()) is None:
         st.stop()
-    scores, labels, source = data
+    scores, labels, config = data
     with friendly_errors():
         curve = pr.precision_recall(scores, labels)
     label = "Threshold (score ≥ threshold is called positive)"
@@ -67,7 +69,7 @@ def scores_view() -> str:
     st.caption(f"Oracle: scikit-learn's average_precision_score = {oracle:.6f} (the 'raw' row).")
     shown_recall, shown_precision = pr.downsample(curve)
     st.plotly_chart(figures.pr_figure(shown_recall, shown_precision, point), key="pr.scores_chart")
-    return codegen.pr_scores_script(source, threshold)
+    return codegen.pr_scores_script(dataclasses.replace(config, threshold=threshold))
 
 
 def detections_view() -> str:
@@ -109,7 +111,10 @@ def detections_view() -> str:
         st.dataframe(pr.methods_table(curve.recall, curve.precision), hide_index=True, width="stretch")
         st.plotly_chart(figures.pr_figure(curve.recall, curve.precision, title=f"{chosen}"), key="pr.class_chart")
     script_files(found)
-    return codegen.detection_script(found.script_data, iou_threshold, method, plus_one, found.format_label)
+    files = found.script_data if isinstance(found.script_data, tuple) else codegen.DETECTION_FILES
+    config = pr.DetectionConfig(*files, iou_threshold, method, plus_one)
+    example = found.script_data if isinstance(found.script_data, dict) else None
+    return codegen.detection_script(config, example, found.format_label)
 
 
 def iou_calculator() -> None:

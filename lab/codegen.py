@@ -10,6 +10,7 @@ subprocess and compares what it prints with the lab's own results.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -25,8 +26,9 @@ from lab import images
 
 if TYPE_CHECKING:  # TensorFlow-free at import: the padding and PR pages render scripts without it
     from lab.convolution import ConvConfig
-    from lab.padding import AxisPlan
+    from lab.padding import PaddingConfig
     from lab.pooling import PoolConfig
+    from lab.pr import DetectionConfig, ScoresConfig
 
 
 # Every script that uses Keras says one line, so that one install runs every page's script: they all
@@ -234,61 +236,19 @@ def pooling_script(choice: ImageChoice, config: PoolConfig) -> Script:
     return Script("Pooling viewer", steps)
 
 
-def padding_script(plans: tuple[AxisPlan, AxisPlan], channels: int, op: str = "conv") -> Script:
-    """TensorFlow's output size and SAME split for the calculator's settings, checked by the real op."""
-    height, width = plans
-    kernel, stride = (height.kernel_size, width.kernel_size), (height.stride, width.stride)
-    dilation = (height.dilation, width.dilation)
-    refused = op == "conv" and max(stride) > 1 and max(dilation) > 1
-    if op == "conv":
-        layer = f'tf.keras.layers.Conv2D(1, {kernel}, strides={stride}, padding="{height.padding}", dilation_rate={dilation})'
-    else:
-        name = "MaxPooling2D" if op == "max" else "AveragePooling2D"
-        layer = f'tf.keras.layers.{name}(pool_size={kernel}, strides={stride}, padding="{height.padding}")'
-    pads_line = (  # only the branch that applies: no literal comparison in what the learner reads
-        "pads = [same_pads(*axis) for axis in sizes]"
-        if height.padding == "same"
-        else "pads = [(0, 0), (0, 0)]  # VALID pads nothing"
-    )
-    formulas = f'''def output_size(n, k, s, d, padding):
-    f = (k - 1) * d + 1  # the dilated kernel
-    return -(-n // s) if padding == "same" else (n - f) // s + 1
+def padding_script(config: PaddingConfig) -> Script:
+    """TensorFlow's output size and SAME split for the calculator's settings, checked by the real layer."""
+    from recipes import padding
 
-
-def same_pads(n, k, s, d):
-    f = (k - 1) * d + 1
-    total = max((-(-n // s) - 1) * s + f - n, 0)
-    return total // 2, total - total // 2  # TensorFlow puts the odd cell after (bottom/right)
-
-
-sizes = [({height.input_size}, {height.kernel_size}, {height.stride}, {height.dilation}), ({width.input_size}, {width.kernel_size}, {width.stride}, {width.dilation})]
-outputs = [output_size(*axis, "{height.padding}") for axis in sizes]
-{pads_line}'''
+    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
     steps = (
+        ("The calculator's settings.", imports(padding) + "\n\n" + settings(padding, **values)),
         (
             "TensorFlow's rules per axis: SAME gives ceil(n / s) outputs, VALID floor((n - f) / s) + 1, with the "
-            "dilated kernel f = (k - 1) d + 1.",
-            formulas,
+            "dilated kernel f = (k - 1) d + 1; and the Keras layer they describe.",
+            functions(padding, "dilated", "output_size", "same_pads", "keras_layer"),
         ),
-        (
-            "The real layer on a random image agrees."
-            + (
-                " (Not this time: TensorFlow refuses a stride above 1 together with a dilation above 1.)"
-                if refused
-                else ""
-            ),
-            "import tensorflow as tf\n\n"
-            f"images = tf.random.normal((1, {height.input_size}, {width.input_size}, {channels}))\n"
-            + (
-                'print("TensorFlow: no Conv2D with both strides and dilation above 1")'
-                if refused
-                else f'layer = {layer}\nprint("TensorFlow\'s output:", tuple(layer(images).shape[1:3]))'
-            ),
-        ),
-        (
-            "The numbers the page shows.",
-            'print("output:", tuple(outputs))\nprint("pad top/bottom:", pads[0])\nprint("pad left/right:", pads[1])',
-        ),
+        ("The numbers the page shows, and the real layer's output on a random image.", main_steps(padding)),
     )
     return Script("Padding calculator", steps)
 
@@ -311,34 +271,24 @@ def planner_script(keras_code: str) -> Script:
     return Script("Layer-stack planner", steps)
 
 
-AP_DEFINITIONS = """def envelope(precision):
-    return np.flip(np.maximum.accumulate(np.flip(precision)))  # best precision at this or higher recall (HOML)
+def _ap_functions() -> str:
+    from recipes import ap
 
-
-def ap_raw(recall, precision):  # scikit-learn's: no envelope
-    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
-
-
-def ap_sampled(recall, precision, levels, tolerance):
-    best = envelope(precision)
-    index = np.searchsorted(recall, levels - tolerance, side="left")  # first point with recall >= level
-    return float(np.where(index < len(recall), best[np.minimum(index, len(recall) - 1)], 0.0).mean())
-
-
-def ap_all(recall, precision):  # VOC 2010+: the area under the envelope, sentinels (0, 0) and (1, 0)
-    r = np.concatenate(([0.0], recall, [1.0]))
-    p = envelope(np.concatenate(([0.0], precision, [0.0])))
-    steps = np.flatnonzero(r[1:] != r[:-1])
-    return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))"""
-AP_PRINTS = """print("11point:", round(ap_sampled(recall, precision, np.linspace(0, 1, 11), 1e-12), 4))
-print("all:", round(ap_all(recall, precision), 4))
-print("coco101:", round(ap_sampled(recall, precision, np.linspace(0, 1, 101), 0.0), 4))
-print("raw:", round(ap_raw(recall, precision), 4))"""
+    return functions(
+        ap,
+        "ELEVEN_LEVELS",
+        "COCO_LEVELS",
+        "envelope",
+        "sampled_precision",
+        "ap_raw",
+        "ap_all",
+        "every_ap",
+        "print_every_ap",
+    )
 
 
 def pr_points_script(recall: Sequence[float], precision: Sequence[float]) -> Script:
     """Every AP definition of a typed curve, in plain NumPy."""
-    definitions = AP_DEFINITIONS
     order = np.argsort(np.asarray(recall, dtype=float), kind="stable")
     recall_text = ", ".join(f"{float(recall[i]):g}" for i in order)
     precision_text = ", ".join(f"{float(precision[i]):g}" for i in order)
@@ -347,17 +297,18 @@ def pr_points_script(recall: Sequence[float], precision: Sequence[float]) -> Scr
             "The curve on the page (sorted by recall).",
             f"import numpy as np\n\nrecall = np.array([{recall_text}])\nprecision = np.array([{precision_text}])",
         ),
-        ("The four definitions of average precision.", definitions),
         (
-            "The numbers the page shows. 11-point compares recall with a 1e-12 tolerance (3/10 reaches 0.3); "
-            "COCO's 101 levels are compared exactly, as pycocotools does.",
-            AP_PRINTS,
+            "The four definitions of average precision (recipes/ap.py). 11-point compares recall with a 1e-12 "
+            "tolerance (3/10 reaches 0.3); COCO's 101 levels are compared exactly, as pycocotools does.",
+            _ap_functions(),
         ),
+        ("The numbers the page shows.", "print_every_ap(recall, precision)"),
     )
     return Script("Precision-recall: every AP definition", steps)
 
 
 _PARSE_LOCK = threading.Lock()
+SEPARATOR = "# " + "-" * 77  # the lines around a recipe's settings block (nanoGPT's style)
 
 
 def _module_body(module) -> str:
@@ -380,6 +331,98 @@ def _parsed_body(module) -> str:
     first = tree.body[1] if isinstance(tree.body[0], ast.Expr) else tree.body[0]  # skip the docstring
     lines = source.splitlines()[first.lineno - 1 :]
     return "\n".join(line for line in lines if not line.startswith("from __future__")).strip()
+
+
+@functools.cache
+def _recipe_parts(module) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]:
+    """A recipe's import lines (its own ``recipes`` imports left out), settings lines, and the source
+    of each top-level function, class and constant by name."""
+    import ast
+    import inspect
+
+    source = inspect.getsource(module)
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    imports, named = [], {}
+    for node in tree.body:
+        text = "\n".join(lines[node.lineno - 1 : node.end_lineno])
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("recipes")):
+                imports.append(text)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            named[node.name] = text
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            named[node.targets[0].id] = text
+    start = lines.index(SEPARATOR) if SEPARATOR in lines else 0
+    end = lines.index(SEPARATOR, start + 1) if start else 0
+    return tuple(imports), tuple(lines[start + 1 : end]), named
+
+
+def recipe_parts(module):
+    """:func:`_recipe_parts`, parsed once per module under the parser's lock."""
+    with _PARSE_LOCK:
+        return _recipe_parts(module)
+
+
+def recipe_defaults(module) -> dict:
+    """A recipe's settings block as {name: default}: what ``python -m recipes.<name>`` runs."""
+    import ast
+
+    found = {}
+    for line in recipe_parts(module)[1]:
+        if (match := SETTING.match(line)) is not None:
+            found[match["name"]] = ast.literal_eval(match["value"])
+    return found
+
+
+SETTING = re.compile(r"^(?P<name>[a-z_]\w*) = (?P<value>.+?)(?P<comment>\s+#.*)?$")
+
+
+def settings(module, **values) -> str:
+    """The recipe's settings block with the page's values written in (a name it lacks is an error)."""
+    unknown = set(values) - set(recipe_defaults(module))
+    if unknown:
+        raise KeyError(f"{module.__name__} has no setting {sorted(unknown)}")
+    rendered = []
+    for line in recipe_parts(module)[1]:
+        match = SETTING.match(line)
+        if match is None:  # the block's heading comment
+            rendered.append("# Settings: the page's values (edit them and run again)")
+        elif match["name"] in values:
+            rendered.append(f"{match['name']} = {_python(values[match['name']])}{match['comment'] or ''}")
+        else:
+            rendered.append(line)
+    return "\n".join(rendered)
+
+
+def _python(value) -> str:
+    """A settings value as Python source, strings in double quotes as ruff writes them."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        inner = ", ".join(_python(item) for item in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    return repr(value)
+
+
+def imports(*modules) -> str:
+    """The import lines of recipes, once each, in their order."""
+    seen = dict.fromkeys(line for module in modules for line in recipe_parts(module)[0])
+    return "\n".join(seen)
+
+
+def functions(module, *names: str) -> str:
+    """Recipe functions (or constants) copied as the script's own code."""
+    named = recipe_parts(module)[2]
+    return "\n\n\n".join(named[name] for name in names)
+
+
+def main_steps(module) -> str:
+    """The body of a recipe's ``main()``: what the script does with its settings, at top level."""
+    import textwrap
+
+    body = recipe_parts(module)[2]["main"].split("\n", 1)[1]
+    return textwrap.dedent(body).strip()
 
 
 def _augment_source() -> str:
@@ -677,178 +720,77 @@ except Exception:  # the class index is a download: offline, the numbers above a
     return Script("Pretrained classifier", steps)
 
 
-def pr_scores_script(source: tuple, threshold: float) -> Script:
-    """Scores and labels (the page's generator, or your CSV), the curve, the threshold's counts, every AP.
+def pr_scores_script(config: ScoresConfig) -> Script:
+    """Scores and labels (the page's generator, or your CSV), the curve, the threshold's counts, every AP."""
+    from recipes import ap
 
-    Args:
-        source: ``("generator", count, separability, positive_fraction, seed)`` or ``("csv", file name)``.
-        threshold: The page's operating threshold.
-    """
-    if source[0] == "generator":
-        _, count, separability, fraction, seed = source
-        data = f"""rng = np.random.default_rng({seed})  # the page's generator: a fake classifier
-labels = (rng.random({count}) < {fraction!r}).astype(np.int8)
-logits = rng.normal(size={count}) + {separability!r} * labels  # positives ~ N({separability:g}, 1), negatives ~ N(0, 1)
-scores = 1.0 / (1.0 + np.exp(-logits))"""
-        text = "The page's generated scores (same seed, same numbers)."
-    else:
-        data = f"""import pandas as pd
-
-table = pd.read_csv("{source[1]}")  # columns score, label
-scores, labels = table["score"].to_numpy(float), table["label"].to_numpy(int)"""
-        text = f"Your scores: put {source[1]} beside this script."
-    curve = """order = np.argsort(-scores)  # best first; tied scores form one point, as in scikit-learn
-sorted_scores, hits = scores[order], labels[order]
-ends = np.append(np.flatnonzero(np.diff(sorted_scores)), len(scores) - 1)
-tp = np.cumsum(hits)[ends]
-fp = ends + 1 - tp
-precision, recall = tp / (tp + fp), tp / labels.sum()"""
-    operating = f"""called = scores >= {threshold!r}
-true_positives = int((called & (labels == 1)).sum())
-false_positives = int((called & (labels == 0)).sum())
-false_negatives = int(labels.sum()) - true_positives
-print("precision:", f"{{true_positives / (true_positives + false_positives) if called.any() else 1.0:.3f}}")
-print("recall:", f"{{true_positives / labels.sum():.3f}}")
-print("TP:", true_positives)
-print("FP:", false_positives)
-print("FN:", false_negatives)"""
+    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
     steps = (
-        (text, "import numpy as np\nfrom sklearn.metrics import average_precision_score\n\n" + data),
-        ("The precision-recall curve, one point per distinct score.", curve),
-        (f"What a threshold of {threshold:g} calls positive.", operating),
-        ("The four definitions of average precision.", AP_DEFINITIONS),
+        ("The page's settings.", imports(ap) + "\n\n" + settings(ap, **values)),
         (
-            "Every AP definition, and scikit-learn's as the oracle (it equals 'raw').",
-            AP_PRINTS + '\nprint("sklearn:", round(average_precision_score(labels, scores), 6))',
+            "Where the scores come from: your CSV (scores_file) or the page's generator.",
+            functions(ap, "read_scores", "generated_scores"),
+        ),
+        (
+            "The precision-recall curve, one point per distinct score, and what the threshold calls positive.",
+            functions(ap, "ranked_curve", "precision_recall", "operating_counts", "print_operating_point"),
+        ),
+        ("The four definitions of average precision.", _ap_functions()),
+        (
+            "The numbers the page shows, and scikit-learn's AP as the oracle (it equals 'raw').",
+            main_steps(ap),
         ),
     )
     return Script("Precision-recall from scores", steps)
 
 
-VOC_MATCHING = '''def iou(box, others, one):  # (x_min, y_min, x_max, y_max); one = 1 for VOC's "+1 pixel" areas
-    width = np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]) + one
-    height = np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]) + one
-    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
-    union = (box[2] - box[0] + one) * (box[3] - box[1] + one) + (others[:, 2] - others[:, 0] + one) * (
-        others[:, 3] - others[:, 1] + one
-    ) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
-def voc_curve(truths, detections, label, threshold, one):
-    """Pascal VOC matching for one class: best score first, each detection takes its best-overlapping
-    truth in its image, a false positive if that IoU is below the threshold or the truth is taken."""
-    mine = sorted((d for d in detections if d[1] == label), key=lambda d: -d[6])  # stable, as the page sorts
-    boxes = {}
-    for t in truths:
-        if t[1] == label:
-            boxes.setdefault(t[0], []).append(t[2:6])
-    boxes = {image: np.array(found, float) for image, found in boxes.items()}
-    taken = {image: np.zeros(len(found), bool) for image, found in boxes.items()}
-    hits = np.zeros(len(mine), int)
-    for row, d in enumerate(mine):
-        if d[0] in boxes:
-            overlaps = iou(np.array(d[2:6], float), boxes[d[0]], one)
-            best = int(np.argmax(overlaps))
-            if overlaps[best] >= threshold and not taken[d[0]][best]:
-                taken[d[0]][best], hits[row] = True, 1
-    positives = sum(len(found) for found in boxes.values())
-    tp = np.cumsum(hits)
-    fp = np.arange(1, len(hits) + 1) - tp
-    return tp / np.maximum(tp + fp, 1), (tp / positives if positives else np.zeros(len(hits))), positives'''
-
-
 DETECTION_FILES = ("instances.json", "results.json")  # what the page hands out beside the detection script
 
 
-def detection_script(
-    data: dict | tuple[str, str], iou_threshold: float, method: str, plus_one: bool, format_label: str = "COCO JSON"
-) -> Script:
+def detection_script(config: DetectionConfig, example: dict | None = None, format_label: str = "COCO JSON") -> Script:
     """The detections view: VOC matching and per-class AP, and COCO's summary (pycocotools).
 
-    ``data`` is either the small built-in example as COCO JSON (``{"instances": ..., "results": ...}``,
-    written into the script) or the names of two COCO JSON files the script reads: the learner's own
-    upload, or the page's COCO JSON of another format's files. Read by name, the script's size does
-    not grow with the boxes; read as JSON, image ids keep their types and boxes their (x, y, w, h).
+    ``example``: the small built-in example as COCO JSON (``{"instances": ..., "results": ...}``),
+    written into the script; otherwise the script reads the config's two COCO JSON files by name (the
+    learner's own upload, or the page's COCO JSON of another format's files), so its size does not
+    grow with the boxes, image ids keep their types and boxes their (x, y, w, h).
     """
-    if isinstance(data, dict):
-        load = f"import numpy as np\n\ninstances = {data['instances']!r}\nresults = {data['results']!r}"
+    from recipes import ap, matching
+
+    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    head = imports(matching, ap) + "\n\n" + settings(matching, **values)
+    if example is not None:
         text = "The built-in example, in COCO's JSON form: the ground truth (instances) and the detector's results."
+        load = f"instances = {example['instances']!r}\nresults = {example['results']!r}"
     else:
-        instances_file, results_file = data
-        load = f"""import json
-
-import numpy as np
-
-with open({instances_file!r}) as file:  # images, categories, annotations
-    instances = json.load(file)
-with open({results_file!r}) as file:  # one {{image_id, category_id, bbox, score}} per detection
-    results = json.load(file)
-if isinstance(results, dict):  # a results list saved inside an object
-    results = results["annotations"]"""
         converted = (
             ""
             if format_label == "COCO JSON"
-            else f" The page wrote them from your {format_label} files (download them beside this script)."
+            else (f" The page wrote them from your {format_label} files (download them beside this script).")
         )
-        text = f"Your files, read by name: put {instances_file} and {results_file} beside this script.{converted}"
-    tables = """names = {category["id"]: str(category.get("name", category["id"])) for category in instances["categories"]}
-results = [r for r in results if r["category_id"] in names]  # COCO evaluates the ground truth's categories only
-for number, annotation in enumerate(instances["annotations"], start=1):  # what COCO assumes where a field is absent
-    annotation.setdefault("id", number)
-    annotation.setdefault("iscrowd", 0)
-    annotation.setdefault("area", annotation["bbox"][2] * annotation["bbox"][3])
-
-
-def corners(record):  # COCO's (x, y, width, height) -> (x_min, y_min, x_max, y_max)
-    x, y, width, height = record["bbox"]
-    return [x, y, x + width, y + height]
-
-
-truths = [(a["image_id"], names[a["category_id"]], *corners(a)) for a in instances["annotations"]]
-detections = [(r["image_id"], names[r["category_id"]], *corners(r), r["score"]) for r in results]
-print("ground truth boxes:", len(truths))
-print("detections:", len(detections))"""
-    sampled = {
-        "11point": "ap_sampled(recall, precision, np.linspace(0, 1, 11), 1e-12)",
-        "coco101": "ap_sampled(recall, precision, np.linspace(0, 1, 101), 0.0)",
-        "all": "ap_all(recall, precision)",
-        "raw": "ap_raw(recall, precision)",
-    }[method]
-    voc = f"""classes = sorted({{t[1] for t in truths}} | {{d[1] for d in detections}})
-aps = {{}}
-for label in classes:
-    precision, recall, positives = voc_curve(truths, detections, label, {iou_threshold!r}, {1.0 if plus_one else 0.0})
-    aps[label] = ({sampled} if len(recall) and positives else 0.0, positives)
-    print(f"AP {{label}}:", round(aps[label][0], 4))
-counted = [ap for ap, positives in aps.values() if positives]
-print("VOC mAP:", round(float(np.mean(counted)) if counted else 0.0, 4))"""
-    coco = """import contextlib
-import io
-
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
-
-if results:
-    with contextlib.redirect_stdout(io.StringIO()):
-        truth = COCO()
-        truth.dataset = instances
-        truth.createIndex()
-        evaluation = COCOeval(truth, truth.loadRes(results), "bbox")
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-    stats = [float(value) for value in evaluation.stats]
-else:  # pycocotools' loadRes cannot take an empty list: with nothing detected, AP and AR are 0
-    stats = [0.0] * 12
-print("COCO mAP@[.5:.95]:", round(stats[0], 4))
-print("COCO AP50:", round(stats[1], 4))"""
+        text = f"Your files, read by name: put {config.instances_file} and {config.results_file} beside this script.{converted}"
+        load = functions(matching, "read_coco") + "\n\n\ninstances, results = read_coco(instances_file, results_file)"
     steps = (
+        ("The page's settings.", head),
         (text, load),
-        ("The boxes as tuples for the VOC matching: (image, class, x_min, y_min, x_max, y_max[, score]).", tables),
-        ("The AP definitions, and Pascal VOC's matching.", AP_DEFINITIONS + "\n\n\n" + VOC_MATCHING),
-        (f"VOC: per-class AP ({method}) at IoU {iou_threshold:g}, and their mean over classes with ground truth.", voc),
-        ("COCO's 12-number summary from pycocotools (the reference every detection paper reports).", coco),
+        (
+            "The boxes as tuples for the VOC matching: (image, class, x_min, y_min, x_max, y_max[, score]).",
+            functions(matching, "corners", "category_names", "known_results", "coco_tables"),
+        ),
+        ("The AP definitions (recipes/ap.py).", functions(ap, "ranked_curve") + "\n\n\n" + _ap_functions()),
+        (
+            "Pascal VOC's matching: best score first, each detection takes its best-overlapping box, taken once.",
+            functions(matching, "iou", "voc_hits", "voc_class_ap", "print_voc"),
+        ),
+        (
+            "COCO's 12-number summary from pycocotools (the reference every detection paper reports).",
+            functions(matching, "coco_summary"),
+        ),
+        (
+            f"The numbers the page shows: VOC per-class AP ({config.method}) at IoU {config.iou_threshold:g} and their "
+            "mean over classes with ground truth, then COCO's.",
+            functions(matching, "report") + "\n\n\nreport(instances, results, iou_threshold, method, plus_one)",
+        ),
     )
     return Script("Detection mAP: VOC and COCO", steps)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from lab import pr, tables
 from lab.errors import InputError, describe_value
+from recipes import matching
 
 BOX_COLUMNS = ("image_id", "label", "x_min", "y_min", "x_max", "y_max")
 
@@ -41,14 +42,7 @@ def iou(box_a: Sequence[float], box_b: Sequence[float], plus_one: bool = False) 
 
 def iou_many(box: np.ndarray, others: np.ndarray, plus_one: bool = False) -> np.ndarray:
     """IoU of one box with each row of ``others`` ((N, 4) boxes), vectorised."""
-    one = 1.0 if plus_one else 0.0
-    width = np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]) + one
-    height = np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]) + one
-    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
-    area = (box[2] - box[0] + one) * (box[3] - box[1] + one)
-    areas = (others[:, 2] - others[:, 0] + one) * (others[:, 3] - others[:, 1] + one)
-    union = area + areas - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return matching.iou(box, others, 1.0 if plus_one else 0.0)
 
 
 @dataclass(frozen=True)
@@ -94,18 +88,8 @@ def _class_curve(gt, det, iou_threshold: float, plus_one: bool) -> tuple[np.ndar
     order = np.argsort(-det["score"].to_numpy(), kind="stable")
     det = det.iloc[order]
     by_image = {image: group[list(BOX_COLUMNS[2:])].to_numpy(float) for image, group in gt.groupby("image_id")}
-    taken = {image: np.zeros(len(boxes), bool) for image, boxes in by_image.items()}
-    hits = np.zeros(len(det), dtype=np.int64)
     boxes = det[list(BOX_COLUMNS[2:])].to_numpy(float)
-    for row, (image, box) in enumerate(zip(det["image_id"].to_numpy(), boxes, strict=True)):
-        candidates = by_image.get(image)
-        if candidates is None or not len(candidates):
-            continue
-        overlaps = iou_many(box, candidates, plus_one)
-        best = int(np.argmax(overlaps))
-        if overlaps[best] >= iou_threshold and not taken[image][best]:
-            taken[image][best] = True
-            hits[row] = 1
+    hits = matching.voc_hits(by_image, det["image_id"].to_numpy(), boxes, iou_threshold, 1.0 if plus_one else 0.0)
     return hits, det["score"].to_numpy(float), det.index.to_numpy()
 
 
@@ -192,25 +176,6 @@ def example_detections():
     """
     import pandas as pd
 
-    # Both tables keep one row per box, as in the CSV files they stand for (hence fmt: skip).
-    gt = pd.DataFrame(
-        [
-            ("img1", "cat", 10, 10, 60, 60), ("img1", "dog", 70, 20, 120, 90),
-            ("img2", "cat", 30, 30, 90, 80), ("img2", "cat", 100, 40, 140, 100),
-            ("img3", "dog", 20, 15, 80, 70), ("img3", "cat", 90, 90, 130, 130),
-            ("img4", "cat", 20, 20, 70, 70), ("img4", "cat", 40, 20, 90, 70),
-        ],
-        columns=BOX_COLUMNS,
-    )  # fmt: skip
-    det = pd.DataFrame(
-        [
-            ("img1", "cat", 12, 8, 58, 62, 0.95), ("img1", "cat", 14, 12, 62, 58, 0.80),
-            ("img1", "dog", 75, 25, 118, 85, 0.70), ("img2", "cat", 28, 35, 85, 82, 0.90),
-            ("img2", "cat", 60, 0, 100, 30, 0.40), ("img2", "dog", 100, 40, 140, 100, 0.60),
-            ("img3", "dog", 25, 20, 70, 75, 0.85), ("img3", "cat", 95, 85, 135, 128, 0.55),
-            ("img3", "cat", 5, 5, 25, 25, 0.30),
-            ("img4", "cat", 20, 20, 70, 70, 0.90), ("img4", "cat", 25, 20, 75, 70, 0.80),
-        ],
-        columns=[*BOX_COLUMNS, "score"],
-    )  # fmt: skip
+    gt = pd.DataFrame(matching.EXAMPLE_TRUTHS, columns=BOX_COLUMNS)
+    det = pd.DataFrame(matching.EXAMPLE_DETECTIONS, columns=[*BOX_COLUMNS, "score"])
     return gt, det

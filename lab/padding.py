@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lab.errors import InputError, describe_value
+from recipes import padding as recipe
 
 PADDINGS = ("valid", "same")
 MAX_SIZE = 1 << 20  # per axis: far past any image, and small enough for every figure and widget
@@ -90,23 +91,20 @@ def conv_output_size(
     n = positive_int("input size", input_size)
     s = positive_int("stride", stride)
     f = effective_kernel(kernel_size, dilation)
-    if padding_mode(padding) == "same":
-        return -(-n // s)
-    if f > n:
+    if padding_mode(padding) == "valid" and f > n:
         raise InputError(
             f"With VALID padding the kernel ({f} cells after dilation) must fit in the input ({n} cells); "
             "use SAME padding or a smaller kernel."
         )
-    return (n - f) // s + 1
+    return recipe.output_size(n, int(kernel_size), s, int(dilation), padding_mode(padding))
 
 
 def same_padding(input_size: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
     """TensorFlow's SAME padding (before, after) for one axis; the odd cell goes after."""
     n = positive_int("input size", input_size)
     s = positive_int("stride", stride)
-    f = effective_kernel(kernel_size, dilation)
-    total = max((-(-n // s) - 1) * s + f - n, 0)
-    return total // 2, total - total // 2
+    effective_kernel(kernel_size, dilation)  # checks both
+    return recipe.same_pads(n, int(kernel_size), s, int(dilation))
 
 
 @dataclass(frozen=True)
@@ -177,3 +175,26 @@ def plan_2d(input_hw, kernel_size, stride=1, padding: str = "valid", dilation=1)
         as_pair("dilation", dilation),
     )
     return tuple(plan_axis((height, width)[a], kernel[a], strides[a], padding, dilations[a]) for a in (0, 1))
+
+
+OPS = ("conv", "max", "avg")  # Conv2D, MaxPooling2D, AveragePooling2D
+
+
+@dataclass(frozen=True)
+class PaddingConfig:
+    """The Padding calculator's settings (recipes/padding.py opens with the same names and defaults)."""
+
+    input_size: tuple[int, int] = (7, 8)  # height, width of the input
+    kernel_size: tuple[int, int] = (3, 3)  # the kernel (or pooling window) per axis
+    stride: tuple[int, int] = (2, 2)  # the step between windows per axis
+    dilation: tuple[int, int] = (1, 1)  # the gap between kernel taps per axis (1: dense)
+    padding: str = "same"  # "same" or "valid"
+    op: str = "conv"  # "conv", "max" or "avg"
+    channels: int = 3  # input channels of the random test image
+
+    def plans(self) -> tuple[AxisPlan, AxisPlan]:
+        """Both axes' plans; raises :class:`InputError` for sizes TensorFlow would refuse."""
+        if self.op not in OPS:
+            raise InputError(f"Unknown layer {describe_value(self.op)}; choose one of {', '.join(OPS)}.")
+        positive_int("channels", self.channels)
+        return plan_2d(self.input_size, self.kernel_size, self.stride, self.padding, self.dilation)

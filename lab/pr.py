@@ -21,6 +21,7 @@ import numpy as np
 
 from lab import tables
 from lab.errors import InputError, describe_value
+from recipes import ap
 
 METHODS = ("11point", "all", "coco101", "raw")
 METHOD_NOTES = {
@@ -31,6 +32,29 @@ METHOD_NOTES = {
     "pycocotools does), so it sits close to 'all'.",
     "raw": "scikit-learn: no envelope; each recall step is weighted by the precision at that step, so dips count.",
 }
+
+
+@dataclass(frozen=True)
+class ScoresConfig:
+    """The PR page's scores view (recipes/ap.py opens with the same names and defaults)."""
+
+    count: int = 500  # how many scores the generator draws
+    separability: float = 1.5  # positives' logits ~ N(separability, 1), negatives' ~ N(0, 1)
+    positive_fraction: float = 0.3  # the share of positives
+    seed: int = 0  # the generator's seed
+    threshold: float = 0.5  # scores at or above it are called positive
+    scores_file: str | None = None  # an uploaded CSV's name (columns score,label) instead of the generator
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """The PR page's detections view (recipes/matching.py opens with the same names and defaults)."""
+
+    instances_file: str = "instances.json"  # COCO ground truth the script reads
+    results_file: str = "results.json"  # COCO results the script reads
+    iou_threshold: float = 0.5  # a detection matches a ground-truth box at this IoU or more
+    method: str = "all"  # the AP definition per class, one of METHODS
+    plus_one: bool = False  # Pascal VOC's "+1 pixel" box areas
 
 
 @dataclass(frozen=True)
@@ -106,21 +130,13 @@ def curve_from_hits(hits: np.ndarray, scores: np.ndarray, positives: int, group_
         group_ties: One point per distinct score (scikit-learn's curve); otherwise one point per
             item, as the VOC and COCO evaluators count detections.
     """
-    hits, scores = np.asarray(hits, dtype=np.int64), np.asarray(scores, dtype=np.float64)
-    if group_ties and scores.size:
-        ends = np.append(np.flatnonzero(np.diff(scores)), scores.size - 1)
-    else:
-        ends = np.arange(scores.size)
-    tps = np.cumsum(hits)[ends] if hits.size else np.zeros(0, np.int64)
-    fps = ends + 1 - tps
-    precision = tps / np.maximum(tps + fps, 1)
-    recall = tps / positives if positives else np.zeros(ends.size)
-    return PRCurve(precision, recall, scores[ends], tps, fps, positives)
+    precision, recall, thresholds, tps, fps = ap.ranked_curve(hits, scores, positives, group_ties)
+    return PRCurve(precision, recall, thresholds, tps, fps, positives)
 
 
 def envelope(precision: Sequence[float] | np.ndarray) -> np.ndarray:
     """Max precision at this or any higher recall (HOML: flip, running max, flip back)."""
-    return np.flip(np.maximum.accumulate(np.flip(np.asarray(precision, dtype=np.float64))))
+    return ap.envelope(precision)
 
 
 def _check_curve(recall, precision) -> tuple[np.ndarray, np.ndarray]:
@@ -150,18 +166,11 @@ def average_precision(recall, precision, method: str = "all") -> float:
     """Average precision of a curve by one of :data:`METHODS` (see the module docstring)."""
     check_method(method)
     recall, precision = _check_curve(recall, precision)
-    if method == "raw":
-        return float(np.sum(np.diff(recall, prepend=0.0) * precision))
-    if method == "all":
-        padded_recall = np.concatenate(([0.0], recall, [1.0]))
-        padded_precision = envelope(np.concatenate(([0.0], precision, [0.0])))
-        steps = np.flatnonzero(padded_recall[1:] != padded_recall[:-1])
-        return float(np.sum((padded_recall[steps + 1] - padded_recall[steps]) * padded_precision[steps + 1]))
     if method == "11point":
-        return float(interpolated_precision(recall, precision, np.linspace(0.0, 1.0, 11)).mean())
-    from lab.coco import RECALL_LEVELS  # pycocotools' levels, compared exactly as it compares them
-
-    return float(interpolated_precision(recall, precision, RECALL_LEVELS, tolerance=0.0).mean())
+        return float(interpolated_precision(recall, precision, ap.ELEVEN_LEVELS).mean())
+    if method == "coco101":  # pycocotools' levels, compared exactly as it compares them
+        return float(interpolated_precision(recall, precision, ap.COCO_LEVELS, tolerance=0.0).mean())
+    return ap.ap_raw(recall, precision) if method == "raw" else ap.ap_all(recall, precision)
 
 
 def interpolated_precision(recall, precision, levels, tolerance: float = 1e-12) -> np.ndarray:
@@ -172,9 +181,7 @@ def interpolated_precision(recall, precision, levels, tolerance: float = 1e-12) 
     would give 0.68, not 0.71). COCO's 101 levels are compared exactly, as pycocotools does.
     """
     recall, precision = _check_curve(recall, precision)
-    best = envelope(precision)
-    index = np.searchsorted(recall, np.asarray(levels) - tolerance, side="left")
-    return np.where(index < recall.size, best[np.minimum(index, recall.size - 1)], 0.0)
+    return ap.sampled_precision(recall, precision, levels, tolerance)
 
 
 def all_methods(recall, precision) -> dict[str, float]:
@@ -246,10 +253,7 @@ def synthetic_scores(count: int = 500, separability: float = 1.5, positive_fract
         raise InputError(f"Number of samples must be between 2 and 2,000,000, got {count}.")
     if not 0 < positive_fraction < 1:
         raise InputError(f"The positive fraction must be strictly between 0 and 1, got {positive_fraction}.")
-    rng = np.random.default_rng(seed)
-    labels = (rng.random(count) < positive_fraction).astype(np.int8)
-    logits = rng.normal(size=count) + separability * labels
-    return 1.0 / (1.0 + np.exp(-logits)), labels
+    return ap.generated_scores(count, separability, positive_fraction, seed)
 
 
 def read_scores_csv(data: bytes) -> tuple[np.ndarray, np.ndarray]:

@@ -120,8 +120,9 @@ PADDINGS = {
 @pytest.mark.parametrize("name", list(PADDINGS))
 def test_padding_scripts_print_the_page_numbers(name, tmp_path):
     height, width, mode, op = PADDINGS[name]
-    plans = tuple(padding.plan_axis(*axis[:3], mode, axis[3]) for axis in (height, width))
-    printed = run(codegen.padding_script(plans, 3, op), tmp_path)
+    config = padding.PaddingConfig(*zip(height, width, strict=True), padding=mode, op=op)
+    plans = config.plans()
+    printed = run(codegen.padding_script(config), tmp_path)
     assert ast.literal_eval(printed["output"]) == (plans[0].output_size, plans[1].output_size)
     assert ast.literal_eval(printed["pad top/bottom"]) == (plans[0].pad_before, plans[0].pad_after)
     assert ast.literal_eval(printed["pad left/right"]) == (plans[1].pad_before, plans[1].pad_after)
@@ -213,10 +214,10 @@ def test_the_classifier_script_gives_the_page_top_k(mode, pictures, tmp_path):
 @pytest.mark.parametrize("source", ["generator", "csv"])
 def test_the_scores_script_prints_the_counts_and_every_ap(source, tmp_path):
     if source == "generator":
-        settings = ("generator", 2000, 2.0, 0.3, 7)
-        scores, labels = pr.synthetic_scores(*settings[1:])
+        settings = pr.ScoresConfig(2000, 2.0, 0.3, 7, threshold=0.55)
+        scores, labels = pr.synthetic_scores(2000, 2.0, 0.3, 7)
     else:
-        settings = ("csv", "scores.csv")
+        settings = pr.ScoresConfig(threshold=0.55, scores_file="scores.csv")
         rng = np.random.default_rng(3)
         labels = (rng.random(300) < 0.4).astype(int)
         scores = np.round(rng.random(300) + labels * 0.3, 2)  # ties, as real scores have
@@ -225,7 +226,7 @@ def test_the_scores_script_prints_the_counts_and_every_ap(source, tmp_path):
         )
     curve = pr.precision_recall(scores, labels)
     point = pr.operating_point(curve, 0.55)
-    printed = run(codegen.pr_scores_script(settings, 0.55), tmp_path)
+    printed = run(codegen.pr_scores_script(settings), tmp_path)
     assert {name: printed[name] for name in ("precision", "recall", "TP", "FP", "FN")} == point.figures()
     for method, value in pr.all_methods(curve.recall, curve.precision).items():
         assert abs(float(printed[method]) - value) <= 5e-5, method
@@ -258,7 +259,7 @@ def test_the_detection_script_of_the_example_prints_voc_and_coco_numbers(tmp_pat
 
     data = annotations.from_tables(*detection.example_detections())
     instances, results = annotations.coco_json(data)
-    script = codegen.detection_script({"instances": instances, "results": results}, 0.5, "all", False)
+    script = codegen.detection_script(pr.DetectionConfig(), {"instances": instances, "results": results})
     assert_detection_script_agrees(run(script, tmp_path), data, 0.5, "all")
 
 
@@ -269,7 +270,7 @@ def test_an_uploaded_coco_pair_is_read_by_name_with_its_ids_and_boxes_as_given(t
 
     instances, results = scenario(2, images=6, classes=2, crowd=0.2)
     data = annotations.load("coco", write_coco(tmp_path, instances, results))
-    script = codegen.detection_script(("gt.json", "dt.json"), 0.6, "11point", False)
+    script = codegen.detection_script(pr.DetectionConfig("gt.json", "dt.json", 0.6, "11point"))
     assert "gt.json" in script.python()
     assert_detection_script_agrees(run(script, tmp_path), data, 0.6, "11point")
 
@@ -296,7 +297,7 @@ def test_tied_scores_across_integer_image_ids_give_the_page_number_in_the_script
     _, summary = detection_numbers(data, 0.5, "all")
     assert summary["AP"] == pytest.approx(pycocotools_eval(instances, results)[0][0], abs=1e-12)
     assert round(summary["AP"], 4) == 0.2525
-    printed = run(codegen.detection_script(("gt.json", "dt.json"), 0.5, "all", False), tmp_path)
+    printed = run(codegen.detection_script(pr.DetectionConfig("gt.json", "dt.json")), tmp_path)
     assert float(printed["COCO mAP@[.5:.95]"]) == 0.2525
 
 
@@ -308,7 +309,9 @@ def test_other_formats_hand_the_script_the_coco_json_the_page_scored(format_name
     data = annotations.load(format_name, files)
     instances, results = annotations.coco_json(data)
     write_coco(tmp_path, instances, results, codegen.DETECTION_FILES)
-    script = codegen.detection_script(codegen.DETECTION_FILES, 0.5, "coco101", True, format_name)
+    script = codegen.detection_script(
+        pr.DetectionConfig(*codegen.DETECTION_FILES, 0.5, "coco101", True), format_label=format_name
+    )
     assert_detection_script_agrees(run(script, tmp_path), data, 0.5, "coco101")
 
 
@@ -405,8 +408,7 @@ def test_scripts_name_the_learners_own_folder_and_render_only_the_branch_that_ap
     train = codegen.training_script(training.TrainConfig(dataset="folders", data_dir=str(staged.path)))
     for script in (tune, train):
         assert "Path('pets')" in script.python() and "my_classes" not in script.python()
-    plans = (padding.plan_axis(32, 3, 1, "valid"), padding.plan_axis(32, 3, 1, "valid"))
-    sources = [codegen.padding_script(plans, 3).python()]
+    sources = [codegen.padding_script(padding.PaddingConfig(padding="valid")).python()]
     sources += [
         codegen.classifier_script(["ResNet50"], ["china"], mode, 3).python() for mode in ("resize", "crop_and_resize")
     ]
