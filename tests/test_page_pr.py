@@ -226,7 +226,8 @@ def test_the_script_reads_uploads_by_name_whatever_their_size():
         app = coco_page(instances, results)
         assert not app.exception and not app.error
         code = next(block.value for block in app.code if "pycocotools" in block.value)
-        assert "open('instances.json')" in code and "open('results.json')" in code
+        assert 'instances_file = "instances.json"' in code and 'results_file = "results.json"' in code
+        assert "read_coco(instances_file, results_file)" in code
         lengths[len(results)] = len(code)
     small, large = sorted(lengths)
     assert large > 15_000 and lengths[small] == lengths[large] < 20_000
