@@ -128,4 +128,5 @@ if len(picked) > 1:
     st.subheader("Top-1 side by side")
     st.dataframe(pd.DataFrame(table).T, width="stretch")
 imagenet = [name for name in picked if name in classify.IMAGENET_MODELS] or ["ResNet50"]
-show_code(codegen.classifier_script(imagenet, list(pictures), mode, top_k, None if random_weights else "imagenet"))
+weights = None if random_weights else "imagenet"
+show_code(codegen.classifier_script(classify.ClassifierConfig(tuple(imagenet), tuple(pictures), mode, top_k, weights)))

@@ -21,6 +21,7 @@ from lab.device import keras, tf
 from lab.errors import InputError, WeightsUnavailable, describe_value
 from lab.images import LUMA
 from models.imagenet import CLASS_INDEX, IMAGENET_MODELS, RANDOM_WEIGHTS_SEED, WEIGHTS_HOST
+from recipes import classify as recipe
 
 FIT_MODES = ("resize", "pad", "crop_or_pad", "crop_and_resize")
 FIT_NOTES = {
@@ -36,6 +37,18 @@ class Prediction:
     label: str
     class_id: int
     probability: float
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """The classifier page's settings (recipes/classify.py opens with the same names and defaults)."""
+
+    models: tuple[str, ...] = ("MobileNetV2",)  # keras.applications models by name
+    pictures: tuple[str, ...] = ("china", "flower")  # scikit-learn's sample photos by name, or uploads
+    mode: str = "resize"  # how a photo meets the input, one of FIT_MODES
+    top_k: int = 5  # classes shown per photo
+    weights: str | None = "imagenet"  # or None: random weights, seeded (the offline demo)
+    seed: int = RANDOM_WEIGHTS_SEED  # the random weights' seed
 
 
 @dataclass
@@ -162,35 +175,13 @@ def _check_mode(mode: str) -> None:
         raise InputError(f"Unknown resize mode {describe_value(mode)}; choose one of {', '.join(FIT_MODES)}.")
 
 
-def _default_box(height: int, width: int) -> tuple[float, float, float, float]:
-    side = min(height, width)
-    return (
-        (height - side) / 2 / height,
-        (width - side) / 2 / width,
-        (height + side) / 2 / height,
-        (width + side) / 2 / width,
-    )
-
-
 def _fit_batch(batch, size: tuple[int, int], mode: str, box) -> np.ndarray:
     """Fit a stack of same-sized images in one TF op -> float32 pixels in [0, 255]."""
-    height, width = size
-    if mode in ("resize", "pad", "crop_or_pad") and batch.shape[1:3] == (height, width):
-        return np.asarray(batch, dtype=np.float32)  # already the input size: every mode is the identity
-    if mode == "resize":
-        out = tf.image.resize(batch, (height, width))
-    elif mode == "pad":
-        out = tf.image.resize_with_pad(batch, height, width)
-    elif mode == "crop_or_pad":
-        out = tf.cast(tf.image.resize_with_crop_or_pad(batch, height, width), tf.float32)
-    else:
-        box = [float(v) for v in (box if box is not None else _default_box(*batch.shape[1:3]))]
+    if mode == "crop_and_resize":
+        box = [float(v) for v in (box if box is not None else recipe.central_square(*batch.shape[1:3]))]
         if len(box) != 4 or not (0 <= box[0] < box[2] <= 1 and 0 <= box[1] < box[3] <= 1):
             raise InputError(f"The box must be (y_min, x_min, y_max, x_max) within [0, 1], got {describe_value(box)}.")
-        out = tf.image.crop_and_resize(
-            tf.cast(batch, tf.float32), [box] * len(batch), list(range(len(batch))), (height, width)
-        )
-    return np.asarray(out, dtype=np.float32)
+    return recipe.fit_batch(batch, tuple(size), mode, box)
 
 
 def fit_image(image: np.ndarray, size, mode: str = "resize", box: Sequence[float] | None = None) -> np.ndarray:

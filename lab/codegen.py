@@ -25,6 +25,7 @@ import numpy as np
 from lab import images
 
 if TYPE_CHECKING:  # TensorFlow-free at import: the padding and PR pages render scripts without it
+    from lab.classify import ClassifierConfig
     from lab.convolution import ConvConfig
     from lab.padding import PaddingConfig
     from lab.pooling import PoolConfig
@@ -139,6 +140,13 @@ def _pictures() -> str:
     from recipes import pictures
 
     return _module_body(pictures)
+
+
+def _pictures_functions() -> str:
+    """The picture decoder's functions, without its imports (the script's first step has them)."""
+    from recipes import pictures
+
+    return functions(pictures, "flatten_alpha", "high_depth_to_rgb", "to_rgb", "picture_array", "load_picture")
 
 
 def image_step(choice: ImageChoice) -> tuple[str, str]:
@@ -636,85 +644,32 @@ print("test accuracy:", round(float((probabilities.argmax(axis=1) == y_test).mea
     return Script(f"Run {tflite_file} with LiteRT", steps)
 
 
-FIT_CODE = {  # one image (H, W, 3) uint8 -> (size, size, 3) float32 pixels in [0, 255], as the page fits it
-    "resize": "tf.image.resize(image, (size, size))",
-    "pad": "tf.image.resize_with_pad(image, size, size)",
-    "crop_or_pad": "tf.cast(tf.image.resize_with_crop_or_pad(image, size, size), tf.float32)",
-    "crop_and_resize": (
-        "tf.image.crop_and_resize(tf.cast(image[None], tf.float32), [central_square(image)], [0], (size, size))[0]"
-    ),
-}
-
-
-def classifier_script(
-    model_names: Sequence[str], pictures: Sequence[str], mode: str, top_k: int, weights: str | None = "imagenet"
-) -> Script:
+def classifier_script(config: ClassifierConfig) -> Script:
     """The classifier page: each picked keras.applications model on each photo, fitted and preprocessed
     as the page does, top-k with probabilities (and class names where Keras has the ImageNet index).
 
     ``weights=None`` (random, seeded) is what the tests run offline; learners get ``"imagenet"``.
     """
-    from models.imagenet import IMAGENET_MODELS, RANDOM_WEIGHTS_SEED
+    from recipes import classify, pictures
 
-    loads = []
-    for name in pictures:
-        if name in images.SAMPLES:
-            loads.append(f'    "{name}": load_sample_image("{images.SAMPLES[name]}"),')
-        else:
-            loads.append(f'    "{name}": load_picture("{name}"),')
-    uploads = [name for name in pictures if name not in images.SAMPLES]
-    note = f" Put {', '.join(uploads)} beside this script." if uploads else ""
-    data = "import numpy as np\nimport keras\nimport tensorflow as tf\n"
-    data += "from sklearn.datasets import load_sample_image\n\n"
-    data += (_pictures() + "\n\n\n") if uploads else ""
-    data += "photos = {\n" + "\n".join(loads) + "\n}"
-    same_size = (
-        ""  # crop_and_resize always crops, even an image already at the input size
-        if mode == "crop_and_resize"
-        else "    if image.shape[:2] == (size, size):\n        return image.astype(np.float32)\n"
+    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    uploads = [name for name in config.pictures if name not in images.SAMPLES]
+    text = "The photos the page classifies: scikit-learn's samples by name, your files read as the lab reads an upload"
+    text += f". Put {', '.join(uploads)} beside this script." if uploads else " (recipes/pictures.py)."
+    load = _pictures_functions() + "\n\n\n" + functions(classify, "load_photos")
+    weights = (
+        " with its ImageNet weights (downloaded once)" if config.weights else f" (random weights, seed {config.seed})"
     )
-    fit = f"""def central_square(image):  # the box crop_and_resize takes by default: (y_min, x_min, y_max, x_max) in [0, 1]
-    height, width = image.shape[:2]
-    side = min(height, width)
-    return [(height - side) / 2 / height, (width - side) / 2 / width, (height + side) / 2 / height, (width + side) / 2 / width]
-
-
-def fit(image, size):
-{same_size}    return np.asarray({FIT_CODE[mode]}, dtype=np.float32)"""
-    weights_text = repr(weights)
-    classify = []
-    for name in model_names:
-        spec = IMAGENET_MODELS[name]
-        module, constructor = spec.application.split(".")
-        seed = (
-            f"keras.utils.set_random_seed({RANDOM_WEIGHTS_SEED})  # the page's random weights\n"
-            if weights is None
-            else ""
-        )
-        classify.append(
-            f"""{seed}model = keras.applications.{module}.{constructor}(weights={weights_text})
-batch = np.stack([fit(image, {spec.input_size}) for image in photos.values()])
-probabilities = model.predict(keras.applications.{module}.preprocess_input(batch), verbose=0)
-for photo, row in zip(photos, probabilities):
-    best = np.argsort(-row)[:{top_k}]
-    print(f"{name} on {{photo}}: " + ", ".join(f"{{i}}={{row[i]:.6f}}" for i in best))
-try:
-    print("{name} names:", [[label for _, label, _ in top] for top in keras.applications.{module}.decode_predictions(probabilities, top={top_k})])
-except Exception:  # the class index is a download: offline, the numbers above are the class ids
-    print("{name} names: the ImageNet class index is not downloaded")"""
-        )
     steps = (
-        (f"The photos the page classifies.{note}", data),
-        (f"Fit each photo to the network's input the page's way: {mode}.", fit),
+        ("The page's settings.", imports(classify, pictures) + "\n\n" + settings(classify, **values)),
+        (text, functions(classify, "APPLICATIONS", "SAMPLE_PHOTOS") + "\n\n\n" + load),
         (
-            "Each model: build it"
-            + (
-                " with its ImageNet weights (downloaded once)"
-                if weights
-                else f" (random weights, seed {RANDOM_WEIGHTS_SEED})"
-            )
-            + ", preprocess as it was trained, and print the top classes with their probabilities.",
-            "\n\n".join(classify),
+            f"Fit each photo to the network's input the page's way: {config.mode}.",
+            functions(classify, "central_square", "fit_batch"),
+        ),
+        (
+            f"Each model: build it{weights}, preprocess as it was trained, and print the top classes with their probabilities.",
+            functions(classify, "build", "top_classes") + "\n\n\n" + main_steps(classify),
         ),
     )
     return Script("Pretrained classifier", steps)

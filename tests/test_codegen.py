@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lab import codegen, convolution, images, padding, planner, pooling, pr
+from lab import classify, codegen, convolution, images, padding, planner, pooling, pr
 from lab.convolution import ConvConfig
 from lab.pooling import PoolConfig
 from tests.imagegen import encode, gradient
@@ -204,7 +204,9 @@ def test_the_classifier_script_gives_the_page_top_k(mode, pictures, tmp_path):
         images.sample_image(name) if name in images.SAMPLES else images.load_image(tmp_path / name) for name in pictures
     ]
     expected = classify.classify(loaded, photos, top_k=3, mode=mode).predictions
-    printed = run(codegen.classifier_script(["ResNet50"], pictures, mode, 3, weights=None), tmp_path)
+    printed = run(
+        codegen.classifier_script(classify.ClassifierConfig(("ResNet50",), tuple(pictures), mode, 3, None)), tmp_path
+    )
     for name, predictions in zip(pictures, expected, strict=True):
         found = dict(item.split("=") for item in printed[f"ResNet50 on {name}"].split(", "))
         assert [int(i) for i in found] == [p.class_id for p in predictions]
@@ -410,7 +412,8 @@ def test_scripts_name_the_learners_own_folder_and_render_only_the_branch_that_ap
         assert "Path('pets')" in script.python() and "my_classes" not in script.python()
     sources = [codegen.padding_script(padding.PaddingConfig(padding="valid")).python()]
     sources += [
-        codegen.classifier_script(["ResNet50"], ["china"], mode, 3).python() for mode in ("resize", "crop_and_resize")
+        codegen.classifier_script(classify.ClassifierConfig(("ResNet50",), ("china",), mode, 3)).python()
+        for mode in ("resize", "crop_and_resize")
     ]
     for source in sources:
         assert not LITERAL_COMPARISON.search(source)
@@ -446,7 +449,7 @@ def test_the_scripts_that_load_pictures_copy_the_labs_decoder(tmp_path):
         "convolution": codegen.convolution_script(
             codegen.ImageChoice("mine.png"), ConvConfig(), ConvConfig().kernel(), (0, 0, 0)
         ),
-        "classifier": codegen.classifier_script(["ResNet50"], ["mine.png"], "resize", 3),
+        "classifier": codegen.classifier_script(classify.ClassifierConfig(("ResNet50",), ("mine.png",))),
         "training": codegen.training_script(training.TrainConfig(dataset="folders", data_dir=str(tmp_path))),
         "fine-tune": codegen.finetune_script(finetune.FinetuneConfig(source="zip", data_dir=str(tmp_path))),
     }
