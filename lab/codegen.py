@@ -120,6 +120,33 @@ class Script:
         return json.dumps(notebook, indent=1)
 
 
+_IMPORT_LINE = re.compile(r"^(?:import (?P<modules>[\w., ]+)|from [\w.]+ import (?P<names>[\w, ]+))$")
+
+
+def _bound_names(line: str) -> list[str]:
+    """The names an import line binds (``import numpy as np`` -> np)."""
+    match = _IMPORT_LINE.match(line)
+    parts = (match["modules"] or match["names"]).split(",")
+    return [part.split(" as ")[-1].strip().split(".")[0] for part in parts]
+
+
+def _needed(line: str, words: set[str]) -> bool:
+    return not _IMPORT_LINE.match(line) or any(name in words for name in _bound_names(line))
+
+
+def _script(title: str, steps) -> Script:
+    """A :class:`Script` whose top-level import lines are only those its code uses: a recipe's imports
+    come whole, and a script copies some of its functions."""
+    code = "\n".join(code for _, code in steps)
+    body = "\n".join(line for line in code.splitlines() if not _IMPORT_LINE.match(line))
+    words = set(re.findall(r"\b\w+\b", body))
+    kept = []
+    for text, step_code in steps:
+        lines = [line for line in step_code.splitlines() if _needed(line, words)]
+        kept.append((text, re.sub(r"\n{4,}", "\n\n\n", "\n".join(lines)).strip()))
+    return Script(title, tuple(kept))
+
+
 @dataclass(frozen=True)
 class ImageChoice:
     """Which picture a page shows and how: a sample photo or an uploaded file, cropped, gray."""
@@ -211,7 +238,7 @@ def convolution_script(
             f"round(float(maps[{row}, {col}, {which}]), 6))",
         ),
     )
-    return Script("Convolution playground", steps)
+    return _script("Convolution playground", steps)
 
 
 def pooling_script(choice: ImageChoice, config: PoolConfig) -> Script:
@@ -241,7 +268,7 @@ def pooling_script(choice: ImageChoice, config: PoolConfig) -> Script:
             'print("depth-pooled shape:", tuple(depth_pooled.shape))',
         ),
     )
-    return Script("Pooling viewer", steps)
+    return _script("Pooling viewer", steps)
 
 
 def padding_script(config: PaddingConfig) -> Script:
@@ -258,7 +285,7 @@ def padding_script(config: PaddingConfig) -> Script:
         ),
         ("The numbers the page shows, and the real layer's output on a random image.", main_steps(padding)),
     )
-    return Script("Padding calculator", steps)
+    return _script("Padding calculator", steps)
 
 
 def planner_script(keras_code: str) -> Script:
@@ -276,7 +303,7 @@ def planner_script(keras_code: str) -> Script:
             'print("parameters:", model.count_params())',
         ),
     )
-    return Script("Layer-stack planner", steps)
+    return _script("Layer-stack planner", steps)
 
 
 def _ap_functions() -> str:
@@ -312,7 +339,7 @@ def pr_points_script(recall: Sequence[float], precision: Sequence[float]) -> Scr
         ),
         ("The numbers the page shows.", "print_every_ap(recall, precision)"),
     )
-    return Script("Precision-recall: every AP definition", steps)
+    return _script("Precision-recall: every AP definition", steps)
 
 
 _PARSE_LOCK = threading.Lock()
@@ -355,7 +382,8 @@ def _recipe_parts(module) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, s
     for node in tree.body:
         text = "\n".join(lines[node.lineno - 1 : node.end_lineno])
         if isinstance(node, ast.Import | ast.ImportFrom):
-            if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("recipes")):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [alias.name for alias in node.names]
+            if not any(name.split(".")[0] in ("recipes", "models") for name in names):  # copied, not installed
                 imports.append(text)
         elif isinstance(node, ast.FunctionDef | ast.ClassDef):
             named[node.name] = text
@@ -416,7 +444,15 @@ def _python(value) -> str:
 def imports(*modules) -> str:
     """The import lines of recipes, once each, in their order."""
     seen = dict.fromkeys(line for module in modules for line in recipe_parts(module)[0])
-    return "\n".join(seen)
+    sections: tuple[list[str], list[str]] = ([], [])  # the standard library's, then the rest (isort's order)
+    for line in sorted(seen, key=lambda text: (text.startswith("from "), text.split()[1].lower())):
+        sections[text_module(line) not in STANDARD].append(line)
+    return "\n\n".join("\n".join(section) for section in sections if section)
+
+
+def text_module(line: str) -> str:
+    """The top-level module an import line names."""
+    return line.split()[1].split(".")[0]
 
 
 def functions(module, *names: str) -> str:
@@ -433,24 +469,6 @@ def main_steps(module) -> str:
     return textwrap.dedent(body).strip()
 
 
-def _augment_source() -> str:
-    import inspect
-
-    from lab import datasets
-
-    source = inspect.getsource(datasets.augment_batch)
-    return "\n".join(line for line in source.splitlines() if "from lab.device import" not in line).strip()
-
-
-OPTIMIZER_CODE = {
-    "sgd": "keras.optimizers.SGD({rate})",
-    "momentum": "keras.optimizers.SGD({rate}, momentum=0.9)",
-    "nesterov": "keras.optimizers.SGD({rate}, momentum=0.9, nesterov=True)",
-    "adam": "keras.optimizers.Adam({rate})",
-    "nadam": "keras.optimizers.Nadam({rate})",
-}
-
-
 FOLDERS_NOTE = "my_classes"  # where a folders run's script looks for the class folders, unless the upload names one
 
 
@@ -464,65 +482,39 @@ def script_folder(config) -> str:
     return datasets.script_folder(config.data_dir) or FOLDERS_NOTE
 
 
-def _folders_code(config, folder: str) -> str:
-    """The lab's split and resize of class folders (lab.datasets.load_folders + split_files)."""
-    size = config.image_size
-    return f"""from pathlib import Path
+def _train_settings(config, folder: str | None) -> str:
+    """The training recipe's settings block with the run's values (the class folders by their name)."""
+    from recipes import data, train
 
-{_pictures()}
-
-
-folder = Path({folder!r})  # your zip, unzipped: one sub-folder per class
-class_names = sorted(path.name for path in folder.iterdir() if path.is_dir())
-rng = np.random.default_rng({config.seed})
-splits = ([], [], [])  # test (10% of each class), validation (15%), train (the rest)
-for label, name in enumerate(class_names):
-    paths = sorted(path for path in (folder / name).iterdir() if path.is_file())
-    rng.shuffle(paths)
-    n_test, n_valid = max(1, round(len(paths) * 0.10)), max(1, round(len(paths) * 0.15))
-    for index, path in enumerate(paths):
-        splits[0 if index < n_test else 1 if index < n_test + n_valid else 2].append((path, label))
+    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    values["data_dir"] = folder or script_folder(config)
+    del values["stack"]  # a custom stack is written out as its layers
+    modules = (train, data) + ((_pictures_module(),) if config.dataset == "folders" else ())
+    return imports(*modules) + "\n\n" + settings(train, **values)
 
 
-def arrays(items):
-    # Each picture cropped to its central square and resized to {size}x{size}, pixels in [0, 1].
-    pictures = [ImageOps.fit(Image.fromarray(load_picture(path)), ({size}, {size}), Image.LANCZOS) for path, _ in items]
-    return np.stack([np.asarray(p, np.float32) / 255.0 for p in pictures]), np.array([y for _, y in items], np.int64)
+def _pictures_module():
+    from recipes import pictures
+
+    return pictures
 
 
-(x_test, y_test), (x_valid, y_valid), (x_train, y_train) = map(arrays, splits)
-flip_ok = True"""
+def _data_step(config) -> tuple[str, str]:
+    """(explanation, code) loading the run's data as the lab does."""
+    from recipes import data
 
-
-def _data_code(config, folder: str | None = None) -> str:
-    folder = folder or script_folder(config)
-    if config.dataset == "folders":
-        return _folders_code(config, folder)
     if config.dataset == "digits":
-        return f"""from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-
-digits = load_digits()  # 1,797 8x8 digits that ship with scikit-learn
-x = (digits.images / 16.0).astype(np.float32)[..., np.newaxis]
-y = digits.target.astype(np.int64)
-x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state={config.seed})
-x_train, x_valid, y_train, y_valid = train_test_split(
-    x_rest, y_rest, test_size=0.15, stratify=y_rest, random_state={config.seed}
-)
-class_names = [str(d) for d in range(10)]
-flip_ok = False"""
-    from lab import datasets
-
-    _, _, names, channels, flip_ok = datasets.KERAS_DATASETS[config.dataset]
-    channel = "[..., np.newaxis]" if channels == 1 else ""
-    return f"""(x_full, y_full), (x_test, y_test) = keras.datasets.{config.dataset}.load_data()  # downloaded once
-x_full = (x_full.astype(np.float32) / 255.0){channel}
-x_test = (x_test.astype(np.float32) / 255.0){channel}
-y_full, y_test = y_full.reshape(-1).astype(np.int64), y_test.reshape(-1).astype(np.int64)
-x_train, y_train = x_full[:-5000], y_full[:-5000]  # HOML: the last 5,000 training images validate
-x_valid, y_valid = x_full[-5000:], y_full[-5000:]
-class_names = {names!r}
-flip_ok = {flip_ok}"""
+        code, call = functions(data, "digits"), "digits(seed)"
+    elif config.dataset == "folders":
+        code = _pictures_functions() + "\n\n\n" + functions(data, "split_files", "square_pixels", "class_folders")
+        call = "class_folders(data_dir, image_size, seed)"
+    else:
+        code, call = functions(data, "VALIDATION_SIZE", "keras_dataset"), "keras_dataset(dataset)"
+    code = functions(data, "CLASS_NAMES", "FLIPS_NATURAL") + "\n\n\n" + code
+    code += f"\n\n\n(x_train, y_train), (x_valid, y_valid), (x_test, y_test), class_names = {call}"
+    code += "\nflip = dataset in FLIPS_NATURAL"
+    where = " (your class folders, data_dir)" if config.dataset == "folders" else ""
+    return f"The data: {config.dataset}{where}, split as the lab splits it, pixels in [0, 1] (recipes/data.py).", code
 
 
 def _architecture(config) -> tuple[str, str]:
@@ -531,14 +523,14 @@ def _architecture(config) -> tuple[str, str]:
         from lab import planner
 
         specs, head = planner.with_head(planner.decode_stack(config.stack), config.num_classes)
-        lines = ["model = keras.Sequential(", "    [", "        keras.Input(shape=x_train.shape[1:]),"]
+        lines = ["network = keras.Sequential(", "    [", "        keras.Input(shape=x_train.shape[1:]),"]
         for index, spec in enumerate(specs):
             name, kwargs = planner.keras_layer(spec)
             arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
             if index == len(specs) - 1:  # the head fits whatever classes the data has
                 arguments = arguments.replace(f"units={config.num_classes}", "units=len(class_names)")
             lines.append(f"        keras.layers.{name}({arguments}),")
-        lines += ["    ]", ")", 'print("parameters:", model.count_params())']
+        lines += ["    ]", ")", 'print("parameters:", network.count_params())']
         text = f"Your stack ({config.stack}), with the classifier head the lab adds (its last {head} layer(s))."
         return text, "\n".join(lines)
     import importlib
@@ -547,7 +539,8 @@ def _architecture(config) -> tuple[str, str]:
 
     builder = models.MODELS[config.model]
     module = importlib.import_module(builder.__module__)
-    code = _module_body(module) + f"\n\n\nmodel = {builder.__name__}(x_train.shape[1:], len(class_names))"
+    code = _module_body(module) + f"\n\n\nnetwork = {builder.__name__}(x_train.shape[1:], len(class_names))"
+    code += '\nprint("parameters:", network.count_params())'
     return f"The architecture, {config.model!r}, exactly as the lab builds it (the models/ module, copied).", code
 
 
@@ -556,57 +549,32 @@ def training_script(config, folder: str | None = None) -> Script:
 
     ``folder``: where a run on your own pictures finds the class folders (your zip, unzipped).
     """
-    augment = config.augmentation
-    pipeline = f"""def pipeline(x, y, batch_size, shuffle=False, augment=False):
-    data = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle:
-        data = data.shuffle(len(x), seed={config.seed}, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
-    if augment:
-        steps = tf.data.Dataset.counter()
-        data = tf.data.Dataset.zip((data, steps)).map(
-            lambda batch, step: (augment_batch(batch[0], tf.stack([{config.seed}, step]), flip_ok, True), batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    return data.prefetch(tf.data.AUTOTUNE)
+    from recipes import data, train
 
-
-train_data = pipeline(x_train, y_train, {config.batch_size}, shuffle=True, augment={augment})
-valid_data = pipeline(x_valid, y_valid, {max(config.batch_size, 256)})"""
-    optimizer = OPTIMIZER_CODE[config.optimizer].format(rate=repr(config.learning_rate))
+    augment = " with the CIFAR-10 tutorial's distortions" if config.augmentation else ""
     steps = (
+        ("The run's settings.", _train_settings(config, folder) + "\n\nkeras.utils.set_random_seed(seed)"),
+        _data_step(config),
         (
-            "Imports and the seed: the same seed gives the same split, weights and batches.",
-            f"import numpy as np\nimport keras\nimport tensorflow as tf\n\nkeras.utils.set_random_seed({config.seed})",
-        ),
-        (f"The data: {config.dataset}, split as the lab splits it, pixels in [0, 1].", _data_code(config, folder)),
-        (
-            "The input pipeline" + (" with the CIFAR-10 tutorial's distortions." if augment else "."),
-            (_augment_source() + "\n\n\n" if augment else "") + pipeline,
+            f"The input pipeline{augment}.",
+            functions(data, "augment_batch", "pipeline")
+            + "\n\n\ntrain_data = pipeline(x_train, y_train, batch_size, shuffle=True, augment=augmentation, "
+            "flip=flip, seed=seed)\nvalid_data = pipeline(x_valid, y_valid, max(batch_size, 256))",
         ),
         _architecture(config),
         (
             f"Train: {config.optimizer} at learning rate {config.learning_rate:g}, {config.epochs} epochs; "
             "BackupAndRestore resumes an interrupted run, CSVLogger writes the history.",
-            f"""model.compile(optimizer={optimizer}, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-history = model.fit(
-    train_data,
-    validation_data=valid_data,
-    epochs={config.epochs},
-    verbose=2,
-    shuffle=False,
-    callbacks=[keras.callbacks.BackupAndRestore("backup"), keras.callbacks.CSVLogger("history.csv")],
-)""",
+            functions(train, "make_optimizer", "compile_for_training", "train")
+            + "\n\n\ncompile_for_training(network, optimizer, learning_rate)"
+            "\nhistory = train(network, train_data, valid_data, epochs)",
         ),
         (
             "The numbers the page shows: the history and the test accuracy.",
-            """probabilities = model.predict(pipeline(x_test, y_test, 256), verbose=0)
-print("epochs:", len(history.history["loss"]))
-print("final validation accuracy:", round(history.history["val_accuracy"][-1], 4))
-print("test accuracy:", round(float((probabilities.argmax(axis=1) == y_test).mean()), 4))""",
+            functions(train, "report") + "\n\n\nreport(network, history, x_test, y_test)",
         ),
     )
-    return Script(f"Train {config.model} on {config.dataset}", steps)
+    return _script(f"Train {config.model} on {config.dataset}", steps)
 
 
 def tflite_script(config, tflite_file: str, folder: str | None = None) -> Script:
@@ -615,33 +583,23 @@ def tflite_script(config, tflite_file: str, folder: str | None = None) -> Script
     On a phone the same file goes into LiteRT's Interpreter (Android, iOS); in Python it needs only
     ``ai-edge-litert`` (or TensorFlow's own ``tf.lite.Interpreter``).
     """
+    from recipes import export
+
     steps = (
         (
-            "The LiteRT runtime: `pip install ai-edge-litert` (a few MB); TensorFlow's own interpreter works too.",
-            ("import keras\n" if config.dataset in ("mnist", "fashion_mnist", "cifar10") else "")
-            + """import numpy as np
-
-try:
-    from ai_edge_litert.interpreter import Interpreter
-except ImportError:  # TensorFlow ships the same interpreter as tf.lite.Interpreter
-    import tensorflow as tf
-
-    Interpreter = tf.lite.Interpreter""",
+            "The run's settings, and the LiteRT runtime: `pip install ai-edge-litert` (a few MB); TensorFlow's own "
+            "interpreter works too.",
+            _train_settings(config, folder) + "\n" + imports(export) + "\n\n" + functions(export, "interpreter"),
         ),
-        (f"The test images: {config.dataset}, split as the lab splits it.", _data_code(config, folder)),
+        _data_step(config),
         (
-            "One call per batch: resize the input to the batch, set it, invoke, read the probabilities.",
-            f"""interpreter = Interpreter(model_path={tflite_file!r})
-source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-interpreter.resize_tensor_input(source["index"], list(x_test.shape))
-interpreter.allocate_tensors()
-interpreter.set_tensor(source["index"], x_test.astype(np.float32))
-interpreter.invoke()
-probabilities = interpreter.get_tensor(target["index"])
-print("test accuracy:", round(float((probabilities.argmax(axis=1) == y_test).mean()), 4))""",
+            "One call for the whole test set: resize the input to the batch, set it, invoke, read the probabilities.",
+            functions(export, "tflite_predict")
+            + f"\n\n\nprobabilities = tflite_predict(interpreter({tflite_file!r}), x_test)"
+            '\nprint("test accuracy:", round(float((probabilities.argmax(axis=1) == y_test).mean()), 4))',
         ),
     )
-    return Script(f"Run {tflite_file} with LiteRT", steps)
+    return _script(f"Run {tflite_file} with LiteRT", steps)
 
 
 def classifier_script(config: ClassifierConfig) -> Script:
@@ -672,7 +630,7 @@ def classifier_script(config: ClassifierConfig) -> Script:
             functions(classify, "build", "top_classes") + "\n\n\n" + main_steps(classify),
         ),
     )
-    return Script("Pretrained classifier", steps)
+    return _script("Pretrained classifier", steps)
 
 
 def pr_scores_script(config: ScoresConfig) -> Script:
@@ -696,7 +654,7 @@ def pr_scores_script(config: ScoresConfig) -> Script:
             main_steps(ap),
         ),
     )
-    return Script("Precision-recall from scores", steps)
+    return _script("Precision-recall from scores", steps)
 
 
 DETECTION_FILES = ("instances.json", "results.json")  # what the page hands out beside the detection script
@@ -747,7 +705,7 @@ def detection_script(config: DetectionConfig, example: dict | None = None, forma
             functions(matching, "report") + "\n\n\nreport(instances, results, iou_threshold, method, plus_one)",
         ),
     )
-    return Script("Detection mAP: VOC and COCO", steps)
+    return _script("Detection mAP: VOC and COCO", steps)
 
 
 def finetune_script(config, folder: str | None = None) -> Script:
@@ -755,150 +713,54 @@ def finetune_script(config, folder: str | None = None) -> Script:
 
     ``folder``: where the learner's class folders are (the page's upload is unzipped there).
     """
-    from lab.finetune import HOML_SPLITS, MARGIN
-    from models.imagenet import IMAGENET_MODELS
+    from recipes import data, finetune, pictures
 
-    folder = folder or script_folder(config)
-    module, constructor = IMAGENET_MODELS[config.base_model].application.split(".")
-    size, side = config.image_size, round(config.image_size * MARGIN)
-    if config.source == "tf_flowers":
-        data = f"""import tensorflow_datasets as tfds
-
-(test_set, valid_set, train_set), info = tfds.load(
-    "tf_flowers", split={list(HOML_SPLITS)!r}, as_supervised=True, with_info=True
-)  # HOML's split: test 10%, validation 15%, train 75%
-class_names = info.features["label"].names
-train_set, valid_set, test_set = (split.map(lambda image, label: (square(image), label)) for split in (train_set, valid_set, test_set))"""
-        text = "tf_flowers through tensorflow-datasets (downloaded once, 218 MB), with HOML's split."
-    else:
-        data = f"""from pathlib import Path
-
-{_pictures()}
-
-
-folder = Path({str(folder)!r})  # one sub-folder per class
-classes = {{p.name: sorted(q for q in p.iterdir() if q.is_file()) for p in sorted(folder.iterdir()) if p.is_dir()}}
-class_names = sorted(classes)
-rng = np.random.default_rng({config.seed})
-splits = ([], [], [])  # train, validation, test: 75%, 15%, 10% of every class, shuffled with the seed
-for label, name in enumerate(class_names):
-    paths = list(classes[name])
-    rng.shuffle(paths)
-    n_test, n_valid = max(1, round(len(paths) * 0.10)), max(1, round(len(paths) * 0.15))
-    for index, path in enumerate(paths):
-        splits[2 if index < n_test else 1 if index < n_test + n_valid else 0].append((path, label))
-
-
-def dataset(items):
-    pictures = [square(load_picture(path)).numpy() for path, _ in items]
-    return tf.data.Dataset.from_tensor_slices((np.stack(pictures), np.array([label for _, label in items], np.int64)))
-
-
-train_set, valid_set, test_set = (dataset(items) for items in splits)"""
-        text = (
-            f"Your class folders: put the unzipped folder {folder!r} beside this script (split as the page splits it)."
+    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    if config.source == "zip":
+        values["data_dir"] = folder or script_folder(config)
+        text = f"Your class folders: put the unzipped folder {values['data_dir']!r} beside this script (split as the page splits it)."
+        code = _pictures_functions() + "\n\n\n" + functions(data, "split_files") + "\n\n\n"
+        code += (
+            functions(finetune, "folder_sets")
+            + "\n\n\ntrain, valid, test, class_names = folder_sets(data_dir, side, seed)"
         )
-    square = f"""def square(image):  # the central square, resized to {side} (room for the random {size}x{size} crop)
-    shape = tf.shape(image)
-    smallest = tf.minimum(shape[0], shape[1])
-    top, left = (shape[0] - smallest) // 2, (shape[1] - smallest) // 2
-    return tf.cast(tf.image.resize(image[top : top + smallest, left : left + smallest], ({side}, {side})), tf.uint8)"""
-    views = f"""preprocess = keras.applications.{module}.preprocess_input
-
-
-def evaluate(image, label):  # the central {size}x{size} of the stored square
-    return preprocess(tf.image.resize_with_crop_or_pad(tf.cast(image, tf.float32), {size}, {size})), label
-
-
-def augment(image, label):  # a random crop and a horizontal flip
-    image = tf.image.random_crop(tf.cast(image, tf.float32), ({size}, {size}, 3), seed={config.seed})
-    return preprocess(tf.image.random_flip_left_right(image, seed={config.seed})), label
-
-
-train_data = train_set.shuffle(1000, seed={config.seed}).map({"augment" if config.augmentation else "evaluate"}).batch({config.batch_size}).prefetch(2)
-valid_data = valid_set.map(evaluate).cache().batch({config.batch_size})
-test_data = test_set.map(evaluate).cache().batch({config.batch_size})"""
-    weights = repr(config.weights)
-    model = f"""base = keras.applications.{module}.{constructor}(weights={weights}, include_top=False, input_shape=({size}, {size}, 3))
-inputs = keras.Input(({size}, {size}, 3))
-features = base(inputs, training=False)  # BatchNormalization in inference mode, even once unfrozen
-outputs = keras.layers.Dense(len(class_names), activation="softmax", dtype="float32")(
-    keras.layers.GlobalAveragePooling2D()(features)
-)
-model = keras.Model(inputs, outputs)
-base.trainable = False
-
-
-def every_layer(layer):
-    for inner in getattr(layer, "layers", []):
-        yield inner
-        yield from every_layer(inner)
-
-
-def calibrate_batchnorm(base, data, steps=20):
-    # A random base has no BatchNormalization statistics: a few forward passes in training mode give them.
-    norms = [layer for layer in every_layer(base) if isinstance(layer, keras.layers.BatchNormalization)]
-    trainable = [layer.trainable for layer in norms]
-    for layer in norms:
-        layer.trainable, layer.momentum = True, 0.5
-    for images, _ in data.take(steps):
-        base(images, training=True)
-    for layer, was in zip(norms, trainable):
-        layer.momentum, layer.trainable = 0.9, was
-
-
-def sgd(rate, decay, nesterov):  # lr / (1 + decay * step)
-    schedule = keras.optimizers.schedules.InverseTimeDecay(rate, decay_steps=1, decay_rate=decay)
-    return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=nesterov)"""
+        modules = (finetune, pictures)
+    else:
+        text = "tf_flowers through tensorflow-datasets (downloaded once, 218 MB), with HOML's split."
+        code = functions(finetune, "flowers") + "\n\n\ntrain, valid, test, class_names = flowers(side)"
+        modules = (finetune,)
     pretrained = config.weights == "imagenet"
-    phase1 = f"""{"" if pretrained else "calibrate_batchnorm(base, train_data)" + chr(10)}model.compile(optimizer=sgd({config.head_learning_rate!r}, {config.head_decay!r}, False), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-head_epochs = 0
-if {config.head_epochs}:
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience={config.patience}, restore_best_weights=True)
-    history = model.fit(
-        train_data, validation_data=valid_data, epochs={config.head_epochs}, verbose=2, shuffle=False,
-        callbacks=[keras.callbacks.BackupAndRestore("backup_phase1"), stop, keras.callbacks.CSVLogger("history.csv")],
-    )
-    head_epochs = history.epoch[-1] + 1 if history.epoch else {config.head_epochs}  # early stopping may end it sooner"""
-    phase2 = f"""base.trainable = True
-for layer in base.layers[:{config.unfreeze_from}]:
-    layer.trainable = False
-{"for layer in every_layer(base):" + chr(10) + "    if isinstance(layer, keras.layers.BatchNormalization):" + chr(10) + "        layer.trainable = False  # keep ImageNet's statistics" if pretrained else "# a random base has no statistics worth keeping: its BatchNormalization trains too"}
-epochs_done = head_epochs
-if {config.finetune_epochs}:
-    model.compile(optimizer=sgd({config.finetune_learning_rate!r}, {config.finetune_decay!r}, True), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    callbacks = [keras.callbacks.BackupAndRestore("backup_phase2"), keras.callbacks.CSVLogger("history.csv", append=True)]
-    {"callbacks.append(keras.callbacks.EarlyStopping(monitor='val_loss', patience=" + str(config.patience) + ", restore_best_weights=True))" if pretrained else "pass  # no early stopping: a random base's validation numbers lag its weights"}
-    history = model.fit(
-        train_data, validation_data=valid_data, initial_epoch=head_epochs, epochs=head_epochs + {config.finetune_epochs},
-        verbose=2, shuffle=False, callbacks=callbacks,
-    )
-    epochs_done = history.epoch[-1] + 1 if history.epoch else epochs_done
-{"" if pretrained else "calibrate_batchnorm(base, train_data)  # statistics for the final weights"}"""
     steps = (
         (
-            "Imports and the seed.",
-            f"import numpy as np\nimport keras\nimport tensorflow as tf\n\nkeras.utils.set_random_seed({config.seed})\n\n\n{square}",
+            "The run's settings, and the seed.",
+            imports(*modules) + "\n\n" + settings(finetune, **values) + "\n\nkeras.utils.set_random_seed(seed)",
         ),
-        (text, data),
-        ("What training and evaluation see.", views),
+        (
+            "Every picture is stored as its central square, a little larger than the input.",
+            functions(finetune, "HOML_SPLITS", "MARGIN", "BASES", "square") + "\n\n\nside = round(image_size * MARGIN)",
+        ),
+        (text, code),
+        (
+            "What training and evaluation see.",
+            functions(finetune, "views")
+            + "\n\n\npreprocess = getattr(keras.applications, BASES[base_model][0]).preprocess_input"
+            "\ntrain_data, valid_data, test_data = views(train, valid, test, preprocess, image_size, batch_size, augmentation, seed)",
+        ),
         (
             f"{config.base_model} with a new head"
             + (" (ImageNet weights, downloaded once)." if pretrained else " (random weights)."),
-            model,
+            functions(finetune, "build")
+            + "\n\n\nmodel, base = build(base_model, weights, image_size, len(class_names))",
         ),
-        (f"Phase 1: the head alone, base frozen, {config.head_epochs} epochs.", phase1),
         (
-            f"Phase 2: unfreeze the base from layer {config.unfreeze_from}, {config.finetune_epochs} epochs at a lower rate.",
-            phase2,
+            f"Phase 1: the head alone, base frozen, {config.head_epochs} epochs; phase 2: the base unfrozen from layer "
+            f"{config.unfreeze_from}, {config.finetune_epochs} epochs at a lower rate.",
+            functions(finetune, "every_layer", "calibrate_batchnorm", "compile_phase", "unfreeze", "two_phases")
+            + "\n\n\nhead_done, done = two_phases(model, base, train_data, valid_data)",
         ),
         (
             "The numbers the page shows.",
-            """probabilities = model.predict(test_data, verbose=0)
-labels = np.concatenate([y for _, y in test_set.batch(256)])
-print("phase 1 epochs:", head_epochs)
-print("epochs:", epochs_done)
-print("test accuracy:", round(float((probabilities.argmax(axis=1) == labels).mean()), 4))""",
+            functions(finetune, "report") + "\n\n\nreport(model, test, test_data, head_done, done)",
         ),
     )
-    return Script(f"Fine-tune {config.base_model}", steps)
+    return _script(f"Fine-tune {config.base_model}", steps)

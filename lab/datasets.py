@@ -16,21 +16,22 @@ import numpy as np
 
 from lab import images, network, safety
 from lab.errors import InputError, describe_value
+from recipes import data as recipe
 
 # name: (keras cache file, host it downloads from, class names, channels, whether flips are natural)
 KERAS_DATASETS = {
-    "mnist": ("mnist.npz", "storage.googleapis.com", [str(d) for d in range(10)], 1, False),
+    "mnist": ("mnist.npz", "storage.googleapis.com", recipe.CLASS_NAMES["mnist"], 1, False),
     "fashion_mnist": (
         "fashion-mnist",
         "storage.googleapis.com",
-        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+        recipe.CLASS_NAMES["fashion_mnist"],
         1,
         True,
     ),
     "cifar10": (
         "cifar-10-batches-py",
         "www.cs.toronto.edu",
-        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+        recipe.CLASS_NAMES["cifar10"],
         3,
         True,
     ),
@@ -43,7 +44,7 @@ DESCRIPTIONS = {
     "cifar10": "60,000 colour photos, 32x32, 10 classes (downloaded once, 163 MB).",
 }
 INPUT_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
-VALIDATION_SIZE = 5_000  # HOML: the last 5,000 training images
+VALIDATION_SIZE = recipe.VALIDATION_SIZE  # HOML: the last 5,000 training images
 
 
 class DatasetUnavailable(InputError):
@@ -95,17 +96,8 @@ def _ensure_reachable(name: str, host: str) -> None:
 
 
 def _digits(seed: int) -> Dataset:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    x = (digits.images / 16.0).astype(np.float32)[..., np.newaxis]
-    y = digits.target.astype(np.int64)
-    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
-    x_train, x_valid, y_train, y_valid = train_test_split(
-        x_rest, y_rest, test_size=0.15, stratify=y_rest, random_state=seed
-    )
-    return Dataset("digits", x_train, y_train, x_valid, y_valid, x_test, y_test, [str(d) for d in range(10)])
+    train, valid, test, names = recipe.digits(seed)
+    return Dataset("digits", *train, *valid, *test, names)
 
 
 CACHE_BYTES = 700 * 2**20  # a warm worker keeps loaded datasets up to this size (CIFAR-10 in float32: 630 MB)
@@ -143,65 +135,33 @@ def load_fresh(name: str, seed: int = 42) -> Dataset:
         raise InputError(f"Unknown dataset {describe_value(name)}; choose one of {', '.join(DATASETS)}.")
     if name == "digits":
         return _digits(seed)
-    _, host, class_names, channels, flip_ok = KERAS_DATASETS[name]
+    _, host, _, _, flip_ok = KERAS_DATASETS[name]
     if not is_cached(name):
         _ensure_reachable(name, host)
     from lab.device import keras
 
+    del keras  # imported for its configuration: TensorFlow set up before the recipe loads the data
     try:
-        (x_full, y_full), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+        train, valid, test, names = recipe.keras_dataset(name)
     except Exception as error:  # keras raises a bare Exception("URL fetch failure ...")
         raise DatasetUnavailable(f"Could not download {name}: {error}") from None
-
-    def scale(x):
-        x = x.astype(np.float32) / 255.0
-        return x[..., np.newaxis] if channels == 1 and x.ndim == 3 else x
-
-    y_full, y_test = y_full.reshape(-1).astype(np.int64), y_test.reshape(-1).astype(np.int64)
-    x_full = scale(x_full)
-    x_train, y_train = x_full[:-VALIDATION_SIZE], y_full[:-VALIDATION_SIZE]
-    x_valid, y_valid = x_full[-VALIDATION_SIZE:], y_full[-VALIDATION_SIZE:]
-    return Dataset(name, x_train, y_train, x_valid, y_valid, scale(x_test), y_test, class_names, flip_ok)
+    return Dataset(name, *train, *valid, *test, names, flip_ok)
 
 
 def augment_batch(images, seed_pair, flip: bool, color: bool):
-    """The CIFAR-10 tutorial's distortions, stateless and seeded: random crop (pad 10% + crop),
-    flip, hue 0.05, contrast 0.3-1.0, brightness 0.2, saturation 0-2, clipped to [0, 1]."""
-    from lab.device import tf
+    """The CIFAR-10 tutorial's distortions (:func:`recipes.data.augment_batch`), TensorFlow configured first."""
+    import lab.device  # noqa: F401
 
-    images = tf.convert_to_tensor(images)
-    pad = max(1, images.shape[1] // 10)
-    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-    # tf.cast, not tf.constant: inside the tf.data map the seed pair is already a (symbolic) tensor.
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed_pair, tf.int64), num=7)
-    out = tf.image.stateless_random_crop(padded, tf.shape(images), seed=seeds[0])
-    if flip:
-        out = tf.image.stateless_random_flip_left_right(out, seed=seeds[1])
-    out = tf.image.stateless_random_brightness(out, 0.2, seed=seeds[2])
-    out = tf.image.stateless_random_contrast(out, 0.3, 1.0, seed=seeds[3])
-    if color and images.shape[-1] == 3:
-        out = tf.image.stateless_random_hue(out, 0.05, seed=seeds[4])
-        out = tf.image.stateless_random_saturation(out, 0.0, 2.0, seed=seeds[5])
-    return tf.clip_by_value(out, 0.0, 1.0)
+    return recipe.augment_batch(images, seed_pair, flip, color)
 
 
 def pipeline(
     x, y, batch_size: int, *, shuffle: bool = False, augment: bool = False, flip: bool = False, seed: int = 42
 ):
-    """A tf.data pipeline: (shuffle) -> batch -> (augment, per batch) -> prefetch."""
-    from lab.device import tf
+    """A tf.data pipeline (:func:`recipes.data.pipeline`): (shuffle) -> batch -> (augment) -> prefetch."""
+    import lab.device  # noqa: F401
 
-    data = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle:
-        data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
-    if augment:
-        counter = tf.data.Dataset.counter()
-        data = tf.data.Dataset.zip((data, counter)).map(
-            lambda batch, step: (augment_batch(batch[0], tf.stack([seed, step]), flip, True), batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    return data.prefetch(tf.data.AUTOTUNE)
+    return recipe.pipeline(x, y, batch_size, shuffle, augment, flip, seed)
 
 
 def augmentation_preview(image: np.ndarray, flip: bool, count: int = 9, seed: int = 0) -> np.ndarray:
@@ -521,22 +481,7 @@ def clean_uploads(uploads_dir: Path, keep: set[Path], max_age_seconds: float = 7
     return removed
 
 
-def split_files(classes: dict[str, list], seed: int = 42, test: float = 0.10, valid: float = 0.15):
-    """HOML's proportions per class (10% test, 15% validation, the rest train), shuffled with ``seed``.
-
-    Returns three lists of (path, class index) and the sorted class names.
-    """
-    rng = np.random.default_rng(seed)
-    names = sorted(classes)
-    splits: tuple[list, list, list] = ([], [], [])
-    for label, name in enumerate(names):
-        paths = list(classes[name])
-        rng.shuffle(paths)
-        n_test, n_valid = max(1, round(len(paths) * test)), max(1, round(len(paths) * valid))
-        for index, path in enumerate(paths):
-            target = 0 if index < n_test else 1 if index < n_test + n_valid else 2
-            splits[target].append((path, label))
-    return splits[2], splits[1], splits[0], names  # train, valid, test
+split_files = recipe.split_files  # HOML's proportions per class: 10% test, 15% validation, shuffled
 
 
 FOLDER_IMAGE_SIZES = (32, 64, 96)  # what the Train page offers; any side from 8 to 128 is accepted
@@ -557,23 +502,11 @@ def load_folders(data_dir: str | Path, image_size: int, seed: int = 42) -> Datas
     Raises:
         InputError: The folder is not there (an upload cleaned away) or an image cannot be read.
     """
-    from PIL import Image, ImageOps
-
     folder = Path(data_dir)
     if not folder.is_dir():
         raise InputError("The uploaded class folders are gone (cleaned up after a week unused): upload the zip again.")
-    classes = {name: sorted(p for p in (folder / name).iterdir() if p.is_file()) for name in folder_class_names(folder)}
-    train, valid, test, names = split_files(classes, seed=seed)
-
-    def arrays(items) -> tuple[np.ndarray, np.ndarray]:
-        pixels = np.zeros((len(items), image_size, image_size, 3), np.float32)
-        for index, (path, _) in enumerate(items):
-            square = ImageOps.fit(Image.fromarray(images.load_image(path)), (image_size, image_size), Image.LANCZOS)
-            pixels[index] = np.asarray(square, np.float32) / 255.0
-        return pixels, np.array([label for _, label in items], np.int64)
-
-    (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = arrays(train), arrays(valid), arrays(test)
-    return Dataset(folder_label(folder), x_train, y_train, x_valid, y_valid, x_test, y_test, names, flip_ok=True)
+    train, valid, test, names = recipe.class_folders(folder, image_size, seed, read=images.load_image)
+    return Dataset(folder_label(folder), *train, *valid, *test, names, flip_ok=True)
 
 
 MAX_CLASS_NAME = 40

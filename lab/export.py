@@ -7,40 +7,26 @@ from the Keras model is recorded with the run, so "it works on a phone" is a num
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
 from pathlib import Path
 
 import numpy as np
+
+from recipes import export as recipe
 
 TFLITE_FILE = "model.tflite"
 CHECK_IMAGES = 512  # test images run through both models (all of digits' 360)
 
 
 def interpreter(model_content: bytes):
-    """A TFLite interpreter: LiteRT's where installed, else TensorFlow's (deprecated, still there)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        from lab.device import tf
+    """A TFLite interpreter (:func:`recipes.export.interpreter`), TensorFlow configured first."""
+    import lab.device  # noqa: F401
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return tf.lite.Interpreter(model_content=model_content)
-    return Interpreter(model_content=model_content)
+    return recipe.interpreter(model_content=model_content)
 
 
 def predict(model_content: bytes, images: np.ndarray) -> np.ndarray:
     """The TFLite model's outputs for a batch of float32 images."""
-    runner = interpreter(model_content)
-    images = np.asarray(images, np.float32)
-    source, target = runner.get_input_details()[0], runner.get_output_details()[0]
-    runner.resize_tensor_input(source["index"], list(images.shape))
-    runner.allocate_tensors()
-    runner.set_tensor(source["index"], images)
-    runner.invoke()
-    return np.array(runner.get_tensor(target["index"]))
+    return recipe.tflite_predict(interpreter(model_content), images)
 
 
 def to_tflite(model, run_dir: Path, test_images: np.ndarray, probabilities: np.ndarray) -> dict:
@@ -50,11 +36,10 @@ def to_tflite(model, run_dir: Path, test_images: np.ndarray, probabilities: np.n
         ``{"tflite_bytes": size, "tflite_max_difference": max |p_tflite - p_keras|, "tflite_images": n}``
         (``"tflite_error"`` instead when the converter refuses the model: the run still succeeds).
     """
-    from lab.device import tf
+    import lab.device  # noqa: F401
 
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its whole signature
-            content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+        content = recipe.to_tflite(model)
     except Exception as error:  # the converter raises many kinds; the .keras file is still there
         return {"tflite_error": f"{type(error).__name__}: {str(error)[:300]}"}
     (Path(run_dir) / TFLITE_FILE).write_bytes(content)

@@ -26,13 +26,14 @@ from lab.config import Config, choice, number, whole
 from lab.device import enable_mixed_precision, keras, tf
 from lab.errors import InputError
 from models.imagenet import IMAGENET_MODELS
+from recipes import finetune as recipe
 
 os.environ.setdefault("TFDS_DISABLE_GCS", "1")  # tensorflow-datasets: never reach for Google Cloud Storage
 
 BASES = ("Xception", "MobileNetV2", "EfficientNetB0")
 SOURCES = ("tf_flowers", "zip")
-HOML_SPLITS = ("train[:10%]", "train[10%:25%]", "train[25%:]")  # test, validation, train
-MARGIN = 1.14  # stored images are this much larger than the input, room for the random crop
+HOML_SPLITS = tuple(recipe.HOML_SPLITS)  # test, validation, train
+MARGIN = recipe.MARGIN  # stored images are this much larger than the input, room for the random crop
 THUMBNAIL = 64
 
 
@@ -82,13 +83,7 @@ class FinetuneConfig(Config):
 # ---------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------
-def _square(image, side: int):
-    """Central square crop, resized to ``side`` (uint8 kept)."""
-    shape = tf.shape(image)
-    smallest = tf.minimum(shape[0], shape[1])
-    top, left = (shape[0] - smallest) // 2, (shape[1] - smallest) // 2
-    crop = image[top : top + smallest, left : left + smallest]
-    return tf.cast(tf.image.resize(crop, (side, side)), tf.uint8)
+_square = recipe.square  # the central square, resized (uint8 kept)
 
 
 def tf_flowers_available() -> str:
@@ -125,20 +120,7 @@ def _tf_flowers(side: int):
 def _zip_folders(data_dir: str, side: int, seed: int):
     from lab import images
 
-    folders = {
-        p.name: sorted(q for q in p.iterdir() if q.is_file()) for p in sorted(Path(data_dir).iterdir()) if p.is_dir()
-    }
-    train, valid, test, names = datasets.split_files(folders, seed=seed)
-
-    def arrays(items):
-        pixels = (
-            np.stack([_square(images.load_image(path), side).numpy() for path, _ in items])
-            if items
-            else np.zeros((0, side, side, 3), np.uint8)
-        )
-        return tf.data.Dataset.from_tensor_slices((pixels, np.array([label for _, label in items], np.int64)))
-
-    return arrays(train), arrays(valid), arrays(test), names
+    return recipe.folder_sets(data_dir, side, seed, read=images.load_image)
 
 
 def load_splits(config: FinetuneConfig):
@@ -151,26 +133,9 @@ def load_splits(config: FinetuneConfig):
 
 def pipelines(config: FinetuneConfig, train, valid, test):
     """Batched, preprocessed, prefetched datasets; evaluation ones cached."""
-    size = config.image_size
     preprocess = IMAGENET_MODELS[config.base_model].module().preprocess_input
-
-    def evaluate(image, label):  # the central crop of the stored square
-        return preprocess(tf.image.resize_with_crop_or_pad(tf.cast(image, tf.float32), size, size)), label
-
-    def augment(image, label):
-        image = tf.image.random_crop(tf.cast(image, tf.float32), (size, size, 3), seed=config.seed)
-        return preprocess(tf.image.random_flip_left_right(image, seed=config.seed)), label
-
-    autotune = tf.data.AUTOTUNE
-    # One call at a time: the crop and flip draw from seeded stateful generators, which parallel
-    # calls would reach in a varying order (a seeded run gave 0.33-1.0 test accuracy run to run);
-    # sequential, the run is reproducible and is exactly the pipeline "Show the code" hands out.
-    train_data = train.shuffle(1000, seed=config.seed).map(augment if config.augmentation else evaluate)
-    batch = config.batch_size
-    return (
-        train_data.batch(batch).prefetch(autotune),
-        valid.map(evaluate, num_parallel_calls=autotune).cache().batch(batch).prefetch(autotune),
-        test.map(evaluate, num_parallel_calls=autotune).cache().batch(batch).prefetch(autotune),
+    return recipe.views(
+        train, valid, test, preprocess, config.image_size, config.batch_size, config.augmentation, config.seed
     )
 
 
@@ -179,66 +144,13 @@ def pipelines(config: FinetuneConfig, train, valid, test):
 # ---------------------------------------------------------------------------------------------
 def build(config: FinetuneConfig, num_classes: int):
     """(model, base): GlobalAveragePooling + Dense softmax on the ImageNet base, base frozen."""
-    spec = IMAGENET_MODELS[config.base_model]
     if config.weights == "imagenet":
         network.require_weights(config.base_model)
-    size = config.image_size
-    base = spec.builder()(weights=config.weights, include_top=False, input_shape=(size, size, 3))
-    inputs = keras.Input((size, size, 3))
-    features = base(inputs, training=False)  # BN in inference mode, even once unfrozen
-    pooled = keras.layers.GlobalAveragePooling2D()(features)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(pooled)
-    base.trainable = False
-    return keras.Model(inputs, outputs, name=f"{config.base_model.lower()}_finetuned"), base
+    return recipe.build(config.base_model, config.weights, config.image_size, num_classes)
 
 
-def calibrate_batchnorm(base, data, steps: int = 20) -> None:
-    """Estimate BatchNormalization statistics for a randomly initialised base.
-
-    Pretrained bases carry ImageNet statistics, which inference-mode BN keeps. A random base has
-    only mean 0 / variance 1, under which its activations shrink to ~1e-12 through the depth, so
-    its features are constant and nothing can learn. A few forward passes in training mode (no
-    gradient steps) give the moving averages real values.
-    """
-    norms = [layer for layer in _all_layers(base) if isinstance(layer, keras.layers.BatchNormalization)]
-    saved = [(layer.momentum, layer.trainable) for layer in norms]  # momentum then set to 0.9 for training
-    for layer in norms:
-        layer.trainable, layer.momentum = True, 0.5
-    for images, _ in data.take(steps):
-        base(images, training=True)
-    for layer, (_, trainable) in zip(norms, saved, strict=True):
-        layer.momentum, layer.trainable = 0.9, trainable  # faster tracking while a random base trains
-
-
-def _sgd(learning_rate: float, decay: float, nesterov: bool):
-    schedule = keras.optimizers.schedules.InverseTimeDecay(
-        learning_rate, decay_steps=1, decay_rate=decay
-    )  # lr / (1 + decay * step)
-    return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=nesterov)
-
-
-def _all_layers(layer):
-    for inner in getattr(layer, "layers", []):
-        yield inner
-        yield from _all_layers(inner)
-
-
-def unfreeze(base, first_layer: int = 0, freeze_batchnorm: bool = True) -> None:
-    """Make the base trainable from layer ``first_layer`` on, BatchNormalization excepted.
-
-    Keras 3 does not honour ``base(inputs, training=False)`` once the base is trainable: ``fit``
-    runs BN in training mode (its moving statistics change; tested). A BN layer with
-    ``trainable=False`` always runs in inference mode, so that is how we keep pretrained
-    statistics. A randomly initialised base has none to keep: ``freeze_batchnorm=False``.
-    """
-    base.trainable = True
-    for index, layer in enumerate(base.layers):
-        if index < first_layer:
-            layer.trainable = False
-    if freeze_batchnorm:
-        for layer in _all_layers(base):
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False
+calibrate_batchnorm = recipe.calibrate_batchnorm  # BatchNormalization statistics for a random base
+unfreeze = recipe.unfreeze  # the base trainable from a layer on, BatchNormalization kept frozen
 
 
 def parameter_counts(model) -> tuple[int, int]:
@@ -354,10 +266,7 @@ def run(config: FinetuneConfig, run_dir: Path, log: runlog.RunLog) -> dict | Non
     }
 
 
-def _compile(model, learning_rate: float, decay: float, nesterov: bool) -> None:
-    model.compile(
-        optimizer=_sgd(learning_rate, decay, nesterov), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
+_compile = recipe.compile_phase  # SGD, momentum 0.9, lr / (1 + decay * step)
 
 
 def augmentation_preview(image: np.ndarray, size: int, count: int = 6, seed: int = 0) -> np.ndarray:

@@ -94,18 +94,6 @@ class TrainConfig(Config):
         return planner.trainable_plan(self.input_shape, specs, self.num_classes, self.batch_size)[0]
 
 
-def make_optimizer(name: str, learning_rate: float):
-    from lab.device import keras
-
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate)
-    if name == "momentum":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9)
-    if name == "nesterov":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
-    return (keras.optimizers.Adam if name == "adam" else keras.optimizers.Nadam)(learning_rate)
-
-
 def uncompiled_model(config: TrainConfig, input_shape, num_classes: int):
     """The registry model, or the custom stack with its head (exactly the planned layers)."""
     if config.model != CUSTOM:
@@ -143,13 +131,12 @@ def registry_footprint(name: str, input_shape: tuple, num_classes: int) -> tuple
 
 def build_model(config: TrainConfig, input_shape, num_classes: int):
     """The model for ``config``, compiled for sparse labels."""
-    model = uncompiled_model(config, input_shape, num_classes)
-    model.compile(
-        optimizer=make_optimizer(config.optimizer, config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+    import lab.device  # noqa: F401
+    from recipes import train
+
+    return train.compile_for_training(
+        uncompiled_model(config, input_shape, num_classes), config.optimizer, config.learning_rate
     )
-    return model
 
 
 # A warm worker keeps its last run's compiled model: the next run with the same settings but for its

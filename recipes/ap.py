@@ -12,6 +12,8 @@ Set ``scores_file`` to a CSV with columns ``score,label`` to score your own clas
 
 import numpy as np
 
+from recipes import override
+
 # -----------------------------------------------------------------------------
 # settings: lab.pr.ScoresConfig's fields, with its defaults ("Show the code" writes the page's here)
 count = 500  # how many scores the generator draws
@@ -145,4 +147,5 @@ def main():
 
 
 if __name__ == "__main__":
+    override(globals())
     main()

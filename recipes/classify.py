@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.datasets import load_sample_image
 
+from recipes import override
 from recipes.pictures import load_picture
 
 # -----------------------------------------------------------------------------
@@ -34,16 +35,22 @@ SAMPLE_PHOTOS = {"china": "china.jpg", "flower": "flower.jpg"}  # scikit-learn's
 
 def load_photos(pictures):
     """{name: (H, W, 3) uint8} for scikit-learn's sample photos and your picture files."""
-    return {name: load_sample_image(SAMPLE_PHOTOS[name]) if name in SAMPLE_PHOTOS else load_picture(name)
-            for name in pictures}  # fmt: skip
+    return {
+        name: load_sample_image(SAMPLE_PHOTOS[name]) if name in SAMPLE_PHOTOS else load_picture(name)
+        for name in pictures
+    }
 
 
 def central_square(height, width):
     """The box crop_and_resize takes by default: the largest central square, (y_min, x_min, y_max, x_max)
     in [0, 1]."""
     side = min(height, width)
-    return [(height - side) / 2 / height, (width - side) / 2 / width,
-            (height + side) / 2 / height, (width + side) / 2 / width]  # fmt: skip
+    return [
+        (height - side) / 2 / height,
+        (width - side) / 2 / width,
+        (height + side) / 2 / height,
+        (width + side) / 2 / width,
+    ]
 
 
 def fit_batch(batch, size, mode, box=None):
@@ -94,4 +101,5 @@ def main():
 
 
 if __name__ == "__main__":
+    override(globals())
     main()

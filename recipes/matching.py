@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recipes import override
 from recipes.ap import every_ap, ranked_curve
 
 # -----------------------------------------------------------------------------
@@ -202,4 +203,5 @@ def main():
 
 
 if __name__ == "__main__":
+    override(globals())
     main()

@@ -6,6 +6,8 @@ against the real Keras layer on a random image.
 
 import numpy as np
 
+from recipes import override
+
 # -----------------------------------------------------------------------------
 # settings: lab.padding.PaddingConfig's fields, with its defaults ("Show the code" writes the page's here)
 input_size = (7, 8)  # height, width of the input
@@ -62,4 +64,5 @@ def main():
 
 
 if __name__ == "__main__":
+    override(globals())
     main()
