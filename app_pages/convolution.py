@@ -1,5 +1,7 @@
 """Convolution playground: preset and hand-made kernels on a real or uploaded image."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -19,8 +21,8 @@ SIZES, SIGMAS = {"min_value": 1, "max_value": 15, "step": 2}, {"min_value": 0.2,
 SEEDS = {"min_value": 0, "max_value": 99_999}
 
 
-def settings_ui(channels: int) -> tuple[convolution.ConvConfig, pd.DataFrame]:
-    """The playground's settings and the editable kernel grid (which starts from the preset)."""
+def settings_ui(channels: int) -> convolution.ConvConfig:
+    """The playground's settings, the editable kernel grid's cells among them (it starts from the preset)."""
     cols = st.columns(4)
     presets = list(convolution.PRESETS)
     preset = bound(cols[0].selectbox, "Kernel", "conv.preset", DEFAULT.preset, presets, on_change=forget_edits)
@@ -48,12 +50,10 @@ def settings_ui(channels: int) -> tuple[convolution.ConvConfig, pd.DataFrame]:
             help=help_text,
         )
     with friendly_errors():
-        config = convolution.ConvConfig(
-            preset=preset, kernel_size=size, sigma=sigma, seed=seed, per_channel=per_channel and channels > 1, **layer
-        )
+        per_channel = per_channel and channels > 1
+        edits = st.query_params.get("conv.kernel", "")  # a link carries the learner's edited cells
+        config = convolution.ConvConfig(preset, size, sigma, seed, per_channel, **layer, cells=edits)
         start = config.kernel()
-        if "conv.kernel" in st.query_params:  # a link carries the learner's edited cells
-            start = convolution.decode_kernel(st.query_params["conv.kernel"])
     with left:
         st.caption("Edit any cell: this grid *is* the kernel.")
         grid = st.data_editor(
@@ -61,10 +61,12 @@ def settings_ui(channels: int) -> tuple[convolution.ConvConfig, pd.DataFrame]:
             width="stretch",
             key=f"conv.grid.{preset}.{size}.{sigma}.{seed}",
         )
-    edited = convolution.parse_kernel_grid(grid.to_numpy().tolist()) if grid.notna().all().all() else None
-    if edited is not None and not np.array_equal(np.round(edited, 4), np.round(config.kernel(), 4)):
-        st.query_params["conv.kernel"] = convolution.encode_kernel(edited)
-    return config, grid
+    with friendly_errors():
+        kernel = convolution.parse_kernel_grid(grid.to_numpy().tolist())
+    if np.array_equal(np.round(kernel, 4), np.round(config.preset_kernel(), 4)):
+        return config  # the preset's own kernel, as the grid shows it
+    st.query_params["conv.kernel"] = cells = convolution.encode_kernel(kernel)
+    return dataclasses.replace(config, cells=cells)
 
 
 def forget_edits() -> None:
@@ -129,12 +131,12 @@ def demos() -> None:
 
 raw = image_picker("conv")
 crop, gray = image_settings_ui("conv", raw)
-config, grid = settings_ui(1 if gray else 3)
+config = settings_ui(1 if gray else 3)
 if raw is None:
     st.stop()  # after the settings, so they keep their values while an upload is awaited
 with friendly_errors():
     image = images.prepare(raw, grayscale=gray, crop=crop)
-    kernel = convolution.parse_kernel_grid(grid.to_numpy().tolist())
+    kernel = config.kernel()
     filters = convolution.expand_kernel(kernel, image.shape[2], config.per_channel)
     maps = convolution.convolve(image, filters, config)
 
@@ -145,4 +147,4 @@ cols[2].metric("Parameters", f"{filters.size + filters.shape[3]:,}", help="weigh
 cols[3].metric("Kernel", f"{kernel.shape[0]}x{kernel.shape[1]}, sum {kernel.sum():.3g}")
 pixel = pixel_view(image, filters, maps, config)
 demos()
-show_code(codegen.convolution_script(image_choice("conv", crop, gray), config, kernel, pixel))
+show_code(codegen.convolution_script(image_choice("conv", crop, gray), config, pixel))

@@ -156,19 +156,6 @@ class ImageChoice:
     grayscale: bool = False
 
 
-def _literal(array: np.ndarray) -> str:
-    """A small array as a readable NumPy literal (4 significant digits, as the page's grid shows)."""
-    rows = ", ".join("[" + ", ".join(f"{float(v):.6g}" for v in row) + "]" for row in np.asarray(array))
-    return f"np.array([{rows}], dtype=np.float32)"
-
-
-def _pictures() -> str:
-    """How the lab reads a picture: the recipe's source, copied as the script's own code."""
-    from recipes import pictures
-
-    return _module_body(pictures)
-
-
 def _pictures_functions() -> str:
     """The picture decoder's functions, without its imports (the script's first step has them)."""
     from recipes import pictures
@@ -176,97 +163,79 @@ def _pictures_functions() -> str:
     return functions(pictures, "flatten_alpha", "high_depth_to_rgb", "to_rgb", "picture_array", "load_picture")
 
 
-def image_step(choice: ImageChoice) -> tuple[str, str]:
-    """Load the page's picture exactly as the page does: [0, 1] floats, cropped, luma for gray."""
+def _picture_step(choice: ImageChoice) -> tuple[str, str]:
+    """(explanation, code) reading the page's picture exactly as the page does: [0, 1], cropped, luma."""
+    from recipes import pictures
+
     if choice.source in images.SAMPLES:
         text = f"The {choice.source} photo that ships with scikit-learn (HOML's example), scaled to [0, 1]."
-        load = f'image = load_sample_image("{images.SAMPLES[choice.source]}").astype(np.float32) / 255.0'
-        imports = "from sklearn.datasets import load_sample_image"
+        code = functions(pictures, "LUMA", "SAMPLE_PHOTOS", "photo", "prepare")
     else:
         text = (
             f"Your picture: put {choice.source} beside this script. Read as the lab reads an upload "
             "(recipes/pictures.py: upright, transparency on white, RGB), scaled to [0, 1]."
         )
-        load = f'image = load_picture("{choice.source}").astype(np.float32) / 255.0'
-        imports = "\n" + _pictures() + "\n\n"
-    lines = ["import numpy as np", "import tensorflow as tf", imports, "", load]
-    if choice.crop is not None:
-        top, bottom, left, right = choice.crop
-        lines.append(f"image = image[{top}:{bottom}, {left}:{right}]  # rows {top}:{bottom}, columns {left}:{right}")
-    if choice.grayscale:
-        lines.append("image = (image @ np.array([0.2989, 0.5870, 0.1140], np.float32))[..., np.newaxis]  # luma")
-    lines.append('print("input shape:", image.shape)')
-    return text, "\n".join(lines)
+        code = _pictures_functions() + "\n\n\n" + functions(pictures, "LUMA", "SAMPLE_PHOTOS", "photo", "prepare")
+    code += '\n\n\nimage = prepare(photo(source), crop, grayscale)\nprint("input shape:", image.shape)'
+    return text, code
 
 
-def convolution_script(
-    choice: ImageChoice, config: ConvConfig, kernel: np.ndarray, pixel: tuple[int, int, int]
-) -> Script:
+def _choice_values(choice: ImageChoice, config) -> dict:
+    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    return values | {"source": choice.source, "crop": choice.crop, "grayscale": choice.grayscale}
+
+
+def convolution_script(choice: ImageChoice, config: ConvConfig, pixel: tuple[int, int, int]) -> Script:
     """The playground's convolution: the kernel written out, ``tf.nn.conv2d``, the inspected pixel."""
-    row, col, which = pixel
-    per_channel = config.per_channel and not choice.grayscale
-    if per_channel:
-        filters = (
-            "filters = np.zeros(kernel.shape + (channels, channels), np.float32)\n"
-            "for c in range(channels):\n"
-            "    filters[:, :, c, c] = kernel  # one map per channel"
-        )
-    else:
-        filters = "filters = np.repeat(kernel[:, :, None, None], channels, axis=2)  # shared: one map, channels summed"
-    conv = (
-        f"maps = tf.nn.conv2d(image[np.newaxis], filters, strides={config.stride}, "
-        f'padding="{config.padding.upper()}", dilations={config.dilation})[0]'
-    )
-    if config.bias:
-        conv += f"\nmaps = maps + {config.bias!r}"
-    if config.relu:
-        conv += "\nmaps = tf.nn.relu(maps)"
+    from recipes import convolution, pictures
+
+    kernel = config.kernel()
+    cells = [[int(v) if v.is_integer() else float(str(v)) for v in row] for row in kernel]  # float32's shortest text
+    values = _choice_values(choice, config) | {"kernel": cells, "pixel": tuple(pixel)}
+    values["per_channel"] = config.per_channel and not choice.grayscale
+    for name in ("preset", "kernel_size", "sigma", "seed", "cells"):  # the kernel is written out instead
+        del values[name]
     steps = (
-        image_step(choice),
+        ("The page's settings.", imports(convolution, pictures) + "\n\n" + settings(convolution, **values)),
+        _picture_step(choice),
         (
-            f"The {kernel.shape[0]}x{kernel.shape[1]} kernel on the page ({config.preset!r}, with your edits), "
-            "as a bank of filters of shape (height, width, in channels, out channels).",
-            f"kernel = {_literal(kernel)}\nchannels = image.shape[2]\n{filters}",
-        ),
-        (
-            "TensorFlow's convolution (a cross-correlation: the kernel is not flipped).",
-            conv,
+            f"The {kernel.shape[0]}x{kernel.shape[1]} kernel on the page ({config.preset!r}"
+            + (", with your edits" if config.cells else "")
+            + ") as a bank of filters of shape (height, width, in channels, out channels), and TensorFlow's "
+            "convolution (a cross-correlation: the kernel is not flipped).",
+            functions(convolution, "filter_bank", "convolve"),
         ),
         (
             "The numbers the page shows: the output shape and the inspected output pixel.",
-            f'print("output shape:", tuple(maps.shape))\nprint("pixel ({row}, {col}) of map {which}:", '
-            f"round(float(maps[{row}, {col}, {which}]), 6))",
+            _after(main_steps(convolution), "filters ="),
         ),
     )
     return _script("Convolution playground", steps)
 
 
+def _after(code: str, start: str) -> str:
+    """A recipe's main steps from the line that starts with ``start`` (the earlier ones are a step of their own)."""
+    lines = code.splitlines()
+    return "\n".join(lines[next(index for index, line in enumerate(lines) if line.startswith(start)) :])
+
+
 def pooling_script(choice: ImageChoice, config: PoolConfig) -> Script:
     """The viewer's pooling layer, the global average, and depth-wise pooling of the channels."""
-    layer = "MaxPooling2D" if config.kind == "max" else "AveragePooling2D"
-    stride = "" if config.stride is None else f", strides={config.stride}"
-    reduce = "reduce_max" if config.kind == "max" else "reduce_mean"
+    from recipes import pictures, pooling
+
+    values = _choice_values(choice, config)
+    for name in ("depth_size", "shift"):  # the page's other demos
+        del values[name]
     steps = (
-        image_step(choice),
+        ("The page's settings.", imports(pooling, pictures) + "\n\n" + settings(pooling, **values)),
+        _picture_step(choice),
         (
-            f"Keras' {layer}: each {config.pool_size}x{config.pool_size} window becomes one number.",
-            f'pooled = tf.keras.layers.{layer}(pool_size={config.pool_size}{stride}, padding="{config.padding}")'
-            "(image[np.newaxis])[0]",
+            f"{'Max' if config.kind == 'max' else 'Average'} pooling: each {config.pool_size}x{config.pool_size} "
+            "window becomes one number. Global average pooling: one number per channel (a classifier head needs "
+            "no Flatten). Depth-wise pooling over all channels: reshape + reduce, which runs on CPU and GPU alike.",
+            functions(pooling, "pool", "global_average", "depth_pool"),
         ),
-        (
-            "Global average pooling: one number per channel (a classifier head needs no Flatten). Depth-wise "
-            "pooling over all channels: reshape + reduce, which runs on CPU and GPU alike.",
-            "global_average = tf.keras.layers.GlobalAveragePooling2D()(image[np.newaxis])[0]\n"
-            "height, width, channels = image.shape\n"
-            f"depth_pooled = tf.{reduce}(tf.reshape(image, (height, width, 1, channels)), axis=-1)",
-        ),
-        (
-            "The numbers the page shows.",
-            'print("pooled shape:", tuple(pooled.shape))\n'
-            'print("pooled top-left 2x2 of channel 0:", np.round(pooled[:2, :2, 0].numpy(), 6).tolist())\n'
-            'print("global average:", np.round(global_average.numpy(), 6).tolist())\n'
-            'print("depth-pooled shape:", tuple(depth_pooled.shape))',
-        ),
+        ("The numbers the page shows.", _after(main_steps(pooling), "pooled =")),
     )
     return _script("Pooling viewer", steps)
 
@@ -368,18 +337,33 @@ def _parsed_body(module) -> str:
     return "\n".join(line for line in lines if not line.startswith("from __future__")).strip()
 
 
+@dataclass(frozen=True)
+class _Setting:
+    name: str
+    source: str  # the assignment as the recipe writes it
+    value: object  # its default
+    comment: str  # what it means (the comment after it), with its "  # "
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    imports: tuple[str, ...]  # its import lines, its own ``recipes`` and ``models`` imports left out
+    settings: tuple[_Setting, ...]  # the block between the separators
+    heading: str  # the block's first comment line
+    named: dict[str, str]  # the source of each top-level function, class and constant
+
+
 @functools.cache
-def _recipe_parts(module) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]:
-    """A recipe's import lines (its own ``recipes`` imports left out), settings lines, and the source
-    of each top-level function, class and constant by name."""
+def _recipe_parts(module) -> _Recipe:
     import ast
     import inspect
 
     source = inspect.getsource(module)
     lines = source.splitlines()
-    tree = ast.parse(source)
-    imports, named = [], {}
-    for node in tree.body:
+    start = lines.index(SEPARATOR) + 1 if SEPARATOR in lines else 0
+    end = lines.index(SEPARATOR, start) + 1 if start else 0
+    imports, settings, named = [], [], {}
+    for node in ast.parse(source).body:
         text = "\n".join(lines[node.lineno - 1 : node.end_lineno])
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [alias.name for alias in node.names]
@@ -388,46 +372,40 @@ def _recipe_parts(module) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, s
         elif isinstance(node, ast.FunctionDef | ast.ClassDef):
             named[node.name] = text
         elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            named[node.targets[0].id] = text
-    start = lines.index(SEPARATOR) if SEPARATOR in lines else 0
-    end = lines.index(SEPARATOR, start + 1) if start else 0
-    return tuple(imports), tuple(lines[start + 1 : end]), named
+            name = node.targets[0].id
+            if start <= node.lineno <= end:
+                comment = lines[node.lineno - 1].partition("  # ")
+                value = ast.literal_eval(node.value)
+                settings.append(_Setting(name, text, value, "  # " + comment[2] if comment[1] else ""))
+            else:
+                named[name] = text
+    heading = lines[start] if start else ""
+    return _Recipe(tuple(imports), tuple(settings), heading, named)
 
 
-def recipe_parts(module):
-    """:func:`_recipe_parts`, parsed once per module under the parser's lock."""
+def recipe_parts(module) -> _Recipe:
+    """A recipe's imports, settings and named parts, parsed once per module under the parser's lock."""
     with _PARSE_LOCK:
         return _recipe_parts(module)
 
 
 def recipe_defaults(module) -> dict:
     """A recipe's settings block as {name: default}: what ``python -m recipes.<name>`` runs."""
-    import ast
-
-    found = {}
-    for line in recipe_parts(module)[1]:
-        if (match := SETTING.match(line)) is not None:
-            found[match["name"]] = ast.literal_eval(match["value"])
-    return found
-
-
-SETTING = re.compile(r"^(?P<name>[a-z_]\w*) = (?P<value>.+?)(?P<comment>\s+#.*)?$")
+    return {setting.name: setting.value for setting in recipe_parts(module).settings}
 
 
 def settings(module, **values) -> str:
     """The recipe's settings block with the page's values written in (a name it lacks is an error)."""
-    unknown = set(values) - set(recipe_defaults(module))
+    parts = recipe_parts(module)
+    unknown = set(values) - {setting.name for setting in parts.settings}
     if unknown:
         raise KeyError(f"{module.__name__} has no setting {sorted(unknown)}")
-    rendered = []
-    for line in recipe_parts(module)[1]:
-        match = SETTING.match(line)
-        if match is None:  # the block's heading comment
-            rendered.append("# Settings: the page's values (edit them and run again)")
-        elif match["name"] in values:
-            rendered.append(f"{match['name']} = {_python(values[match['name']])}{match['comment'] or ''}")
+    rendered = ["# Settings: the page's values (edit them and run again)"]
+    for setting in parts.settings:
+        if setting.name in values and values[setting.name] != setting.value:
+            rendered.append(f"{setting.name} = {_python(values[setting.name])}{setting.comment}")
         else:
-            rendered.append(line)
+            rendered.append(setting.source)
     return "\n".join(rendered)
 
 
@@ -443,7 +421,7 @@ def _python(value) -> str:
 
 def imports(*modules) -> str:
     """The import lines of recipes, once each, in their order."""
-    seen = dict.fromkeys(line for module in modules for line in recipe_parts(module)[0])
+    seen = dict.fromkeys(line for module in modules for line in recipe_parts(module).imports)
     sections: tuple[list[str], list[str]] = ([], [])  # the standard library's, then the rest (isort's order)
     for line in sorted(seen, key=lambda text: (text.startswith("from "), text.split()[1].lower())):
         sections[text_module(line) not in STANDARD].append(line)
@@ -457,7 +435,7 @@ def text_module(line: str) -> str:
 
 def functions(module, *names: str) -> str:
     """Recipe functions (or constants) copied as the script's own code."""
-    named = recipe_parts(module)[2]
+    named = recipe_parts(module).named
     return "\n\n\n".join(named[name] for name in names)
 
 
@@ -465,7 +443,7 @@ def main_steps(module) -> str:
     """The body of a recipe's ``main()``: what the script does with its settings, at top level."""
     import textwrap
 
-    body = recipe_parts(module)[2]["main"].split("\n", 1)[1]
+    body = recipe_parts(module).named["main"].split("\n", 1)[1]
     return textwrap.dedent(body).strip()
 
 

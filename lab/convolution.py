@@ -15,6 +15,7 @@ from lab.device import keras, tf
 from lab.errors import InputError, describe_value
 from lab.padding import PADDINGS, as_pair, conv_output_size, plan_2d, positive_int
 from lab.planner import LayerSpec, plan_stack
+from recipes import convolution as recipe
 
 PRESETS = (
     "vertical line",
@@ -56,9 +57,12 @@ class ConvConfig(Config):
     dilation: int = 1
     bias: float = 0.0
     relu: bool = False
+    cells: str = ""  # the learner's edited kernel (encode_kernel's text); "" is the preset's kernel
 
     def check(self) -> None:
         choice("kernel preset", self.preset, PRESETS)
+        if self.cells:
+            decode_kernel(self.cells)  # names the first cell that is not a number
         whole("kernel size", self.kernel_size, 1, MAX_KERNEL)
         number("sigma", self.sigma, 0, 100, low_open=True)
         whole("seed", self.seed, 0, 2**31 - 1)
@@ -72,7 +76,11 @@ class ConvConfig(Config):
         return "relu" if self.relu else None
 
     def kernel(self) -> np.ndarray:
-        """The preset's (size, size) kernel for these settings (the page's grid starts from it)."""
+        """The kernel: the learner's edited cells, or the preset's (the page's grid starts from it)."""
+        return decode_kernel(self.cells) if self.cells else self.preset_kernel()
+
+    def preset_kernel(self) -> np.ndarray:
+        """The preset's (size, size) kernel for these settings."""
         return kernel_2d(self.preset, self.kernel_size, self.sigma, self.seed)
 
 
@@ -151,8 +159,9 @@ def parse_kernel_grid(rows) -> np.ndarray:
 
 
 def encode_kernel(kernel: np.ndarray) -> str:
-    """A kernel as URL text: rows split by ``;``, cells by ``,`` (4 significant decimals)."""
-    return ";".join(",".join(f"{float(v):.4g}" for v in row) for row in np.asarray(kernel))
+    """A kernel as URL text: rows split by ``;``, cells by ``,``; each cell the shortest text that reads
+    back as the same float32, so the cells decode to exactly the kernel."""
+    return ";".join(",".join(str(np.float32(v)) for v in row) for row in np.asarray(kernel, dtype=np.float32))
 
 
 def decode_kernel(text: str) -> np.ndarray:
@@ -165,12 +174,7 @@ def expand_kernel(kernel: np.ndarray, channels: int, per_channel: bool = False) 
     kernel = np.asarray(kernel, dtype=np.float32)
     if kernel.ndim != 2:
         raise InputError(f"Expected a 2-D kernel, got shape {kernel.shape}.")
-    if per_channel:
-        filters = np.zeros((*kernel.shape, channels, channels), dtype=np.float32)
-        for channel in range(channels):
-            filters[:, :, channel, channel] = kernel
-        return filters
-    return np.repeat(kernel[:, :, None, None], channels, axis=2)
+    return recipe.filter_bank(kernel, channels, per_channel)
 
 
 def _validate(image, kernels, stride, padding_mode, dilation):
@@ -226,12 +230,9 @@ def _convolve(image, kernels, stride=1, padding="same", dilation=1, bias=None, a
     if activation not in ACTIVATIONS:
         raise InputError(f"Activation must be None or 'relu', got {describe_value(activation)}.")
     image, kernels, strides, dilations = _validate(image, kernels, stride, padding, dilation)
-    output = _conv2d(image[np.newaxis], kernels, strides, padding.upper(), dilations)[0]
-    if bias is not None:
-        output = output + np.asarray(bias, dtype=np.float32)
-    if activation == "relu":
-        output = np.maximum(output, 0)
-    return output
+    return recipe.convolve(
+        image, kernels, strides, padding, dilations, 0.0 if bias is None else bias, activation == "relu"
+    )
 
 
 def _conv2d(images, kernels, strides, mode, dilations) -> np.ndarray:

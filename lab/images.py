@@ -26,8 +26,8 @@ FRIENDLY_FORMATS = "JPEG, PNG, GIF, WebP, BMP or TIFF"
 DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: any phone photo, far below Pillow's 89.5 MP warning
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # matches server.maxUploadSize in .streamlit/config.toml
 HOML_CROP = (150, 220, 130, 250)  # rows 150:220, columns 130:250 (Hands-On ML, chapter 14)
-SAMPLES = {"china": "china.jpg", "flower": "flower.jpg"}
-LUMA = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)  # ITU-R 601, as tf.image.rgb_to_grayscale
+SAMPLES = pictures.SAMPLE_PHOTOS
+LUMA = pictures.LUMA  # ITU-R 601, as tf.image.rgb_to_grayscale
 Image.init()  # register every plugin: WEBP and TIFF are not among Pillow's preloaded ones
 
 # Signatures of common files that are not images we take, so the message can name them.
@@ -161,17 +161,13 @@ def prepare(
     if image.ndim != 3 or image.shape[2] != 3:
         raise InputError(f"Expected an (H, W, 3) image, got shape {image.shape}.")
     if crop is not None:
-        top, bottom, left, right = (int(value) for value in crop)
+        crop = top, bottom, left, right = tuple(int(value) for value in crop)
         height, width = image.shape[:2]
         if not (0 <= top < bottom <= height and 0 <= left < right <= width):
             raise InputError(
                 f"Crop rows {top}:{bottom}, columns {left}:{right} does not fit inside the {height}x{width} image."
             )
-        image = image[top:bottom, left:right]
-    scaled = image.astype(np.float32) / 255.0
-    if grayscale:
-        scaled = (scaled @ LUMA)[..., np.newaxis]
-    return np.ascontiguousarray(scaled)
+    return pictures.prepare(image, crop, grayscale)
 
 
 def homl_crops() -> np.ndarray:

@@ -16,6 +16,7 @@ from lab.config import Config, choice, whole
 from lab.device import tf
 from lab.errors import InputError, describe_value
 from lab.padding import PADDINGS, as_pair, conv_output_size, plan_2d, positive_int
+from recipes import pooling as recipe
 
 KINDS = ("max", "avg")
 
@@ -97,8 +98,7 @@ def pool(image: np.ndarray, kind: str | PoolConfig = "max", pool_size=2, stride=
     output_shape(image.shape, pool_size, stride, padding)
     window = as_pair("pool size", pool_size)
     strides = window if stride is None else as_pair("stride", stride)
-    op = tf.nn.max_pool2d if kind == "max" else tf.nn.avg_pool2d
-    return op(image[np.newaxis], window, strides, padding.upper()).numpy()[0]
+    return recipe.pool(image, kind, window, strides, padding)
 
 
 def depth_pool(image: np.ndarray, pool_size: int, kind: str = "max") -> np.ndarray:
@@ -116,9 +116,7 @@ def depth_pool(image: np.ndarray, pool_size: int, kind: str = "max") -> np.ndarr
         raise InputError(
             f"Depth-wise pooling needs the channel count ({channels}) to be divisible by the pool size ({size})."
         )
-    grouped = tf.reshape(images, (*images.shape[:-1], channels // size, size))
-    reduce = tf.reduce_max if kind == "max" else tf.reduce_mean
-    return reduce(grouped, axis=-1).numpy()
+    return recipe.depth_pool(images, size, kind)
 
 
 def global_average_pool(image: np.ndarray) -> np.ndarray:
@@ -126,7 +124,7 @@ def global_average_pool(image: np.ndarray) -> np.ndarray:
     images = np.asarray(image, dtype=np.float32)
     if images.ndim not in (3, 4):
         raise InputError(f"Expected (H, W, C) or (N, H, W, C), got shape {images.shape}.")
-    return tf.reduce_mean(images, axis=(-3, -2)).numpy()
+    return recipe.global_average(images)
 
 
 def global_max_pool(image: np.ndarray) -> np.ndarray:

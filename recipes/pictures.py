@@ -54,3 +54,28 @@ def load_picture(path):
     """A picture file as (H, W, 3) uint8 RGB, as the lab reads an upload."""
     with Image.open(path) as image:
         return picture_array(image)
+
+
+LUMA = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)  # ITU-R 601, as tf.image.rgb_to_grayscale
+SAMPLE_PHOTOS = {"china": "china.jpg", "flower": "flower.jpg"}  # scikit-learn's, HOML's examples
+
+
+def photo(source):
+    """scikit-learn's sample photo by name (``china``, ``flower``), or your picture file: (H, W, 3) uint8."""
+    if source in SAMPLE_PHOTOS:
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(SAMPLE_PHOTOS[source])
+    return load_picture(source)
+
+
+def prepare(image, crop=None, grayscale=False):
+    """uint8 pixels as float32 in [0, 1], cropped to (rows start, stop, columns start, stop), one luma
+    channel when gray."""
+    if crop is not None:
+        top, bottom, left, right = crop
+        image = image[top:bottom, left:right]
+    scaled = image.astype(np.float32) / 255.0
+    if grayscale:
+        scaled = (scaled @ LUMA)[..., np.newaxis]
+    return np.ascontiguousarray(scaled)

@@ -65,6 +65,11 @@ CONVOLUTIONS = {
         ConvConfig(preset="gaussian blur", kernel_size=5, sigma=1.5, stride=3),
         (10, 20, 0),
     ),
+    "edited cells, 0.1 exactly as float32": (
+        codegen.ImageChoice(),
+        ConvConfig(cells="0.1,-2.5,0;0.125,3,1e-05;0,0,0.3333"),
+        (60, 70, 0),
+    ),
     "an uploaded picture": (
         codegen.ImageChoice("mine.png"),
         ConvConfig(preset="random", kernel_size=3, seed=7),
@@ -81,7 +86,7 @@ def test_convolution_scripts_print_the_page_numbers(name, tmp_path):
     kernel = config.kernel()
     filters = convolution.expand_kernel(kernel, image.shape[2], config.per_channel and image.shape[2] > 1)
     maps = convolution.convolve(image, filters, config)
-    printed = run(codegen.convolution_script(choice, config, kernel, pixel), tmp_path)
+    printed = run(codegen.convolution_script(choice, config, pixel), tmp_path)
     assert ast.literal_eval(printed["output shape"]) == maps.shape
     row, col, which = pixel
     assert abs(float(printed[f"pixel ({row}, {col}) of map {which}"]) - maps[row, col, which]) < 1e-5
@@ -158,7 +163,7 @@ def test_the_notebook_runs_too(tmp_path):
     import nbformat
 
     choice, config, pixel = CONVOLUTIONS["HOML's vertical line"]
-    script = codegen.convolution_script(choice, config, config.kernel(), pixel)
+    script = codegen.convolution_script(choice, config, pixel)
     notebook = nbformat.reads(script.notebook(), as_version=4)
     nbformat.validate(notebook)
     assert [cell.cell_type for cell in notebook.cells][:4] == ["markdown", "code", "markdown", "code"]
@@ -372,7 +377,7 @@ def test_every_script_starts_with_what_to_install():
     from lab import finetune
 
     choice, config, pixel = CONVOLUTIONS["HOML's vertical line"]
-    convolution_line = codegen.convolution_script(choice, config, config.kernel(), pixel).install_line
+    convolution_line = codegen.convolution_script(choice, config, pixel).install_line
     assert convolution_line == "pip install numpy pillow scikit-learn tensorflow"
     planner_script = codegen.planner_script(planner.keras_snippet(*planner.PRESETS["LeNet-5"]))
     assert "tensorflow" in planner_script.requirements
@@ -435,7 +440,7 @@ def test_every_script_reads_an_odd_picture_as_the_lab_does(name, tmp_path):
         assert (lab_pixels[:, :24] == 255).all()  # the transparent half is white, as a browser shows it
     choice = codegen.ImageChoice(name)
     config = ConvConfig(preset="identity", kernel_size=1)
-    printed = run(codegen.convolution_script(choice, config, config.kernel(), (5, 7, 0)), tmp_path)
+    printed = run(codegen.convolution_script(choice, config, (5, 7, 0)), tmp_path)
     assert ast.literal_eval(printed["input shape"]) == lab_pixels.shape
     assert abs(float(printed["pixel (5, 7) of map 0"]) - lab_pixels[5, 7].sum() / 255.0) < 1e-5  # identity, summed
 
@@ -448,9 +453,7 @@ def test_the_scripts_that_load_pictures_copy_the_labs_decoder(tmp_path):
 
     decoder = inspect.getsource(pictures.picture_array)
     scripts = {
-        "convolution": codegen.convolution_script(
-            codegen.ImageChoice("mine.png"), ConvConfig(), ConvConfig().kernel(), (0, 0, 0)
-        ),
+        "convolution": codegen.convolution_script(codegen.ImageChoice("mine.png"), ConvConfig(), (0, 0, 0)),
         "classifier": codegen.classifier_script(classify.ClassifierConfig(("ResNet50",), ("mine.png",))),
         "training": codegen.training_script(training.TrainConfig(dataset="folders", data_dir=str(tmp_path))),
         "fine-tune": codegen.finetune_script(finetune.FinetuneConfig(source="zip", data_dir=str(tmp_path))),

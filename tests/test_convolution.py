@@ -157,3 +157,16 @@ def test_bad_input_is_a_clear_message(call, fragment):
 def test_one_by_one_image_under_same_padding_works():
     out = convolution.convolve(np.ones((1, 1, 1), np.float32), np.ones((7, 7, 1, 1), np.float32))
     assert out.shape == (1, 1, 1) and out[0, 0, 0] == 1.0
+
+
+def test_the_config_holds_the_edited_cells_and_they_decode_to_exactly_the_kernel():
+    """The edited cells travelled beside ConvConfig (parsed twice per rerun); they are its field now, written
+    as the shortest text that reads back as the same float32 (4 significant digits lost 0.12345)."""
+    rng = np.random.default_rng(5)
+    edited = rng.normal(size=(3, 5)).astype(np.float32)
+    config = convolution.ConvConfig(cells=convolution.encode_kernel(edited))
+    np.testing.assert_array_equal(config.kernel(), edited)
+    assert convolution.encode_kernel(np.array([[0.1, 0.12345]])) == "0.1,0.12345"
+    np.testing.assert_array_equal(convolution.ConvConfig().kernel(), convolution.ConvConfig().preset_kernel())
+    with pytest.raises(convolution.InputError, match=r"row 0, column 1"):
+        convolution.ConvConfig(cells="1,x;2,3").check()

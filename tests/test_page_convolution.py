@@ -97,7 +97,8 @@ def test_a_bad_kernel_in_the_url_is_a_message():
 def test_show_the_code_is_a_complete_script_with_downloads():
     app = page(**{"conv.preset": "sobel y", "conv.row": "12"})
     script = next(code.value for code in app.code if "tf.nn.conv2d" in code.value)
-    assert "kernel = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]" in script and "import lab" not in script
-    assert 'load_sample_image("china.jpg")' in script and "pixel (12, " in script
+    assert "kernel = [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]" in script and "import lab" not in script
+    assert 'source = "china"' in script and "load_sample_image(SAMPLE_PHOTOS[source])" in script
+    assert "pixel = (12, " in script
     labels = [button.proto.label for button in app.get("download_button")]
     assert {"Download .py", "Download .ipynb"} <= set(labels)
