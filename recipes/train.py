@@ -21,7 +21,7 @@ optimizer = "adam"  # sgd, momentum, nesterov, adam or nadam (HOML's Fashion-MNI
 learning_rate = 0.001  # Adam's default
 augmentation = False  # the CIFAR-10 tutorial's distortions on every training batch
 seed = 42  # the same seed gives the same split, weights and batches
-data_dir = "my_classes"  # dataset "folders": your pictures, one sub-folder per class
+data_dir = ""  # dataset "folders": the folder of your pictures, one sub-folder per class
 image_size = 32  # dataset "folders": each picture is cropped square and resized to this side
 # -----------------------------------------------------------------------------
 

@@ -163,7 +163,8 @@ def test_a_shared_link_to_a_run_on_uploaded_pictures_shows_numbers_not_pictures(
     assert not [button for button in theirs.get("download_button") if button.label.endswith((".keras", ".tflite"))]
     text = page_text(theirs)
     assert "my pets.zip (3 classes)" in text and "103" in text  # the run's own data and seed
-    assert str(jobs.home()) not in text and "data_dir" not in text
+    assert str(jobs.home()) not in text and '"data_dir":' not in text and "'data_dir'" not in text  # no settings dict
+    assert 'data_dir = "my_classes"' in text  # the script's setting names the folder, not where the server keeps it
     assert any("None yet" in caption.value for caption in theirs.caption)  # their own Runs: none
     theirs.toggle(key="train.others").set_value(True).run()
     runs = next(frame.value for frame in theirs.dataframe if "learner" in frame.value.columns)
