@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages import DESCRIPTIONS, NAVIGATION, START_HERE
 from app_pages._server import memory_housekeeping
-from lab import settings
+from lab import placement, settings
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 
@@ -111,6 +111,7 @@ def home() -> None:
     device_panel()
 
 
+placement.install()  # local worker processes, or Ray actors with CNNLAB_RAY_ADDRESS: chosen here, once
 keep_keras_state()
 memory_housekeeping()
 if settings.get("CNNLAB_SUPERVISOR"):  # the test suite runs its own, per test workspace

@@ -1,8 +1,8 @@
 """Your own class folders, for the Train and Fine-tune pages: a zip upload, or webcam captures.
 
-No math: the zip is checked and extracted once per content by :func:`lab.datasets.stage_zip` (the
+No math: the zip is checked and extracted once per content by :func:`lab.uploads.stage_zip` (the
 same safe reader for both sources), and captures become a zip by
-:func:`lab.datasets.class_folders_zip` first, so they pass the very same checks.
+:func:`lab.uploads.class_folders_zip` first, so they pass the very same checks.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ import hashlib
 import streamlit as st
 
 from app_pages._widgets import bound, friendly_errors, owner
-from lab import datasets, images, jobs
+from lab import images, jobs, uploads
 from lab.errors import InputError
 
 
-def _stage(data: bytes, name: str) -> datasets.StagedZip:
-    return datasets.stage_zip(data, jobs.home() / "uploads", name)
+def _stage(data: bytes, name: str) -> uploads.StagedZip:
+    return uploads.stage_zip(data, jobs.home() / "uploads", name)
 
 
-def _show(staged: datasets.StagedZip) -> None:
+def _show(staged: uploads.StagedZip) -> None:
     st.caption(
         f"{len(staged.classes)} classes, {staged.count} images; skipped {staged.unreadable} unreadable, "
         f"ignored {staged.ignored} other files."
@@ -29,7 +29,7 @@ def _show(staged: datasets.StagedZip) -> None:
         col.image([images.load_image(p) for p in paths[:3]], width=80, caption=[f"{name} ({len(paths)})", "", ""])
 
 
-def capture_ui(prefix: str) -> datasets.StagedZip | None:
+def capture_ui(prefix: str) -> uploads.StagedZip | None:
     """Teachable Machine's flow: name a class, take pictures into it, repeat; then train on them.
 
     The pictures stay in this browser session until staged; "Download" gives them as a zip of
@@ -42,20 +42,20 @@ def capture_ui(prefix: str) -> datasets.StagedZip | None:
     if photo is not None and left.button("Add this picture", icon=":material/add_a_photo:", key=f"{prefix}.add"):
         with friendly_errors():
             images.load_image(photo.getvalue())  # a frame we cannot read is refused now, not at training
-            folder = datasets.class_name(name)
+            folder = uploads.class_name(name)
         digest = hashlib.sha256(photo.getvalue()).hexdigest()
         if digest not in st.session_state.setdefault(f"{prefix}.seen", set()):  # a double click adds it once
             st.session_state[f"{prefix}.seen"].add(digest)
             shots.setdefault(folder, []).append(photo.getvalue())
     if not shots:
         st.info(
-            f"Name a class, take a picture, press Add; at least {datasets.MIN_CLASSES} classes with "
-            f"{datasets.MIN_PER_CLASS} pictures each.",
+            f"Name a class, take a picture, press Add; at least {uploads.MIN_CLASSES} classes with "
+            f"{uploads.MIN_PER_CLASS} pictures each.",
             icon=":material/photo_camera:",
         )
         return None
     left.caption(" · ".join(f"**{folder}**: {len(pictures)}" for folder, pictures in sorted(shots.items())))
-    archive = datasets.class_folders_zip(shots)
+    archive = uploads.class_folders_zip(shots)
     left.download_button(
         "Download as zip", archive, "my_classes.zip", "application/zip", key=f"{prefix}.download", on_click="ignore"
     )
@@ -63,11 +63,11 @@ def capture_ui(prefix: str) -> datasets.StagedZip | None:
         shots.clear()
         st.session_state[f"{prefix}.seen"] = set()
         st.rerun()
-    ready = len(shots) >= datasets.MIN_CLASSES and min(map(len, shots.values())) >= datasets.MIN_PER_CLASS
-    return _stage(archive, datasets.WEBCAM_CAPTURES) if ready else None
+    ready = len(shots) >= uploads.MIN_CLASSES and min(map(len, shots.values())) >= uploads.MIN_PER_CLASS
+    return _stage(archive, uploads.WEBCAM_CAPTURES) if ready else None
 
 
-def class_folders_ui(prefix: str) -> datasets.StagedZip | None:
+def class_folders_ui(prefix: str) -> uploads.StagedZip | None:
     """A zip of class folders or webcam captures, checked and extracted: the staged folders, or None."""
     source = bound(
         st.segmented_control,
@@ -86,26 +86,26 @@ def class_folders_ui(prefix: str) -> datasets.StagedZip | None:
         upload = st.file_uploader(label, type=["zip"], key=f"{prefix}.zip")
         learners = jobs.home() / "learners"
         if upload is None:
-            staged = datasets.recall_upload(learners, owner(), prefix)
+            staged = uploads.recall_upload(learners, owner(), prefix)
             if staged is None:
                 st.info(
-                    f"Upload a zip with one folder per class (at least {datasets.MIN_CLASSES} classes, "
-                    f"{datasets.MIN_PER_CLASS} images each).",
+                    f"Upload a zip with one folder per class (at least {uploads.MIN_CLASSES} classes, "
+                    f"{uploads.MIN_PER_CLASS} images each).",
                     icon=":material/folder_zip:",
                 )
                 return None
             st.info(  # a server process that died took the browser's upload, not the staged folders
-                f"Using **{datasets.folder_label(staged.path)}**, which you uploaded before: it is kept on the "
+                f"Using **{uploads.folder_label(staged.path)}**, which you uploaded before: it is kept on the "
                 "server, so a reload or a restarted server loses nothing. Upload another zip to replace it.",
                 icon=":material/inventory_2:",
             )
             if st.button("Forget it", key=f"{prefix}.forget"):
-                datasets.forget_upload(learners, owner(), prefix)
+                uploads.forget_upload(learners, owner(), prefix)
                 st.rerun()
         else:
             with friendly_errors():
                 staged = _stage(upload.getvalue(), upload.name)
-                datasets.remember_upload(learners, owner(), prefix, staged)
+                uploads.remember_upload(learners, owner(), prefix, staged)
     if staged is not None:
         _show(staged)
     return staged
@@ -116,7 +116,7 @@ def crop_preview(config) -> None:
     settings after a refresh, when the upload is gone from the browser but its folders are staged)."""
     from lab import finetune
 
-    first = datasets.first_picture(config.data_dir) if config.data_dir else None
+    first = uploads.first_picture(config.data_dir) if config.data_dir else None
     try:
         picture = images.load_image(first) if first is not None else None
     except InputError:  # staging checked every picture; a folder changed since shows no preview

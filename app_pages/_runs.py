@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages._widgets import decode_upload, friendly_errors, instructor, owner, pictures_uploader
-from lab import classify, classroom, database, datasets, figures, jobs, runlog, training, worker
+from lab import classify, classroom, database, figures, jobs, ownership, runlog, training, uploads, worker
 from lab.config import Config
 from lab.errors import InputError
 
@@ -161,7 +161,7 @@ def run_panel(run_id: str) -> jobs.Run | None:
         position = jobs.queue_position(run_id) if current.status == "queued" else None  # one query a poll
         cols = st.columns([3, 1])
         cols[0].markdown(_status_line(current, state, position))
-        if not jobs.may_control(current, owner(), instructor()):
+        if not ownership.may_control(current, owner(), instructor()):
             cols[1].caption("View only: another learner's run.")
         elif current.active and cols[1].button("Cancel", key=f"cancel.{run_id}", icon=":material/stop:"):
             with friendly_errors():
@@ -170,7 +170,7 @@ def run_panel(run_id: str) -> jobs.Run | None:
             "Resume", key=f"resume.{run_id}"
         ):
             with friendly_errors():
-                jobs.resume(run_id, owner(), instructor())
+                worker.resume(run_id, owner(), instructor())
             st.rerun()
         if current.active:
             st.progress(state.fraction)
@@ -206,7 +206,7 @@ def run_settings(run: jobs.Run) -> None:
         )
         if kept != jobs.is_kept(run.id):
             jobs.keep(run.id, kept)
-    settings = datasets.shareable_settings(run.config)
+    settings = uploads.shareable_settings(run.config)
     label = "This run's settings" + ("" if owns(run) else " (the form above shows yours)")
     with st.expander(label, icon=":material/tune:", expanded=not owns(run)):
         table = pd.DataFrame({"setting": list(settings), "value": [str(value) for value in settings.values()]})
@@ -215,7 +215,7 @@ def run_settings(run: jobs.Run) -> None:
 
 def owns(run: jobs.Run) -> bool:
     """Whether this browser started ``run`` (or is the instructor): only they see its pictures and files."""
-    return jobs.may_control(run, owner(), instructor())
+    return ownership.may_control(run, owner(), instructor())
 
 
 def shows_pictures(run: jobs.Run) -> bool:
@@ -355,7 +355,7 @@ def runs_table(kind: str, shown: tuple[str, ...]) -> None:
         return
     rows = []
     for run in runs:
-        settings = datasets.shareable_settings(run.config)
+        settings = uploads.shareable_settings(run.config)
         data = {"dataset": settings.get("data", settings.get("dataset"))} if "dataset" in shown else {}
         rows.append(
             {
@@ -374,7 +374,7 @@ def runs_table(kind: str, shown: tuple[str, ...]) -> None:
     curves = {rid: runlog.progress(jobs.metrics(rid)).curves for rid in chosen}
     overlay = {f"val_accuracy {rid[-6:]}": curves[rid].get("val_accuracy", ([], [])) for rid in chosen}
     st.plotly_chart(figures.overlay_figure(overlay, "validation accuracy"), key=f"{kind}.overlay")
-    settings = pd.DataFrame({rid: datasets.shareable_settings(jobs.get(rid).config) for rid in chosen}).astype(str)
+    settings = pd.DataFrame({rid: uploads.shareable_settings(jobs.get(rid).config) for rid in chosen}).astype(str)
     st.dataframe(settings[settings.nunique(axis=1) > 1] if len(chosen) > 1 else settings, width="stretch")
     if st.button("Open the first one"):
         st.query_params["run"] = chosen[0]

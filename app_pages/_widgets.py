@@ -300,24 +300,24 @@ def client_address() -> str | None:
 
 
 def owner() -> str:
-    """This browser's owner token for runs (:func:`lab.jobs.owner_token`): from its XSRF cookie, so a
+    """This browser's owner token for runs (:func:`lab.ownership.owner_token`): from its XSRF cookie, so a
     refresh keeps it. A client without the cookie (a script, a fresh cookie-less session) is its
     address: a new session each time no longer makes a new learner with a new run allowance. Only
     where neither is known (tests, XSRF off) is it this session."""
     if "owner" not in st.session_state:
-        from lab import jobs
+        from lab import ownership
 
         address = client_address()
         key = _cookie_secret() or (f"address:{address}" if address else None) or session_key()
-        st.session_state["owner"] = jobs.owner_token(key)
+        st.session_state["owner"] = ownership.owner_token(key)
     return st.session_state["owner"]
 
 
 def instructor() -> bool:
     """An instructor (``?instructor=<CNNLAB_INSTRUCTOR_TOKEN>``) may cancel or resume any run."""
-    from lab import jobs
+    from lab import ownership
 
-    return jobs.instructor(st.query_params.get("instructor"))
+    return ownership.instructor(st.query_params.get("instructor"))
 
 
 def stack_editor(key: str, specs) -> list[dict]:

@@ -6,7 +6,7 @@ import streamlit as st
 from app_pages._data import class_folders_ui, crop_preview
 from app_pages._runs import classify_photos, export_panel, launch_and_watch, owns, results_panel, shows_pictures
 from app_pages._widgets import bound, friendly_errors, show_code
-from lab import codegen, datasets, finetune, jobs, network, runlog
+from lab import codegen, finetune, jobs, network, runlog, uploads
 from lab.errors import InputError
 
 st.title("Fine-tune flowers")
@@ -28,7 +28,7 @@ def forget_the_run() -> None:
     st.query_params.pop("run", None)
 
 
-def data_ui() -> tuple[str, datasets.StagedZip | None]:
+def data_ui() -> tuple[str, uploads.StagedZip | None]:
     """The data source, and the staged class folders when it is a zip (None: nothing uploaded yet)."""
     labels = {"tf_flowers": "tf_flowers", "zip": "My class folders (zip or webcam)"}
     source = bound(

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._widgets import bound, friendly_errors, instructor
-from lab import classroom, datasets, jobs
+from lab import capacity, classroom, datasets, jobs, supervision
 
 st.title("Instructor")
 st.markdown(
@@ -30,7 +30,7 @@ def room() -> None:
     cols[0].metric("Runs", len(runs))
     cols[1].metric("Training", sum(run.status in ("starting", "running") for run in runs))
     cols[2].metric("Queued", sum(run.status == "queued" for run in runs))
-    cols[3].metric("Workers", len(jobs.workers()), help=f"{jobs.max_runs()} slot(s)")
+    cols[3].metric("Workers", len(supervision.workers()), help=f"{capacity.max_runs()} slot(s)")
     table = pd.DataFrame(classroom.room_rows(runs, best, jobs.epochs_done([run.id for run in runs])))
     if table.empty:
         st.caption("No runs yet.")

@@ -14,7 +14,7 @@ from app_pages._runs import (
     trained_model,
 )
 from app_pages._widgets import bound, custom_stack_ui, friendly_errors, show_code
-from lab import classify, codegen, datasets, figures, jobs, runlog, training
+from lab import classify, codegen, datasets, figures, jobs, runlog, training, uploads
 
 st.title("Train a CNN")
 st.markdown(
@@ -64,7 +64,7 @@ def settings_ui() -> training.TrainConfig | None:
     }
     staged = None
     if dataset == training.FOLDERS:
-        sizes = list(datasets.FOLDER_IMAGE_SIZES)
+        sizes = list(uploads.FOLDER_IMAGE_SIZES)
         values["image_size"] = bound(st.segmented_control, "Resize to", "train.size", default.image_size, sizes)
         staged = class_folders_ui("train")
     else:

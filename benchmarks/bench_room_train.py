@@ -56,13 +56,13 @@ def main() -> None:
     os.environ["CNNLAB_HOME"] = workspace
     if args.slots:
         os.environ["CNNLAB_MAX_RUNS"] = str(args.slots)
-    from lab import jobs, training, worker
+    from lab import capacity, jobs, supervision, training, worker
 
-    os.environ["CNNLAB_WARM_WORKERS"] = str(args.warm if args.warm is not None else jobs.max_runs())
+    os.environ["CNNLAB_WARM_WORKERS"] = str(args.warm if args.warm is not None else capacity.max_runs())
     with server(workspace) as (port, process):
-        jobs.schedule()  # as the supervisor does at start: the warm workers import TensorFlow now
+        supervision.schedule()  # as the supervisor does at start: the warm workers import TensorFlow now
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(jobs.workers()) < jobs.warm_workers():
+        while time.monotonic() < deadline and len(supervision.workers()) < supervision.warm_workers():
             time.sleep(0.2)
         time.sleep(10)  # let them finish warming up: a workshop server is started before the room arrives
         cpu_before, _ = process_stats(process.pid)
@@ -93,7 +93,7 @@ def main() -> None:
         runs = [jobs.get(run_id) for run_id in run_ids]
         firsts = first_batches(os.path.join(workspace, "lab.db"))
         failed = [run for run in runs if run.status != "succeeded"]
-        print(f"{args.learners} learners, {jobs.max_runs()} slot(s), watching: {not args.no_watch}")
+        print(f"{args.learners} learners, {capacity.max_runs()} slot(s), watching: {not args.no_watch}")
         print(f"all finished after {finished - start:.1f} s   ({len(failed)} not succeeded)")
         started = [run for run in runs if run.started and run.id in firsts]
         print(summary("queue wait (submit -> start)", [run.started - start for run in started]))
@@ -106,7 +106,7 @@ def main() -> None:
             print(f"test accuracy: min {min(accuracy):.3f}  max {max(accuracy):.3f}")
         for run in failed[:3]:
             print("  not succeeded:", run.id, run.status, (run.error or "")[:200])
-        jobs.stop_workers()
+        supervision.stop_workers()
 
 
 if __name__ == "__main__":

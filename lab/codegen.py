@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lab import images
+from lab import images, uploads
 from lab.handout import (  # noqa: F401  Script, requirements and KERAS_FAMILY are the pages' and tests' too
     KERAS_FAMILY,
     Script,
@@ -212,9 +212,8 @@ def script_folder(config) -> str:
     ``pets``), or :data:`FOLDERS_NOTE` (webcam captures download as ``my_classes.zip``)."""
     if not getattr(config, "data_dir", None):
         return FOLDERS_NOTE
-    from lab import datasets
 
-    return datasets.script_folder(config.data_dir) or FOLDERS_NOTE
+    return uploads.script_folder(config.data_dir) or FOLDERS_NOTE
 
 
 def _train_settings(config, folder: str | None) -> str:

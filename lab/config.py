@@ -45,7 +45,7 @@ class Config:
 
     def memory_bytes(self) -> int | None:
         """Accelerator memory a run of these settings needs (a run kind's figure, which GPUs are
-        packed by: :func:`lab.jobs.claim`); None: the kind cannot tell, and a run takes one slot's share."""
+        packed by: :func:`lab.supervision.claim`); None: the kind cannot tell, and a run takes one slot's share."""
         return None
 
 

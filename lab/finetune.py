@@ -2,7 +2,7 @@
 
 Data: ``tf_flowers`` through tensorflow-datasets with HOML's split (test ``train[:10%]``,
 validation ``train[10%:25%]``, train ``train[25%:]``), or a user's zip of class folders
-(:func:`lab.datasets.extract_image_zip`, split in the same proportions). Evaluation images are
+(:func:`lab.uploads.extract_image_zip`, split in the same proportions). Evaluation images are
 centre-cropped to a square and resized; training images are randomly cropped and flipped; then the
 base model's own ``preprocess_input``. BatchNormalization stays in inference mode throughout (the
 base is called with ``training=False``), as HOML recommends when fine-tuning.

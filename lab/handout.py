@@ -47,7 +47,7 @@ def requirements(code: str) -> tuple[str, ...]:
         if module in STANDARD:
             continue
         if module not in DISTRIBUTIONS:
-            raise KeyError(f"no distribution known for import {module!r}: add it to codegen.DISTRIBUTIONS")
+            raise KeyError(f"no distribution known for import {module!r}: add it to handout.DISTRIBUTIONS")
         needed.update(DISTRIBUTIONS[module] or ())
     if "load_sample_image" in code:  # scikit-learn reads its sample photos with Pillow
         needed.add("pillow")

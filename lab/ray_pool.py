@@ -19,7 +19,7 @@ import os
 import threading
 import time
 
-from lab import database, jobs, settings
+from lab import capacity, database, jobs, settings, supervision
 
 ENSURE_EVERY_SECONDS = 5.0  # how often one process asks Ray whether every worker actor exists
 _STATE = {"ensured": 0.0, "slots": None, "slots_at": 0.0, "actor": None}
@@ -75,10 +75,11 @@ class Worker:
     def _loop(self) -> None:
         from lab import worker
 
+        capacity.use(RayPlacement())  # this worker counts the cluster's slots, as the web process does
         with contextlib.suppress(Exception):
             worker.serve()
         with contextlib.suppress(Exception):
-            jobs.worker_left(os.getpid())
+            supervision.worker_left(os.getpid())
         import ray
 
         # It left on purpose (its workspace is gone, or it ran its share of runs): not a crash to restart.
@@ -96,7 +97,7 @@ def _actor_class():
 
 def _gpu_share() -> float:
     gpus = _ray().cluster_resources().get("GPU", 0)
-    return 1.0 / jobs.runs_per_gpu() if gpus else 0.0
+    return 1.0 / capacity.runs_per_gpu() if gpus else 0.0
 
 
 def ensure_workers(force: bool = False) -> list[str]:
@@ -128,3 +129,16 @@ def stop_workers() -> None:
         with contextlib.suppress(ValueError):
             ray.kill(ray.get_actor(name), no_restart=True)
     _STATE["ensured"] = 0.0
+
+
+class RayPlacement:
+    """The workers' placement on a Ray cluster, handed to :mod:`lab.capacity` by :func:`lab.placement.install`."""
+
+    def slots(self) -> int:
+        return slots()
+
+    def start_workers(self) -> list[str]:
+        return ensure_workers()
+
+    def stop_workers(self) -> None:
+        stop_workers()

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from lab import database, datasets, jobs, scratch, settings
+from lab import database, jobs, scratch, settings, supervision, uploads
 
 CLEAN_EVERY_SECONDS = settings.get("CNNLAB_HOUSEKEEPING_SECONDS")
 
@@ -28,13 +28,13 @@ def uploads_in_use() -> set:
 def step() -> None:
     """One round: reap and schedule."""
     with contextlib.suppress(*database.errors(), OSError):
-        jobs.schedule()
+        supervision.schedule()
 
 
 def clean() -> list:
     """Stale uploads, then the oldest finished runs past the disk budget (pinned ones stay)."""
     with contextlib.suppress(*database.errors(), OSError):
-        removed = datasets.clean_uploads(jobs.home() / "uploads", uploads_in_use())
+        removed = uploads.clean_uploads(jobs.home() / "uploads", uploads_in_use())
         return [*removed, *jobs.expire_runs(), *scratch.clean_ended()]
     return []
 
@@ -96,6 +96,9 @@ def memory_loop(expire: Callable[[], int], interval: float = 30.0, rounds: int |
 def run(interval: float = 5.0, rounds: int | None = None, trim: bool = False) -> None:
     """Every ``interval`` seconds a :func:`step`; every 10 minutes a :func:`clean` (first at once) and,
     with ``trim`` (in the server process), :func:`release_memory`."""
+    from lab import placement
+
+    placement.install()
     done, last_clean = 0, float("-inf")
     while rounds is None or done < rounds:
         step()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import models
-from lab import datasets, export, planner, runlog, settings
+from lab import datasets, export, planner, runlog, settings, uploads
 from lab.config import Config, choice, number, whole
 from lab.errors import InputError
 from models import DESCRIPTIONS as MODEL_DESCRIPTIONS
@@ -74,7 +74,7 @@ class TrainConfig(Config):
 
     @property
     def num_classes(self) -> int:
-        return len(datasets.folder_class_names(self.data_dir)) if self.dataset == FOLDERS else 10
+        return len(uploads.folder_class_names(self.data_dir)) if self.dataset == FOLDERS else 10
 
     def memory_bytes(self) -> int:
         """The run's accelerator memory figure (:func:`lab.planner.run_memory_bytes`): the custom
@@ -235,7 +235,7 @@ def model_summary(config: TrainConfig, input_shape, num_classes: int) -> list[di
 def load_data(config: TrainConfig) -> datasets.Dataset:
     """The run's dataset: a built-in one, or the uploaded class folders at the chosen size."""
     if config.dataset == FOLDERS:
-        return datasets.load_folders(config.data_dir, config.image_size, config.seed)
+        return uploads.load_folders(config.data_dir, config.image_size, config.seed)
     return datasets.load(config.dataset, config.seed)
 
 

@@ -25,7 +25,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from lab import database, jobs, runlog, settings
+from lab import database, jobs, runlog, settings, supervision
 from lab.config import Config
 from lab.errors import InputError, describe_value
 
@@ -78,12 +78,18 @@ def submit(name: str, config: Config | dict, dedupe: str | None = None, owner: s
         name: A kind from :func:`kinds`.
         config: Its settings, or their dict form (checked before any run exists).
         dedupe: An active run with the same key is returned instead of a new one.
-        owner: Who may cancel and resume it (:func:`lab.jobs.owner_token`); None: anyone.
+        owner: Who may cancel and resume it (:func:`lab.ownership.owner_token`); None: anyone.
     """
     settings = _settings(name, config)
     run_id = jobs.create(name, settings.to_dict(), dedupe, owner=owner, memory=settings.memory_bytes())
-    jobs.schedule()
+    supervision.schedule()
     return run_id
+
+
+def resume(run_id: str, owner: str | None = None, instructor: bool = False) -> None:
+    """Queue an interrupted, cancelled or failed run again (:func:`lab.jobs.resume`) and start a worker for it."""
+    jobs.resume(run_id, owner, instructor)
+    supervision.schedule()
 
 
 def create(name: str, config: Config | dict, status: str = "queued") -> str:
@@ -124,7 +130,7 @@ def execute(run_id: str, stop: threading.Event | None = None) -> dict | None:
         run_id,
         status="running",
         pid=os.getpid(),
-        host=jobs.HOST,
+        host=supervision.HOST,
         heartbeat=time.time(),
         started=run.started or time.time(),
     )
@@ -237,15 +243,15 @@ def _heartbeat(pid: int, run_id: str, finished: threading.Event) -> None:
     however long a phase without batches takes)."""
     while not finished.wait(HEARTBEAT_SECONDS):
         with contextlib.suppress(Exception):
-            jobs.worker_seen(pid, run_id)
+            supervision.worker_seen(pid, run_id)
 
 
 def serve() -> bool:
     """A warm worker: claim queued runs and run them, one at a time, until told to leave.
 
     Leaves after ``CNNLAB_WORKER_IDLE_SECONDS`` idle (unless it is one of the warm ones and a
-    supervisor still schedules in its workspace: :func:`lab.jobs.attended`), after
-    :data:`MAX_RUNS_PER_WORKER` runs or one large run on a GPU (:func:`lab.jobs.keeps_gpu_memory`),
+    supervisor still schedules in its workspace: :func:`lab.supervision.attended`), after
+    :data:`MAX_RUNS_PER_WORKER` runs or one large run on a GPU (:func:`lab.supervision.keeps_gpu_memory`),
     when its workspace is gone, or on SIGTERM (a run in progress is then interrupted, and
     resumable). Returns True when a fresh worker should replace it.
     """
@@ -259,10 +265,10 @@ def serve() -> bool:
 
     with contextlib.suppress(ValueError):  # not the main thread (a Ray actor's): Ray stops it instead
         signal.signal(signal.SIGTERM, on_term)
-    patient(jobs.worker_seen)(pid)
+    patient(supervision.worker_seen)(pid)
     warmed, runs_done, idle_since = False, 0, time.monotonic()
     while not leave.is_set() and jobs.home().exists():
-        run_id = patient(jobs.claim)(pid)
+        run_id = patient(supervision.claim)(pid)
         if run_id:
             busy.append(run_id)
             finished = threading.Event()
@@ -275,10 +281,10 @@ def serve() -> bool:
                 busy.clear()
                 finished.set()
                 beating.join()
-                patient(jobs.worker_seen)(pid, None)
+                patient(supervision.worker_seen)(pid, None)
                 after_run()
             runs_done, idle_since, warmed = runs_done + 1, time.monotonic(), True
-            if runs_done >= MAX_RUNS_PER_WORKER or patient(jobs.keeps_gpu_memory)(run_id):
+            if runs_done >= MAX_RUNS_PER_WORKER or patient(supervision.keeps_gpu_memory)(run_id):
                 return True
             continue
         if not warmed:  # started ahead of demand: get ready for the first run
@@ -286,11 +292,11 @@ def serve() -> bool:
             warmed = True
             continue
         idle = time.monotonic() - idle_since
-        if idle > jobs.worker_idle_seconds() and (
-            len(patient(jobs.workers)()) > jobs.warm_workers() or not patient(jobs.attended)()
+        if idle > supervision.worker_idle_seconds() and (
+            len(patient(supervision.workers)()) > supervision.warm_workers() or not patient(supervision.attended)()
         ):
             break  # not needed: beyond the warm ones, or nobody looks after this workspace any more
-        patient(jobs.worker_seen)(pid)
+        patient(supervision.worker_seen)(pid)
         leave.wait(POLL_SECONDS)
     return False
 
@@ -301,9 +307,9 @@ def main() -> None:
         replace = serve()
     finally:
         with contextlib.suppress(Exception):
-            jobs.worker_left(os.getpid())
+            supervision.worker_left(os.getpid())
             if replace:  # not after SIGTERM (stop_workers, a shutdown): that would start another
-                jobs.schedule()
+                supervision.schedule()
         sys.stdout.flush()
         sys.stderr.flush()
         # Skip interpreter teardown (TensorFlow's takes about a second): the state is in SQLite

@@ -17,6 +17,16 @@ os.environ["CNNLAB_SUPERVISOR"] = "0"
 os.environ.setdefault("CNNLAB_WORKER_IDLE_SECONDS", "3")
 
 
+@pytest.fixture(autouse=True)
+def no_handed_placement():
+    """Each test starts with no workers' placement handed (local processes), and leaves none behind."""
+    from lab import capacity
+
+    capacity._PLACEMENT.clear()
+    yield
+    capacity._PLACEMENT.clear()
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
@@ -32,14 +42,14 @@ def toy_workspace(tmp_path, monkeypatch) -> Path:
     """A fresh workspace, one run at a time, and the toy run kind of tests/toykind.py registered."""
     import json
 
-    from lab import jobs
+    from lab import supervision
     from tests import toykind
 
     monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
     monkeypatch.setenv("CNNLAB_MAX_RUNS", "1")
     monkeypatch.setenv("CNNLAB_RUN_KINDS", json.dumps(toykind.KIND))
     yield tmp_path / "workspace"
-    jobs.stop_workers()
+    supervision.stop_workers()
 
 
 from tests.backends import postgres_server, ray_cluster  # noqa: E402, F401  (session fixtures: real servers)
@@ -55,4 +65,7 @@ def backend(request, monkeypatch) -> str:
 
         monkeypatch.setenv("CNNLAB_DATABASE_URL", fresh_database(request.getfixturevalue("postgres_server")))
         monkeypatch.setenv("CNNLAB_RAY_ADDRESS", request.getfixturevalue("ray_cluster"))
+    from lab import placement
+
+    placement.install()  # as the app's entry does: the workers go to Ray
     return request.param

@@ -11,14 +11,22 @@ import pytest
 
 from tests.conftest import ROOT
 
-BACKEND_FILES = sorted([*ROOT.glob("lab/**/*.py"), *ROOT.glob("models/**/*.py")])
+BACKEND_FILES = sorted([*ROOT.glob("lab/**/*.py"), *ROOT.glob("models/**/*.py"), *ROOT.glob("recipes/**/*.py")])
+ENTRY_POINT = re.compile(r"^((?:lab|models|recipes)(?:\.\w+)+):\w+$")  # "lab.training:run", imported by name
 PAGE_FILES = sorted(path for path in ROOT.glob("app_pages/*.py") if not path.name.startswith("_"))
 
 
 def imported_names(path) -> set[str]:
     """Every module ``path`` imports, at any depth of the file (lazy imports count), fully named;
-    ``from lab import jobs`` counts as ``lab.jobs``."""
+    ``from lab import jobs`` counts as ``lab.jobs``. Imports by name count too: ``import_module`` of a
+    literal or of a module constant, and ``"module:attribute"`` entry points (a run kind's runner)."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    constants = {
+        node.targets[0].id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+    }  # fmt: skip
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -26,6 +34,16 @@ def imported_names(path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module":
+            argument = node.args[0] if node.args else None
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                names.add(argument.value)
+            elif isinstance(argument, ast.Name) and argument.id in constants:
+                names.add(constants[argument.id])
+        elif (
+            isinstance(node, ast.Constant) and isinstance(node.value, str) and (match := ENTRY_POINT.match(node.value))
+        ):
+            names.add(match[1])
     return names
 
 
@@ -74,6 +92,16 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_backend_import_graph_has_no_cycle():
     cycle = find_cycle(backend_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_imports_by_name_are_edges_too(tmp_path):
+    """lab.jobs loaded lab.ray_pool with importlib, hiding jobs -> ray_pool -> worker -> jobs from this test."""
+    source = tmp_path / "by_name.py"
+    source.write_text(
+        'import importlib\nPOOL = "lab.ray_pool"\nKINDS = {"train": ("lab.training:TrainConfig", "lab.training:run")}\n'
+        "def f():\n    return importlib.import_module(POOL), importlib.import_module('lab.worker')\n"
+    )
+    assert {"lab.ray_pool", "lab.worker", "lab.training"} <= imported_names(source)
 
 
 def test_the_cycle_finder_finds_a_cycle():

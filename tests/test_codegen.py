@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lab import classify, codegen, convolution, images, padding, planner, pooling, pr
+from lab import classify, codegen, convolution, images, padding, planner, pooling, pr, uploads
 from lab.convolution import ConvConfig
 from lab.pooling import PoolConfig
 from tests.imagegen import encode, gradient
@@ -323,10 +323,10 @@ def test_other_formats_hand_the_script_the_coco_json_the_page_scored(format_name
 
 
 def test_the_finetune_script_runs_both_phases_like_the_page(tmp_path):
-    from lab import datasets, finetune, runlog
+    from lab import finetune, runlog
     from tests.zipgen import make_zip, shapes_members
 
-    staged = datasets.stage_zip(make_zip(shapes_members(20)), tmp_path / "uploads")
+    staged = uploads.stage_zip(make_zip(shapes_members(20)), tmp_path / "uploads")
     settings = {"source": "zip", "data_dir": str(staged.path), "base_model": "MobileNetV2", "weights": None}
     config = finetune.FinetuneConfig(**settings, image_size=64, batch_size=8, head_epochs=1, finetune_epochs=1)
     result = finetune.run(config, tmp_path / "run", runlog.RunLog(lambda rows: None))
@@ -353,10 +353,10 @@ def test_a_custom_planner_stack_builds_the_planned_parameters(tmp_path):
 
 
 def test_a_custom_stack_on_your_own_pictures_trains_like_the_page_and_its_tflite_file_agrees(tmp_path):
-    from lab import datasets, export, runlog, training
+    from lab import export, runlog, training
     from tests.zipgen import make_zip, shapes_members
 
-    staged = datasets.stage_zip(make_zip(shapes_members(20)), tmp_path / "uploads")
+    staged = uploads.stage_zip(make_zip(shapes_members(20)), tmp_path / "uploads")
     stack = "conv-8-k3-same-relu,max-k2,conv-16-k3-same-relu,gap"
     settings = {"dataset": "folders", "data_dir": str(staged.path), "image_size": 32, "model": "custom"}
     config = training.TrainConfig(**settings, stack=stack, epochs=3, batch_size=8)
@@ -409,10 +409,10 @@ def test_scripts_render_from_many_sessions_at_once():
 def test_scripts_name_the_learners_own_folder_and_render_only_the_branch_that_applies(tmp_path):
     """The fine-tune script expected my_classes/ whatever the zip held; the padding and classifier
     scripts compared literals ("valid" == "same")."""
-    from lab import datasets, finetune, training
+    from lab import finetune, training
     from tests.zipgen import make_zip, shapes_members
 
-    staged = datasets.stage_zip(make_zip(shapes_members(6)), tmp_path / "uploads", "pets.zip")
+    staged = uploads.stage_zip(make_zip(shapes_members(6)), tmp_path / "uploads", "pets.zip")
     tune = codegen.finetune_script(finetune.FinetuneConfig(source="zip", data_dir=str(staged.path)))
     train = codegen.training_script(training.TrainConfig(dataset="folders", data_dir=str(staged.path)))
     for script in (tune, train):

@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from lab import datasets
+from lab import uploads
 from lab.errors import InputError
 from tests.zipgen import make_zip, shape_image, shapes_members
 
@@ -17,7 +17,7 @@ def extract(tmp_path, data: bytes):
     archive.write_bytes(data)
     dest = tmp_path / "dest"
     dest.mkdir(exist_ok=True)
-    return datasets.extract_image_zip(archive, dest), dest
+    return uploads.extract_image_zip(archive, dest), dest
 
 
 def nothing_outside(tmp_path):
@@ -76,7 +76,7 @@ def test_ratio_bomb_is_refused_before_writing(tmp_path):
                 member.write(chunk)
     (tmp_path / "dest").mkdir()
     with pytest.raises(InputError, match=r"MB|expands"):
-        datasets.extract_image_zip(archive, tmp_path / "dest")
+        uploads.extract_image_zip(archive, tmp_path / "dest")
     assert list((tmp_path / "dest").iterdir()) == []
 
 
@@ -94,7 +94,7 @@ def test_too_many_members_is_refused(tmp_path):
             handle.writestr(f"c{i % 2}/{i}.txt", b"")
     (tmp_path / "dest").mkdir()
     with pytest.raises(InputError, match="200,000 entries"):
-        datasets.extract_image_zip(archive, tmp_path / "dest")
+        uploads.extract_image_zip(archive, tmp_path / "dest")
 
 
 def test_encrypted_truncated_one_class_and_empty_class(tmp_path):
@@ -113,7 +113,7 @@ def test_encrypted_truncated_one_class_and_empty_class(tmp_path):
 
 def test_split_files_follows_homl_proportions(tmp_path):
     classes, _ = extract(tmp_path, make_zip(shapes_members(20)))
-    train, valid, test, names = datasets.split_files(classes, seed=1)
+    train, valid, test, names = uploads.split_files(classes, seed=1)
     assert names == ["blue", "green", "red"]
     assert (len(train), len(valid), len(test)) == (45, 9, 6)
     assert not {p for p, _ in train} & {p for p, _ in test}
@@ -124,7 +124,7 @@ def test_a_damaged_member_is_a_message_not_a_crash(tmp_path):
     start = data.find(b"IDAT")  # inside the first PNG's compressed bytes: the CRC no longer matches
     data[start + 8] ^= 0xFF
     with pytest.raises(InputError, match=r"damaged|not a readable zip"):
-        datasets.extract_image_zip(bytes(data), tmp_path / "dest")
+        uploads.extract_image_zip(bytes(data), tmp_path / "dest")
 
 
 def staged_listing(uploads) -> list[str]:
@@ -145,7 +145,7 @@ def test_concurrent_uploads_each_get_their_own_complete_staging(tmp_path):
     def upload(index: int) -> None:
         barrier.wait()
         try:
-            results[index] = datasets.stage_zip(jobs[index], uploads)
+            results[index] = uploads.stage_zip(jobs[index], uploads)
         except Exception as error:  # recorded, so the assertion shows it
             results[index] = error
 
@@ -155,7 +155,7 @@ def test_concurrent_uploads_each_get_their_own_complete_staging(tmp_path):
     for thread in threads:
         thread.join(timeout=120)
     for index, staged in enumerate(results):
-        assert isinstance(staged, datasets.StagedZip), staged
+        assert isinstance(staged, uploads.StagedZip), staged
         expected = 3 * 8 if index < 8 else 2 * (5 + index - 8)
         assert staged.count == expected and all(path.exists() for paths in staged.classes.values() for path in paths)
     assert len({staged.path for staged in results[:8]}) == 1  # one staging for the same bytes
@@ -166,48 +166,48 @@ def test_concurrent_uploads_each_get_their_own_complete_staging(tmp_path):
 def test_a_refused_upload_leaves_nothing_behind(tmp_path):
     uploads = tmp_path / "uploads"
     with pytest.raises(InputError):
-        datasets.stage_zip(make_zip({**shapes_members(6), "../evil.png": b"x"}), uploads)
+        uploads.stage_zip(make_zip({**shapes_members(6), "../evil.png": b"x"}), uploads)
     with pytest.raises(InputError):
-        datasets.stage_zip(b"not a zip at all", uploads)
+        uploads.stage_zip(b"not a zip at all", uploads)
     assert staged_listing(uploads) == []
-    staged = datasets.stage_zip(make_zip(shapes_members(6)), uploads)
-    again = datasets.stage_zip(make_zip(shapes_members(6)), uploads)  # the same bytes: reused, not rechecked
+    staged = uploads.stage_zip(make_zip(shapes_members(6)), uploads)
+    again = uploads.stage_zip(make_zip(shapes_members(6)), uploads)  # the same bytes: reused, not rechecked
     assert again == staged and staged_listing(uploads) == [staged.path.name]
 
 
 def test_your_class_folders_load_square_resized_and_split_per_class(tmp_path):
-    staged = datasets.stage_zip(make_zip(shapes_members(20)), tmp_path / "uploads")
-    data = datasets.load_folders(staged.path, 24, seed=3)
+    staged = uploads.stage_zip(make_zip(shapes_members(20)), tmp_path / "uploads")
+    data = uploads.load_folders(staged.path, 24, seed=3)
     assert data.class_names == ["blue", "green", "red"] and data.input_shape == (24, 24, 3)
     assert (len(data.x_train), len(data.x_valid), len(data.x_test)) == (3 * 15, 3 * 3, 3 * 2)
     assert set(data.y_test) == {0, 1, 2} and data.x_train.min() >= 0.0 and data.x_train.max() <= 1.0
-    again = datasets.load_folders(staged.path, 24, seed=3)
+    again = uploads.load_folders(staged.path, 24, seed=3)
     np.testing.assert_array_equal(data.x_train, again.x_train)  # seeded: the script splits the same way
     with pytest.raises(InputError, match="upload the zip again"):
-        datasets.load_folders(tmp_path / "gone", 24)
+        uploads.load_folders(tmp_path / "gone", 24)
 
 
 def test_captured_pictures_become_a_zip_the_same_reader_accepts(tmp_path):
     pictures = {"thumbs up": [shape_image((200, 40, 40), i) for i in range(5)], "fist": []}
     pictures["fist"] = [shape_image((40, 40, 200), i) for i in range(5)]
-    staged = datasets.stage_zip(datasets.class_folders_zip(pictures), tmp_path / "uploads")
+    staged = uploads.stage_zip(uploads.class_folders_zip(pictures), tmp_path / "uploads")
     assert {name: len(paths) for name, paths in staged.classes.items()} == {"fist": 5, "thumbs up": 5}
     for hostile in ("../up", "a/b", "", " ", "x" * 41, "-rf"):
         with pytest.raises(InputError, match=r"Class names|a name"):
-            datasets.class_folders_zip({hostile: pictures["fist"]})
+            uploads.class_folders_zip({hostile: pictures["fist"]})
 
 
 def test_a_learners_staged_upload_is_found_again_from_another_session(tmp_path):
     """A Streamlit process that died took its learners' uploads: the staged folders stay, and the
     workspace remembers which one each learner used, so the process they reconnect to finds it."""
-    staged = datasets.stage_zip(make_zip(shapes_members(6)), tmp_path / "uploads", "pets.zip")
+    staged = uploads.stage_zip(make_zip(shapes_members(6)), tmp_path / "uploads", "pets.zip")
     learners = tmp_path / "learners"
-    assert datasets.recall_upload(learners, "abc123", "train") is None
-    datasets.remember_upload(learners, "abc123", "train", staged)
-    found = datasets.recall_upload(learners, "abc123", "train")
+    assert uploads.recall_upload(learners, "abc123", "train") is None
+    uploads.remember_upload(learners, "abc123", "train", staged)
+    found = uploads.recall_upload(learners, "abc123", "train")
     assert found.path == staged.path and found.count == staged.count
-    assert datasets.recall_upload(learners, "someoneelse", "train") is None
-    datasets.forget_upload(learners, "abc123", "train")
-    assert datasets.recall_upload(learners, "abc123", "train") is None
+    assert uploads.recall_upload(learners, "someoneelse", "train") is None
+    uploads.forget_upload(learners, "abc123", "train")
+    assert uploads.recall_upload(learners, "abc123", "train") is None
     with pytest.raises(InputError):
-        datasets.remember_upload(learners, "../../etc", "train", staged)
+        uploads.remember_upload(learners, "../../etc", "train", staged)

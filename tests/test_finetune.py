@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from lab import datasets, finetune, jobs, runlog, worker
+from lab import finetune, jobs, runlog, supervision, uploads, worker
 from lab.device import keras
 from lab.errors import InputError
 from tests.zipgen import make_zip, shapes_members
@@ -17,7 +17,7 @@ from tests.zipgen import make_zip, shapes_members
 def shapes_dir(tmp_path):
     archive = tmp_path / "shapes.zip"
     archive.write_bytes(make_zip(shapes_members(30)))
-    datasets.extract_image_zip(archive, tmp_path / "data")
+    uploads.extract_image_zip(archive, tmp_path / "data")
     return str(tmp_path / "data")
 
 
@@ -90,7 +90,7 @@ def test_two_phases_through_the_runner_beat_chance(tmp_path, monkeypatch, shapes
     run_id = worker.submit("finetune", config)
     deadline = time.monotonic() + 240
     while jobs.get(run_id).active and time.monotonic() < deadline:
-        jobs.schedule()
+        supervision.schedule()
         time.sleep(0.5)
     run = jobs.get(run_id)
     assert run.status == "succeeded", (run.error, (jobs.run_dir(run_id) / "worker.log").read_text()[-2000:])

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from lab import jobs, runlog, worker
+from lab import capacity, jobs, ownership, placement, runlog, supervision, worker
 from lab.errors import InputError
 from tests.conftest import ROOT
 
@@ -26,7 +26,7 @@ def workspace(tmp_path, monkeypatch, backend):
     monkeypatch.setenv("CNNLAB_MAX_RUNS", "1")
     monkeypatch.setenv("CNNLAB_CHECKPOINT_SECONDS", "0")  # checkpoint every epoch: resume is exact
     yield tmp_path / "workspace"
-    jobs.stop_workers(wait=2)  # never leave workers behind
+    supervision.stop_workers(wait=2)  # never leave workers behind
     for run in jobs.list_runs():
         if run.active and run.pid:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -37,7 +37,7 @@ def wait_for(run_id: str, statuses: tuple[str, ...], timeout: float = 90) -> job
     """Poll as the page does (schedule() reaps and starts) until the run reaches a status."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        jobs.schedule()
+        supervision.schedule()
         run = jobs.get(run_id)
         if run.status in statuses:
             return run
@@ -87,23 +87,23 @@ def test_cancel_stops_a_running_worker_within_five_seconds():
     jobs.cancel(run_id)
     run = wait_for(run_id, ("cancelled", "succeeded", "failed", "interrupted"), timeout=10)
     assert run.status == "cancelled"
-    while jobs.workers()[0]["run_id"] is not None and time.monotonic() - start < 5:
+    while supervision.workers()[0]["run_id"] is not None and time.monotonic() - start < 5:
         time.sleep(0.05)
     assert time.monotonic() - start < 5  # cancelled, and its warm worker free for the next run
-    assert [row["pid"] for row in jobs.workers()] == [run.pid]  # the same process: still warm
+    assert [row["pid"] for row in supervision.workers()] == [run.pid]  # the same process: still warm
 
 
 def test_killed_worker_is_interrupted_then_resumes_the_remaining_epochs():
     run_id = worker.submit("train", {**TINY, "epochs": 6})
     deadline = time.monotonic() + 90
     while len(completed_epochs(run_id)) < 2 and time.monotonic() < deadline:
-        jobs.schedule()
+        supervision.schedule()
         time.sleep(0.1)
     os.kill(jobs.get(run_id).pid, signal.SIGKILL)
     run = wait_for(run_id, ("interrupted",), timeout=15)
     assert "SIGKILL" in run.error or "stopped unexpectedly" in run.error
     done_before = completed_epochs(run_id)
-    jobs.resume(run_id)
+    worker.resume(run_id)
     run = wait_for(run_id, ("succeeded", "failed"))
     assert run.status == "succeeded", run.error
     assert completed_epochs(run_id) == list(range(6))  # every epoch once: resumed, not restarted
@@ -159,7 +159,7 @@ def test_resume_after_cancel_continues_from_the_checkpoint():
     assert wait_for(run_id, ("cancelled",), timeout=15).status == "cancelled"
     kept = completed_epochs(run_id)
     assert (jobs.run_dir(run_id) / "backup" / "training_metadata.json").exists()  # Keras would delete it
-    jobs.resume(run_id)
+    worker.resume(run_id)
     run = wait_for(run_id, ("succeeded", "failed"))
     assert run.status == "succeeded", run.error
     assert completed_epochs(run_id) == list(range(8))  # no epoch twice, none missing
@@ -177,7 +177,7 @@ def test_runs_after_a_resume_on_the_same_warm_worker_train_every_epoch():
         time.sleep(0.05)
     jobs.cancel(run_id)
     wait_for(run_id, ("cancelled",), timeout=15)
-    jobs.resume(run_id)
+    worker.resume(run_id)
     assert wait_for(run_id, ("succeeded", "failed")).status == "succeeded"
     for seed, epochs in ((2, 3), (3, 10)):
         after = worker.submit("train", {**TINY, "epochs": epochs, "seed": seed})
@@ -196,7 +196,7 @@ def test_kill_after_an_older_checkpoint_logs_no_epoch_twice(monkeypatch):
         time.sleep(0.05)
     os.kill(jobs.get(run_id).pid, signal.SIGKILL)
     wait_for(run_id, ("interrupted",), timeout=15)
-    jobs.resume(run_id)
+    worker.resume(run_id)
     run = wait_for(run_id, ("succeeded", "failed"))
     assert run.status == "succeeded", run.error
     assert completed_epochs(run_id) == list(range(12)) and run.result["epochs"] == 12
@@ -206,29 +206,29 @@ def test_kill_after_an_older_checkpoint_logs_no_epoch_twice(monkeypatch):
 
 def test_a_run_belongs_to_its_owner():
     run_id = worker.submit("train", {**TINY, "epochs": 150}, owner="alice")
-    with pytest.raises(jobs.NotYours, match="belongs to another learner"):
+    with pytest.raises(ownership.NotYours, match="belongs to another learner"):
         jobs.cancel(run_id, owner="mallory")
-    with pytest.raises(jobs.NotYours):
+    with pytest.raises(ownership.NotYours):
         jobs.cancel(run_id)  # no owner at all
     assert jobs.get(run_id).cancel_requested is None
     jobs.cancel(run_id, owner="alice")
     assert wait_for(run_id, ("cancelled",), timeout=60).status == "cancelled"
-    with pytest.raises(jobs.NotYours):
+    with pytest.raises(ownership.NotYours):
         jobs.resume(run_id, owner="mallory")
 
 
 def test_an_instructor_may_control_any_run(monkeypatch):
     monkeypatch.setenv("CNNLAB_INSTRUCTOR_TOKEN", "s3cret")
-    assert jobs.instructor("s3cret") and not jobs.instructor("guess") and not jobs.instructor(None)
+    assert ownership.instructor("s3cret") and not ownership.instructor("guess") and not ownership.instructor(None)
     run_id = worker.submit("train", {**TINY, "epochs": 150}, owner="alice")
-    jobs.cancel(run_id, owner="mallory", instructor=jobs.instructor("s3cret"))
+    jobs.cancel(run_id, owner="mallory", instructor=ownership.instructor("s3cret"))
     assert wait_for(run_id, ("cancelled",), timeout=60).status == "cancelled"
 
 
 def test_owner_tokens_are_not_the_browser_secret_and_differ_per_browser():
-    first, second = jobs.owner_token(b"cookie-1"), jobs.owner_token(b"cookie-2")
+    first, second = ownership.owner_token(b"cookie-1"), ownership.owner_token(b"cookie-2")
     assert first != second and "cookie" not in first and len(first) == 32
-    assert jobs.owner_token(b"cookie-1") == first  # stable for the same browser
+    assert ownership.owner_token(b"cookie-1") == first  # stable for the same browser
 
 
 def test_a_poll_reads_only_new_rows():
@@ -294,7 +294,7 @@ GIB = 2**30
 
 
 def test_runs_are_packed_on_a_gpu_by_their_memory_figures(monkeypatch):
-    monkeypatch.setattr(jobs, "gpu_memory", lambda: (10 * GIB,))
+    monkeypatch.setattr(capacity, "gpu_memory", lambda: (10 * GIB,))
     monkeypatch.setenv("CNNLAB_GPU_MEMORY_FRACTION", "0.9")  # 9 GiB for the runs on GPU 0
     monkeypatch.setenv("CNNLAB_MAX_RUNS", "8")
     pids = (2**22 + 1, 2**22 + 2, 2**22 + 3)  # no such processes: workers as rows only
@@ -302,26 +302,26 @@ def test_runs_are_packed_on_a_gpu_by_their_memory_figures(monkeypatch):
         for pid in pids:
             db.execute(
                 "INSERT INTO workers (host, pid, started, heartbeat, gpu) VALUES (?, ?, ?, ?, ?)",
-                (jobs.HOST, pid, time.time(), time.time(), "0"),
+                (supervision.HOST, pid, time.time(), time.time(), "0"),
             )
     try:
         big = jobs.create("train", TINY, memory=6 * GIB)
         small = jobs.create("train", TINY, memory=2 * GIB)
         larger = jobs.create("train", TINY, memory=4 * GIB)
-        assert jobs.claim(pids[0]) == big  # an empty GPU
-        assert jobs.claim(pids[1]) == small  # 6 + 2 <= 9
-        assert jobs.claim(pids[2]) is None  # 8 + 4 > 9: it waits for room
+        assert supervision.claim(pids[0]) == big  # an empty GPU
+        assert supervision.claim(pids[1]) == small  # 6 + 2 <= 9
+        assert supervision.claim(pids[2]) is None  # 8 + 4 > 9: it waits for room
         jobs.update(big, status="succeeded", finished=time.time())
-        assert jobs.claim(pids[2]) == larger  # 2 + 4 <= 9
+        assert supervision.claim(pids[2]) == larger  # 2 + 4 <= 9
         jobs.update(small, status="succeeded", finished=time.time())
         jobs.update(larger, status="succeeded", finished=time.time())
         huge = jobs.create("train", TINY, memory=20 * GIB)
-        assert jobs.claim(pids[0]) == huge  # larger than the GPU, but alone on it: it gets its chance
+        assert supervision.claim(pids[0]) == huge  # larger than the GPU, but alone on it: it gets its chance
         unknown = jobs.create("train", TINY)  # no figure: one slot's share (9 GiB / runs per GPU)
-        assert jobs.claim(pids[1]) is None
+        assert supervision.claim(pids[1]) is None
         jobs.update(huge, status="succeeded", finished=time.time())
         monkeypatch.setenv("CNNLAB_RUNS_PER_GPU", "4")
-        assert jobs.claim(pids[1]) == unknown
+        assert supervision.claim(pids[1]) == unknown
         assert jobs.get(unknown).memory is None
     finally:
         with jobs._db(immediate=True) as db:
@@ -340,9 +340,9 @@ def test_a_submitted_run_records_its_memory_figure_and_a_cpu_worker_ignores_it(m
 def test_a_gpu_worker_is_replaced_after_a_large_run(monkeypatch):
     large, small = jobs.create("train", TINY, memory=3 * GIB), jobs.create("train", TINY, memory=GIB)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
-    assert jobs.keeps_gpu_memory(large) and not jobs.keeps_gpu_memory(small)
+    assert supervision.keeps_gpu_memory(large) and not supervision.keeps_gpu_memory(small)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert not jobs.keeps_gpu_memory(large)
+    assert not supervision.keeps_gpu_memory(large)
     for run_id in (large, small):
         jobs.update(run_id, status="cancelled", finished=time.time())
 
@@ -354,6 +354,7 @@ def test_a_run_rides_out_a_ten_second_registry_outage(backend, postgres_server, 
     from tests.backends import fresh_database, postgres_outage
 
     monkeypatch.delenv("CNNLAB_RAY_ADDRESS")  # local warm workers: this PostgreSQL server is restarted
+    placement.install()
     monkeypatch.setenv("CNNLAB_DATABASE_URL", fresh_database(postgres_server))
     run_id = worker.submit("train", {**TINY, "epochs": 60})
     deadline = time.monotonic() + 90

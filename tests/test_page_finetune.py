@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lab import uploads
 from tests.conftest import ROOT
 from tests.pages import open_page, wait_for_run
 from tests.zipgen import make_zip, shapes_members
@@ -97,10 +98,9 @@ def test_a_run_link_shows_the_run_without_its_zip(tmp_path):
 
 def test_after_a_refresh_the_run_shows_its_code_and_crop_preview_from_its_own_settings(tmp_path):
     """The upload is gone from the browser after a refresh, but the run's staged folders are not."""
-    from lab import datasets
     from tests.zipgen import make_zip, shapes_members
 
-    staged = datasets.stage_zip(make_zip(shapes_members(6)), tmp_path / "uploads", "shapes.zip")
+    staged = uploads.stage_zip(make_zip(shapes_members(6)), tmp_path / "uploads", "shapes.zip")
     run_id = finished_zip_run(tmp_path, staged.path)
     app = page(**{"ft.source": "zip", "run": run_id})
     assert not app.exception and not app.error

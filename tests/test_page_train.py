@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import jobs, runlog
+from lab import jobs, runlog, supervision
 from tests.conftest import ROOT
 from tests.pages import open_page, wait_for_run
 
@@ -40,7 +40,7 @@ def test_train_a_tiny_run_and_see_curves_and_results(backend):
     assert any("succeeded" in md.value for md in app.markdown)
     assert any(metric.label == "Test accuracy" for metric in app.metric)
     assert runlog.progress(jobs.metrics(run_id)).curves["val_accuracy"][1]  # the curves the panel draws
-    jobs.stop_workers()
+    supervision.stop_workers()
 
 
 def test_a_planner_stack_run_renders_its_whole_results():
@@ -62,7 +62,7 @@ def test_a_planner_stack_run_renders_its_whole_results():
     anchors = {header.proto.anchor for header in [*app.header, *app.subheader] if header.proto.anchor}
     assert {"settings", "the-run", "inside", "take-it-with-you", "runs"} <= anchors
     assert all(f"(#{anchor})" in jump for anchor in anchors)
-    jobs.stop_workers()
+    supervision.stop_workers()
 
 
 def test_double_click_makes_one_run():
@@ -170,7 +170,7 @@ def test_a_shared_link_to_a_run_on_uploaded_pictures_shows_numbers_not_pictures(
     runs = next(frame.value for frame in theirs.dataframe if "learner" in frame.value.columns)
     assert list(runs["run"]) == [run_id] and runs["learner"][0].startswith("learner ")
     assert runs["dataset"][0] == "my pets.zip (3 classes)"
-    jobs.stop_workers()
+    supervision.stop_workers()
 
 
 def test_the_run_panel_says_it_is_reconnecting_while_the_registry_is_away(monkeypatch):

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 import recipes
-from lab import classify, codegen, convolution, finetune, handout, padding, pooling, pr, training
+from lab import classify, codegen, convolution, finetune, handout, padding, pooling, pr, training, uploads
 from recipes import ap, matching, train
 from recipes import classify as classify_recipe
 from recipes import convolution as convolution_recipe
@@ -140,9 +140,8 @@ def test_the_classifier_and_fine_tune_recipes_run_offline_with_random_weights(tm
 
     printed = run_recipe("classify", tmp_path, "--weights=None", "--top_k=2")
     assert len(printed["MobileNetV2 on china"].split(", ")) == 2
-    from lab import datasets
 
-    staged = datasets.stage_zip(make_zip(shapes_members(12)), tmp_path / "uploads", "shapes.zip")
+    staged = uploads.stage_zip(make_zip(shapes_members(12)), tmp_path / "uploads", "shapes.zip")
     settings = [f"--data_dir={staged.path}", "--source=zip", "--base_model=MobileNetV2", "--weights=None"]
     settings += ["--image_size=32", "--batch_size=8", "--head_epochs=1", "--finetune_epochs=1"]
     printed = run_recipe("finetune", tmp_path, *settings)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lab import jobs, runlog, worker
+from lab import capacity, jobs, ownership, runlog, supervision, worker
 from lab.errors import InputError
 from tests import toykind
 
@@ -21,7 +21,7 @@ def workspace(toy_workspace):
 def wait_until_done(run_id: str, timeout: float = 60) -> jobs.Run:
     deadline = time.monotonic() + timeout
     while jobs.get(run_id).active and time.monotonic() < deadline:
-        jobs.schedule()
+        supervision.schedule()
         time.sleep(0.1)
     return jobs.get(run_id)
 
@@ -47,7 +47,7 @@ def test_the_toy_kind_can_be_cancelled():
     run_id = worker.submit("count", toykind.CountConfig(epochs=200, pause=0.05))
     deadline = time.monotonic() + 30
     while not jobs.metrics(run_id, ("loss",)) and time.monotonic() < deadline:
-        jobs.schedule()
+        supervision.schedule()
         time.sleep(0.05)
     jobs.cancel(run_id)
     assert wait_until_done(run_id).status == "cancelled"
@@ -58,7 +58,7 @@ def wait_for_status(run_id: str, status: str, timeout: float = 30) -> float:
     start = time.monotonic()
     while jobs.get(run_id).status != status:
         assert time.monotonic() - start < timeout, jobs.get(run_id)
-        jobs.schedule()
+        supervision.schedule()
         time.sleep(0.05)
     return time.monotonic() - start
 
@@ -67,13 +67,13 @@ def wait_for_phase(run_id: str, phase: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while runlog.progress(jobs.metrics(run_id)).phase != phase:
         assert time.monotonic() < deadline, runlog.progress(jobs.metrics(run_id)).phase
-        jobs.schedule()
+        supervision.schedule()
         time.sleep(0.05)
 
 
 def released(run_id: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while any(worker["run_id"] == run_id for worker in jobs.workers()):
+    while any(worker["run_id"] == run_id for worker in supervision.workers()):
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
@@ -103,7 +103,7 @@ def test_a_run_resumed_while_its_worker_finishes_a_step_is_not_overwritten():
     wait_for_phase(run_id, "building the model")
     jobs.cancel(run_id)
     wait_for_status(run_id, "cancelled")
-    jobs.resume(run_id)  # at once: the worker is still in its build step
+    worker.resume(run_id)  # at once: the worker is still in its build step
     assert wait_until_done(run_id).status == "succeeded"
     assert jobs.get(run_id).result == {"counted": 2}
 
@@ -137,9 +137,9 @@ def test_one_warm_worker_runs_queued_runs_one_after_another():
     assert wait_until_done(first).status == "succeeded" and wait_until_done(second).status == "succeeded"
     assert jobs.get(first).pid == jobs.get(second).pid  # the same process: no second cold start
     deadline = time.monotonic() + 10
-    while jobs.workers()[0]["run_id"] is not None and time.monotonic() < deadline:
+    while supervision.workers()[0]["run_id"] is not None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert [row["run_id"] for row in jobs.workers()] == [None]  # still there, idle, for the next run
+    assert [row["run_id"] for row in supervision.workers()] == [None]  # still there, idle, for the next run
     assert "count.json" not in (jobs.run_dir(second) / "worker.log").read_text()  # each run its own log
 
 
@@ -147,15 +147,15 @@ def test_an_idle_worker_leaves_after_its_idle_time(monkeypatch):
     monkeypatch.setenv("CNNLAB_WORKER_IDLE_SECONDS", "0.5")
     assert wait_until_done(worker.submit("count", {"epochs": 1})).status == "succeeded"
     deadline = time.monotonic() + 30
-    while jobs.workers() and time.monotonic() < deadline:
+    while supervision.workers() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert jobs.workers() == []
+    assert supervision.workers() == []
 
 
 def test_warm_workers_start_before_any_run_and_take_the_first_one(monkeypatch):
     monkeypatch.setenv("CNNLAB_WARM_WORKERS", "1")
-    (pid,) = jobs.schedule()  # the supervisor's round: no run yet, one warm worker
-    assert jobs.schedule() == []  # one is enough
+    (pid,) = supervision.schedule()  # the supervisor's round: no run yet, one warm worker
+    assert supervision.schedule() == []  # one is enough
     time.sleep(1.0)  # it found no run: it warms up (TensorFlow, the kinds, digits) while it waits
     run = wait_until_done(worker.submit("count", {"epochs": 2}), timeout=90)
     assert run.status == "succeeded" and run.pid == pid
@@ -166,10 +166,10 @@ def test_a_stopped_worker_interrupts_its_run_and_resume_finishes_it():
     deadline = time.monotonic() + 30
     while not jobs.metrics(run_id, ("loss",)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    jobs.stop_workers()  # SIGTERM, as a shutdown sends it
+    supervision.stop_workers()  # SIGTERM, as a shutdown sends it
     run = jobs.get(run_id)
     assert run.status == "interrupted" and "SIGTERM" in run.error
-    jobs.resume(run_id)
+    worker.resume(run_id)
     run = wait_until_done(run_id)
     assert run.status == "succeeded" and run.resumes == 1
 
@@ -188,33 +188,35 @@ def test_a_killed_worker_is_replaced_for_the_queued_runs():
 
 
 def test_each_worker_gets_the_least_loaded_gpu_and_a_share_of_the_cores(monkeypatch):
-    monkeypatch.setattr(jobs, "gpu_count", lambda: 2)
+    monkeypatch.setattr(capacity, "gpu_count", lambda: 2)
     live = [{"gpu": "0"}, {"gpu": "1"}, {"gpu": "0"}]
-    assert jobs._gpu_for_new_worker(live) == "1"
-    assert jobs._worker_env("1")["CUDA_VISIBLE_DEVICES"] == "1"
-    monkeypatch.setattr(jobs, "gpu_count", lambda: 0)
+    assert supervision._gpu_for_new_worker(live) == "1"
+    assert supervision._worker_env("1")["CUDA_VISIBLE_DEVICES"] == "1"
+    monkeypatch.setattr(capacity, "gpu_count", lambda: 0)
     monkeypatch.setenv("CNNLAB_MAX_RUNS", "2")
     monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
-    assert jobs._gpu_for_new_worker(live) is None and jobs._worker_env(None)["TF_NUM_INTRAOP_THREADS"] == "8"
+    assert (
+        supervision._gpu_for_new_worker(live) is None and supervision._worker_env(None)["TF_NUM_INTRAOP_THREADS"] == "8"
+    )
 
 
 def test_runs_per_gpu_packs_several_runs_on_each_gpu(monkeypatch):
     monkeypatch.delenv("CNNLAB_MAX_RUNS", raising=False)
-    monkeypatch.setattr(jobs, "gpu_count", lambda: 2)
+    monkeypatch.setattr(capacity, "gpu_count", lambda: 2)
     monkeypatch.setenv("CNNLAB_RUNS_PER_GPU", "4")
-    assert jobs.max_runs() == 8
+    assert capacity.max_runs() == 8
 
 
 def test_warm_workers_leave_once_nobody_looks_after_the_workspace(monkeypatch):
     monkeypatch.setenv("CNNLAB_WARM_WORKERS", "1")
     monkeypatch.setenv("CNNLAB_WORKER_IDLE_SECONDS", "1")
     assert wait_until_done(worker.submit("count", {"epochs": 1})).status == "succeeded"
-    assert jobs.attended()
+    assert supervision.attended()
     deadline = time.monotonic() + 30  # no supervisor calls schedule() any more: the server is gone
-    while jobs.workers() and time.monotonic() < deadline:
+    while supervision.workers() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert jobs.workers() == [] and not jobs.attended()
+    assert supervision.workers() == [] and not supervision.attended()
 
 
 def test_a_full_disk_fails_the_run_with_a_clear_reason():
@@ -251,9 +253,9 @@ def test_the_disk_budget_expires_the_oldest_finished_runs_but_never_a_kept_one()
 def test_key_files_are_written_whole_and_an_empty_one_is_replaced(tmp_path):
     """A full disk once left owner.key empty for good: every owner token then HMAC'd under b""."""
     path = tmp_path / "owner.key"
-    first = jobs.key_file(path)
-    assert len(first) == 32 and jobs.key_file(path) == first  # made once, then kept
+    first = ownership.key_file(path)
+    assert len(first) == 32 and ownership.key_file(path) == first  # made once, then kept
     path.write_bytes(b"")
-    repaired = jobs.key_file(path)
+    repaired = ownership.key_file(path)
     assert len(repaired) == 32 and repaired != first and (path.stat().st_mode & 0o777) == 0o600
     assert [entry.name for entry in tmp_path.iterdir()] == ["owner.key"]  # no temporary file left
