@@ -11,7 +11,8 @@ import hashlib
 
 import streamlit as st
 
-from app_pages._widgets import bound, friendly_errors, owner
+from app_pages._identity import owner
+from app_pages._widgets import bound, friendly_errors
 from lab import images, jobs, uploads
 from lab.errors import InputError
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages._widgets import decode_upload, friendly_errors, instructor, owner, pictures_uploader
+from app_pages._identity import instructor, owner
+from app_pages._pictures import decode_upload, pictures_uploader
+from app_pages._widgets import friendly_errors
 from lab import classify, classroom, database, figures, jobs, ownership, runlog, training, uploads, worker
 from lab.config import Config
 from lab.errors import InputError

@@ -6,16 +6,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_pages._pictures import CAMERA_FILE, camera_picture, decode_upload, pictures_uploader
 from app_pages._runs import trained_model
-from app_pages._widgets import (
-    CAMERA_FILE,
-    bound,
-    camera_picture,
-    decode_upload,
-    friendly_errors,
-    pictures_uploader,
-    show_code,
-)
+from app_pages._widgets import bound, friendly_errors, show_code
 from lab import classify, codegen, figures, images, settings
 
 st.title("Pretrained classifier")

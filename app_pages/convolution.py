@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages._widgets import bound, friendly_errors, image_choice, image_picker, image_settings_ui, show_code
+from app_pages._pictures import image_choice, image_picker, image_settings_ui
+from app_pages._widgets import bound, friendly_errors, show_code
 from lab import codegen, convolution, figures, images
 
 st.title("Convolution playground")
 st.markdown(
     "A convolutional layer slides small **kernels** (filters) over the image and writes one "
-    "**feature map** per kernel: each output pixel is the sum of the patch under the kernel times the "
-    "kernel, plus a bias. HOML's chapter 14 starts with two 7x7 filters, a vertical and a horizontal "
+    "**feature map** per kernel: each output pixel is the sum of the patch under the kernel times the kernel, plus a bias. HOML's chapter 14 starts with two 7x7 filters, a vertical and a horizontal "
     "line, on these photos. Pick a kernel, edit its numbers, and look inside any output pixel."
 )
 DEFAULT = convolution.ConvConfig()

@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._widgets import bound, friendly_errors, instructor
+from app_pages._identity import instructor
+from app_pages._widgets import bound, friendly_errors
 from lab import capacity, classroom, datasets, jobs, supervision
 
 st.title("Instructor")

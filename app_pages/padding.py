@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._widgets import bound, friendly_errors, show_code, stack_editor
+from app_pages._stack import stack_editor
+from app_pages._widgets import bound, friendly_errors, show_code
 from lab import codegen, datasets, figures, padding, planner
 from lab.errors import InputError
 

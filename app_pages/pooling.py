@@ -5,15 +5,8 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from app_pages._widgets import (
-    bound,
-    friendly_errors,
-    image_choice,
-    image_picker,
-    image_settings_ui,
-    pixelated,
-    show_code,
-)
+from app_pages._pictures import image_choice, image_picker, image_settings_ui, pixelated
+from app_pages._widgets import bound, friendly_errors, show_code
 from lab import codegen, figures, images, pooling
 from lab.errors import InputError
 

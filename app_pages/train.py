@@ -13,14 +13,14 @@ from app_pages._runs import (
     shows_pictures,
     trained_model,
 )
-from app_pages._widgets import bound, custom_stack_ui, friendly_errors, show_code
+from app_pages._stack import custom_stack_ui
+from app_pages._widgets import bound, friendly_errors, show_code
 from lab import classify, codegen, datasets, figures, jobs, runlog, training, uploads
 
 st.title("Train a CNN")
 st.markdown(
     "Pick a dataset (or your own pictures) and a model (or your own layers), press **Train**, and watch the loss fall. Each run trains in its own "
-    "process, so you can click around, reload the page or share its link (`?run=`) while it works. "
-    "Then look inside: the confusion matrix, the mistakes, the learned filters and each layer's maps.\n\n"
+    "process, so you can click around, reload the page or share its link (`?run=`) while it works. Then look inside: the confusion matrix, the mistakes, the learned filters and each layer's maps.\n\n"
     "Jump to: [settings](#settings) · [the run](#the-run) · [inside the trained model](#inside) · "  # a long page
     "[take it with you](#take-it-with-you) · [your runs](#runs)"
 )

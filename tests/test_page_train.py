@@ -192,10 +192,10 @@ def test_the_run_panel_says_it_is_reconnecting_while_the_registry_is_away(monkey
 def test_a_new_session_of_the_same_learner_finds_their_staged_upload(monkeypatch):
     """After a server process dies the browser reconnects to another one: the upload chip shows the
     file, the server has none. The learner's staged folders are picked up again, and the page says so."""
-    from app_pages import _widgets
+    from app_pages import _identity
     from tests.zipgen import make_zip, shapes_members
 
-    monkeypatch.setattr(_widgets, "owner", lambda: "learner0001")
+    monkeypatch.setattr(_identity, "owner", lambda: "learner0001")
     monkeypatch.setattr("app_pages._data.owner", lambda: "learner0001")
     first = page(**{"train.dataset": "folders"})
     first.file_uploader(key="train.zip").set_value(("pets.zip", make_zip(shapes_members(6)), "application/zip"))
