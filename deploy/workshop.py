@@ -75,10 +75,12 @@ def main(argv: list[str] | None = None) -> None:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         sys.exit("nginx is not installed: `sudo apt-get install nginx-light` (or nginx), then run this again.")
-    from lab import jobs
+    from lab import capacity, jobs, ownership, placement, supervision
+
+    placement.install()
 
     os.environ["CNNLAB_HOME"] = str(jobs.home())
-    os.environ.setdefault("CNNLAB_WARM_WORKERS", str(jobs.max_runs()))
+    os.environ.setdefault("CNNLAB_WARM_WORKERS", str(capacity.max_runs()))
     runtime = jobs.home() / "nginx"
     for folder in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
         (runtime / folder).mkdir(parents=True, exist_ok=True)
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     ports = [first + index for index in range(args.servers)]
     # One cookie secret for every process: the XSRF cookie (and the run-owner token made from it)
     # stays valid whichever process a browser reaches, and across a restart of this command.
-    raw = jobs.key_file(jobs.home() / "cookie.secret")
+    raw = ownership.key_file(jobs.home() / "cookie.secret")
     written_as_hex = raw.strip() and all(byte in b"0123456789abcdef" for byte in raw.strip())  # before key_file
     cookie_secret = settings.get("CNNLAB_COOKIE_SECRET") or (raw.decode().strip() if written_as_hex else raw.hex())
     env = {**os.environ, "CNNLAB_SUPERVISOR": "0", "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret}  # one supervisor
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        jobs.stop_workers()
+        supervision.stop_workers()
 
 
 if __name__ == "__main__":

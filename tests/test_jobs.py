@@ -113,7 +113,7 @@ def test_killed_worker_is_interrupted_then_resumes_the_remaining_epochs():
 
 
 def test_a_run_survives_the_submitting_process_exiting():
-    code = f"from lab import worker; print(worker.submit('train', {TINY!r}))"
+    code = f"from lab import placement, worker; placement.install(); print(worker.submit('train', {TINY!r}))"
     env = {**os.environ}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
     run_id = result.stdout.strip().splitlines()[-1]

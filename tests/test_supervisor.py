@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from lab import jobs, supervisor, worker
+from lab import jobs, supervisor, uploads, worker
 from tests.conftest import ROOT
 from tests.zipgen import make_zip, shapes_members
 
@@ -37,11 +37,11 @@ def test_the_supervisor_process_reaps_a_dead_run_and_starts_the_queued_one():
 
 
 def test_stale_uploads_and_half_written_folders_are_cleared_but_not_ones_in_use(workspace):
-    uploads = workspace / "uploads"
-    old = uploads.stage_zip(make_zip(shapes_members(5)), uploads)
-    used = uploads.stage_zip(make_zip(shapes_members(6)), uploads)
-    fresh = uploads.stage_zip(make_zip(shapes_members(7)), uploads)
-    partial = uploads / ".part-crashed"
+    folder = workspace / "uploads"
+    old = uploads.stage_zip(make_zip(shapes_members(5)), folder)
+    used = uploads.stage_zip(make_zip(shapes_members(6)), folder)
+    fresh = uploads.stage_zip(make_zip(shapes_members(7)), folder)
+    partial = folder / ".part-crashed"
     partial.mkdir()
     long_ago = time.time() - 30 * 86400
     for path in (old.path, used.path, partial):
