@@ -27,7 +27,10 @@ def _show(staged: uploads.StagedZip) -> None:
         f"ignored {staged.ignored} other files."
     )
     for col, (name, paths) in zip(st.columns(min(len(staged.classes), 6)), staged.classes.items(), strict=False):
-        col.image([images.load_image(p) for p in paths[:3]], width=80, caption=[f"{name} ({len(paths)})", "", ""])
+        alt = [f"Picture {index + 1} of class {name}" for index in range(min(3, len(paths)))]
+        col.image(
+            [images.load_image(p) for p in paths[:3]], width=80, caption=[f"{name} ({len(paths)})", "", ""], alt=alt
+        )
 
 
 def capture_ui(prefix: str) -> uploads.StagedZip | None:
@@ -124,4 +127,9 @@ def crop_preview(config) -> None:
         picture = None
     if picture is not None:
         with st.expander("What training sees: random crops and flips of one image"):
-            st.image(list(finetune.augmentation_preview(picture, config.image_size)), width=110)
+            views = list(finetune.augmentation_preview(picture, config.image_size))
+            st.image(
+                views,
+                width=110,
+                alt=[f"Training view {i + 1}: a random crop, maybe flipped" for i in range(len(views))],
+            )

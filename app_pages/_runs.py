@@ -254,7 +254,10 @@ def results_panel(key: str, predictions: runlog.Predictions, class_names, test_i
                 format_func=lambda c: f"{class_names[c[0]]} → {class_names[c[1]]} ({counts[c]})",
             )
             chosen = np.flatnonzero((labels == cell[0]) & (predicted == cell[1]))[:12]
-            st.image([np.clip(test_images[i], 0, 1) for i in chosen], width=72, caption=[f"#{i}" for i in chosen])
+            alt = [f"Test image {i}: {class_names[cell[0]]} taken for {class_names[cell[1]]}" for i in chosen]
+            st.image(
+                [np.clip(test_images[i], 0, 1) for i in chosen], width=72, caption=[f"#{i}" for i in chosen], alt=alt
+            )
         else:
             st.success("No mistakes on the test set.")
     worst, losses = training.highest_loss(probabilities, labels)
@@ -263,7 +266,8 @@ def results_panel(key: str, predictions: runlog.Predictions, class_names, test_i
         f"{class_names[labels[i]]}/{class_names[predicted[i]]} {loss:.1f}"
         for i, loss in zip(worst, losses, strict=True)
     ]
-    st.image([np.clip(test_images[i], 0, 1) for i in worst], width=72, caption=captions)
+    alt = [f"Test image {i}: true {class_names[labels[i]]}, predicted {class_names[predicted[i]]}" for i in worst]
+    st.image([np.clip(test_images[i], 0, 1) for i in worst], width=72, caption=captions, alt=alt)
 
 
 def downloads(run_id: str, names: dict[str, str]) -> None:
@@ -332,7 +336,7 @@ def classify_photos(run_id: str, key: str) -> None:
         answer = classify.classify(loaded, list(pictures.values()), top_k=top_k, mode="crop_and_resize")
     for (name, picture), top in zip(pictures.items(), answer.predictions, strict=True):
         text = ", ".join(f"{p.label} {p.probability:.0%}" for p in top)
-        st.image(picture, width=160, caption=f"{name}: {text}")
+        st.image(picture, width=160, caption=f"{name}: {text}", alt=f"{name}, classified as {top[0].label}")
 
 
 def _accuracy(run: jobs.Run) -> str:

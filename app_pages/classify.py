@@ -77,7 +77,10 @@ first = next(iter(pictures.values()))
 with st.expander("What the network sees: the four ways to fit the first image"):
     size = classify.IMAGENET_MODELS["ResNet50"].input_size
     fitted = {m: classify.fit_image(first, size, m) for m in classify.FIT_MODES}
-    st.image([np.clip(v, 0, 255).astype(np.uint8) for v in fitted.values()], caption=list(fitted), width=180)
+    shown = [np.clip(v, 0, 255).astype(np.uint8) for v in fitted.values()]
+    st.image(
+        shown, caption=list(fitted), width=180, alt=[f"The first photo fitted by {m} to {size}x{size}" for m in fitted]
+    )
 
 table: dict[str, dict[str, str]] = {}
 for name in picked:

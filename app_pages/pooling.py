@@ -47,8 +47,9 @@ cols[1].metric("Output", " x ".join(map(str, pooled.shape)))
 cols[2].metric("Values kept", f"{pooled.size / image.size:.0%}", help="pooling has no parameters")
 factor = max(1, 480 // image.shape[1])  # the same factor for both: true relative scale
 left, right = st.columns([image.shape[1], max(pooled.shape[1], 1)])
-left.image(pixelated(image, factor), caption=f"input {' x '.join(map(str, image.shape))}")
-right.image(pixelated(pooled, factor), caption=f"{config.kind} pooled {' x '.join(map(str, pooled.shape))}")
+shapes = " x ".join(map(str, image.shape)), " x ".join(map(str, pooled.shape))
+left.image(pixelated(image, factor), caption=f"input {shapes[0]}", alt=f"The input picture, {shapes[0]}")
+right.image(pixelated(pooled, factor), caption=f"{config.kind} pooled {shapes[1]}", alt=f"Pooled, {shapes[1]}")
 
 st.subheader("Inside the windows")
 cols = st.columns(3)
@@ -93,6 +94,7 @@ cols = st.columns([1, 3])
 cols[0].image(
     pixelated(rgb_to_one / max(float(rgb_to_one.max()), 1e-6), factor // 2 or 1),
     caption=f"RGB → 1 channel ({config.kind})",
+    alt=f"The picture pooled across its channels ({config.kind}) into one gray channel",
 )
 cols[1].plotly_chart(
     figures.feature_maps_figure(image, deep, [f"group {i}" for i in range(deep.shape[2])]), key="pool.deep"

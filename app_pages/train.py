@@ -21,8 +21,7 @@ st.title("Train a CNN")
 st.markdown(
     "Pick a dataset (or your own pictures) and a model (or your own layers), press **Train**, and watch the loss fall. Each run trains in its own "
     "process, so you can click around, reload the page or share its link (`?run=`) while it works. Then look inside: the confusion matrix, the mistakes, the learned filters and each layer's maps.\n\n"
-    "Jump to: [settings](#settings) · [the run](#the-run) · [inside the trained model](#inside) · "  # a long page
-    "[take it with you](#take-it-with-you) · [your runs](#runs)"
+    "Jump to: [settings](#settings) · [the run](#the-run) · [inside the trained model](#inside) · [take it with you](#take-it-with-you) · [your runs](#runs)"
 )
 st.subheader("Settings", anchor="settings")
 
@@ -137,7 +136,8 @@ if config is not None and (config.dataset == training.FOLDERS or config.augmenta
         st.caption(f"Split: {len(data.x_train)} train, {len(data.x_valid)} validation, {len(data.x_test)} test images")
     if data is not None and config.augmentation:
         with st.expander("Augmentation preview: 9 random distortions of one training image"):
-            st.image(list(datasets.augmentation_preview(data.x_train[0], data.flip_ok)), width=96)
+            views = datasets.augmentation_preview(data.x_train[0], data.flip_ok)
+            st.image(list(views), width=96, alt="A random distortion of the first training image")
 
 why = "Add your pictures first: a zip of class folders, or webcam captures."
 st.subheader("The run", anchor="the-run")

@@ -407,16 +407,17 @@ def training_curves(curves: dict, title: str = "") -> go.Figure:
     styles = {
         "batch_loss": (0, "batch loss", {"color": "#c6dbef", "width": 1}, "lines"),
         "loss": (0, "train loss", {"color": "#3182bd"}, "lines+markers"),
-        "val_loss": (0, "validation loss", {"color": "#e6550d"}, "lines+markers"),
+        "val_loss": (0, "validation loss", {"color": "#e6550d", "dash": "dash"}, "lines+markers"),
         "batch_accuracy": (1, "batch accuracy", {"color": "#c6dbef", "width": 1}, "lines"),
         "accuracy": (1, "train accuracy", {"color": "#3182bd"}, "lines+markers"),
-        "val_accuracy": (1, "validation accuracy", {"color": "#e6550d"}, "lines+markers"),
+        "val_accuracy": (1, "validation accuracy", {"color": "#e6550d", "dash": "dash"}, "lines+markers"),
     }
     traces = []
     for name, (index, label, line, mode) in styles.items():
         if name in curves:
             xs, ys = curves[name]
             scatter = {"type": "scatter", "x": xs, "y": ys, "name": label, "line": line, "mode": mode, "meta": name}
+            scatter["marker"] = {"symbol": "diamond" if name.startswith("val_") else "circle"}  # not colour alone
             traces.append(_on(scatter, index))
     shapes, drawn = [], {trace["xaxis"][1:] for trace in traces}  # markers go on plots with curves
     for name, (xs, _) in curves.items():
@@ -500,9 +501,12 @@ def probabilities_figure(probabilities, class_names, true_index: int | None = No
     """One bar per class, every class named under its bar; the true class marked in words too."""
     names = [str(name) for name in class_names]
     colors = ["#31a354" if i == true_index else "#3182bd" for i in range(len(names))]
+    patterns = ["/" if i == true_index else "" for i in range(len(names))]  # the true class hatched, not only green
     text = [f"{p:.0%}" + (" (true)" if i == true_index else "") for i, p in enumerate(probabilities)]
-    bars = {"type": "bar", "x": names, "y": list(map(float, probabilities)), "marker": {"color": colors}}
-    bars.update(text=text, textposition="outside", cliponaxis=False)
+    bars = {"type": "bar", "x": names, "y": list(map(float, probabilities))}
+    bars.update(
+        marker={"color": colors, "pattern": {"shape": patterns}}, text=text, textposition="outside", cliponaxis=False
+    )
     layout = {
         "yaxis": {"range": [0, 1.15], "title": {"text": "probability"}, "tickformat": ".0%"},
         "xaxis": {"type": "category", "tickmode": "array", "tickvals": names, "ticktext": names},  # no label skipped
@@ -514,7 +518,18 @@ def probabilities_figure(probabilities, class_names, true_index: int | None = No
 
 def overlay_figure(curves: dict, title: str) -> go.Figure:
     """Several runs' curves on one axis (for comparing runs)."""
-    figure = go.Figure([go.Scatter(x=xs, y=ys, name=name, mode="lines+markers") for name, (xs, ys) in curves.items()])
+    dashes, symbols = (
+        ("solid", "dash", "dot", "dashdot", "longdash"),
+        ("circle", "diamond", "square", "triangle-up", "x"),
+    )
+    figure = go.Figure(
+        [
+            go.Scatter(
+                x=xs, y=ys, name=name, mode="lines+markers", line_dash=dashes[i % 5], marker_symbol=symbols[i % 5]
+            )
+            for i, (name, (xs, ys)) in enumerate(curves.items())
+        ]
+    )  # each run told apart by its line and marker as well as its colour
     figure.update_layout(title=title, xaxis_title="epoch", height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
 
@@ -544,7 +559,10 @@ def overlay_figure_cam(image, cam) -> go.Figure:
         shown = np.repeat(shown, 3, axis=2)
     figure = go.Figure(go.Image(source=image_source(shown)))
     bar = {"title": {"text": "evidence"}, "thickness": 10, "len": 0.8}
-    figure.add_trace(go.Heatmap(z=cam, colorscale="Jet", opacity=0.45, zmin=0, zmax=1, colorbar=bar, hoverinfo="skip"))
+    # Inferno, perceptually uniform and readable with colour-vision deficiency (Jet is neither)
+    figure.add_trace(
+        go.Heatmap(z=cam, colorscale="Inferno", opacity=0.5, zmin=0, zmax=1, colorbar=bar, hoverinfo="skip")
+    )
     figure.update_layout(
         height=300,
         margin={"l": 0, "r": 40, "t": 0, "b": 0},

@@ -187,3 +187,14 @@ def test_the_shared_run_panel_knows_no_run_kind():
 
     source = (ROOT / "app_pages" / "_runs.py").read_text()
     assert not re.search(r"\.kind\s*[!=]=", source)
+
+
+def test_every_picture_a_page_shows_has_alternative_text():
+    """axe's image-alt (critical): the pooling page showed three pictures no screen reader could name."""
+    missing = []
+    for path in sorted(ROOT.glob("app_pages/*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            is_image = isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "image"
+            if is_image and not any(keyword.arg == "alt" for keyword in node.keywords):
+                missing.append(f"{path.name}:{node.lineno}")
+    assert missing == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -139,3 +141,25 @@ def test_a_long_axis_writes_at_most_sixteen_numbers():
     assert [a.text for a in short.layout.annotations] == ["pad", *map(str, range(7)), "pad"][
         : len(short.layout.annotations)
     ]
+
+
+def test_no_figure_uses_a_rainbow_colormap():
+    """Jet (the Grad-CAM overlay's) is neither perceptually uniform nor readable with colour-vision deficiency."""
+    import inspect
+
+    source = inspect.getsource(figures)
+    assert not re.search(r"""colorscale\s*=\s*["'](Jet|Rainbow|Hsv|Portland|Picnic)["']""", source, re.IGNORECASE)
+    cam = figures.overlay_figure_cam(np.zeros((4, 4, 3)), np.zeros((4, 4)))
+    assert cam.data[1].colorscale[0][1] == "#000004"  # Inferno starts at black
+
+
+def test_series_are_told_apart_by_more_than_colour():
+    curves = {"loss": ([1, 2], [1.0, 0.5]), "val_loss": ([1, 2], [1.1, 0.7])}
+    train, valid = figures.training_curves(curves).data
+    assert (train.line.dash or "solid") != valid.line.dash and train.marker.symbol != valid.marker.symbol
+    runs = figures.overlay_figure({"a": ([1], [0.5]), "b": ([1], [0.6]), "c": ([1], [0.7])}, "validation accuracy")
+    assert len({trace.line.dash for trace in runs.data}) == 3 and len({trace.marker.symbol for trace in runs.data}) == 3
+    bars = figures.probabilities_figure([0.2, 0.8], ["cat", "dog"], true_index=0).data[0]
+    assert (
+        list(bars.marker.pattern.shape) == ["/", ""] and "(true)" in bars.text[0]
+    )  # hatched and named, not only green
