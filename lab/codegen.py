@@ -461,7 +461,7 @@ def finetune_script(config, folder: str | None = None) -> Script:
         modules = (finetune, pictures)
     else:
         text = "tf_flowers through tensorflow-datasets (downloaded once, 218 MB), with HOML's split."
-        code = functions(finetune, "flowers") + "\n\n\ntrain, valid, test, class_names = flowers(side)"
+        code = functions(finetune, "HOML_SPLITS", "flowers") + "\n\n\ntrain, valid, test, class_names = flowers(side)"
         modules = (finetune,)
     pretrained = config.weights == "imagenet"
     steps = (
@@ -471,7 +471,7 @@ def finetune_script(config, folder: str | None = None) -> Script:
         ),
         (
             "Every picture is stored as its central square, a little larger than the input.",
-            functions(finetune, "HOML_SPLITS", "MARGIN", "BASES", "square") + "\n\n\nside = round(image_size * MARGIN)",
+            functions(finetune, "MARGIN", "BASES", "square") + "\n\n\nside = round(image_size * MARGIN)",
         ),
         (text, code),
         (

@@ -10,6 +10,7 @@ together).
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 import sys
@@ -254,9 +255,15 @@ def text_module(line: str) -> str:
 
 
 def functions(module, *names: str) -> str:
-    """Recipe functions (or constants) copied as the script's own code."""
+    """Recipe functions (or constants) copied as the script's own code: two blank lines around a
+    function or class, none between constants."""
     named = recipe_parts(module).named
-    return "\n\n\n".join(named[name] for name in names)
+    parts = [named[name] for name in names]
+    code = parts[0] if parts else ""
+    for before, part in itertools.pairwise(parts):
+        definition = before.startswith(("def ", "class ", "@")) or part.startswith(("def ", "class ", "@"))
+        code += ("\n\n\n" if definition else "\n") + part
+    return code
 
 
 def main_steps(module) -> str:

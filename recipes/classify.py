@@ -19,7 +19,7 @@ models = ("MobileNetV2",)  # keras.applications models by name: see APPLICATIONS
 pictures = ("china", "flower")  # scikit-learn's sample photos by name, or your picture files
 mode = "resize"  # how a photo meets the input: resize, pad, crop_or_pad or crop_and_resize
 top_k = 5  # classes printed per photo
-weights = "imagenet"  # or None: random weights, seeded (no download; the numbers mean nothing)
+weights = "imagenet"  # "imagenet" (downloaded once), or None: random weights, seeded (the numbers mean nothing)
 seed = 0  # the random weights' seed
 # -----------------------------------------------------------------------------
 

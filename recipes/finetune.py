@@ -21,7 +21,7 @@ from recipes.pictures import load_picture
 source = "tf_flowers"  # tf_flowers (tensorflow-datasets) or zip: your class folders in data_dir
 data_dir = None  # source "zip": your pictures, one sub-folder per class
 base_model = "Xception"  # the ImageNet base: Xception (HOML), MobileNetV2 or EfficientNetB0
-weights = "imagenet"  # or None: a randomly initialised base (no download; it learns far less)
+weights = "imagenet"  # "imagenet" (downloaded once), or None: a random base (no download; it learns far less)
 image_size = 224  # HOML resizes to 224x224
 batch_size = 32  # images per step
 head_epochs = 5  # phase 1, the head alone: SGD(lr 0.2, momentum 0.9, decay 0.01)
