@@ -127,8 +127,8 @@ def test_a_damaged_member_is_a_message_not_a_crash(tmp_path):
         uploads.extract_image_zip(bytes(data), tmp_path / "dest")
 
 
-def staged_listing(uploads) -> list[str]:
-    return sorted(path.name for path in uploads.iterdir())
+def staged_listing(folder) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
 
 
 def test_concurrent_uploads_each_get_their_own_complete_staging(tmp_path):
@@ -137,7 +137,7 @@ def test_concurrent_uploads_each_get_their_own_complete_staging(tmp_path):
 
     same = make_zip(shapes_members(8))
     others = [make_zip(shapes_members(5 + i, classes={"a": (200, 0, 0), "b": (0, 0, 200)})) for i in range(4)]
-    uploads = tmp_path / "uploads"
+    folder = tmp_path / "uploads"
     jobs = [same] * 8 + others
     barrier = threading.Barrier(len(jobs))
     results: list = [None] * len(jobs)
@@ -145,7 +145,7 @@ def test_concurrent_uploads_each_get_their_own_complete_staging(tmp_path):
     def upload(index: int) -> None:
         barrier.wait()
         try:
-            results[index] = uploads.stage_zip(jobs[index], uploads)
+            results[index] = uploads.stage_zip(jobs[index], folder)
         except Exception as error:  # recorded, so the assertion shows it
             results[index] = error
 
@@ -159,20 +159,20 @@ def test_concurrent_uploads_each_get_their_own_complete_staging(tmp_path):
         expected = 3 * 8 if index < 8 else 2 * (5 + index - 8)
         assert staged.count == expected and all(path.exists() for paths in staged.classes.values() for path in paths)
     assert len({staged.path for staged in results[:8]}) == 1  # one staging for the same bytes
-    assert len(staged_listing(uploads)) == 5 and not any(name.startswith(".part") for name in staged_listing(uploads))
-    assert [p for p in tmp_path.iterdir()] == [uploads]  # nothing written outside the uploads folder
+    assert len(staged_listing(folder)) == 5 and not any(name.startswith(".part") for name in staged_listing(folder))
+    assert [p for p in tmp_path.iterdir()] == [folder]  # nothing written outside the uploads folder
 
 
 def test_a_refused_upload_leaves_nothing_behind(tmp_path):
-    uploads = tmp_path / "uploads"
+    folder = tmp_path / "uploads"
     with pytest.raises(InputError):
-        uploads.stage_zip(make_zip({**shapes_members(6), "../evil.png": b"x"}), uploads)
+        uploads.stage_zip(make_zip({**shapes_members(6), "../evil.png": b"x"}), folder)
     with pytest.raises(InputError):
-        uploads.stage_zip(b"not a zip at all", uploads)
-    assert staged_listing(uploads) == []
-    staged = uploads.stage_zip(make_zip(shapes_members(6)), uploads)
-    again = uploads.stage_zip(make_zip(shapes_members(6)), uploads)  # the same bytes: reused, not rechecked
-    assert again == staged and staged_listing(uploads) == [staged.path.name]
+        uploads.stage_zip(b"not a zip at all", folder)
+    assert staged_listing(folder) == []
+    staged = uploads.stage_zip(make_zip(shapes_members(6)), folder)
+    again = uploads.stage_zip(make_zip(shapes_members(6)), folder)  # the same bytes: reused, not rechecked
+    assert again == staged and staged_listing(folder) == [staged.path.name]
 
 
 def test_your_class_folders_load_square_resized_and_split_per_class(tmp_path):

@@ -106,7 +106,7 @@ def test_after_a_refresh_the_run_shows_its_code_and_crop_preview_from_its_own_se
     assert not app.exception and not app.error
     assert any(expander.label == "Show the code" for expander in app.expander)
     assert any(expander.label.startswith("What training sees") for expander in app.expander)
-    assert "Path('shapes')" in next(block.value for block in app.code if "fine" in block.value.lower())
+    assert 'data_dir = "shapes"' in next(block.value for block in app.code if "fine" in block.value.lower())
 
 
 def test_switching_the_source_drops_an_old_runs_error():
