@@ -116,6 +116,13 @@ keep_keras_state()
 memory_housekeeping()
 if settings.get("CNNLAB_SUPERVISOR"):  # the test suite runs its own, per test workspace
     supervisor()
-navigation = st.navigation({"": [st.Page(home, title="Home", icon=":material/home:", default=True)], **tool_pages()})
+sections = {"": [st.Page(home, title="Home", icon=":material/home:", default=True)], **tool_pages()}
+navigation = st.navigation(sections, position="hidden")
+with st.sidebar.container(key="navigation"):  # links, not Streamlit's list (its ul holds divs: axe's list rule)
+    for section, pages in sections.items():
+        if section:
+            st.markdown(f"**{section}**")
+        for page in pages:
+            st.page_link(page)
 st.sidebar.caption(f"CNN Lab · Python {platform.python_version()}")
 navigation.run()

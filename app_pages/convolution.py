@@ -28,9 +28,14 @@ def settings_ui(channels: int) -> convolution.ConvConfig:
     preset = bound(cols[0].selectbox, "Kernel", "conv.preset", DEFAULT.preset, presets, on_change=forget_edits)
     fixed, gaussian, random = preset in convolution.FIXED_3X3, preset == "gaussian blur", preset == "random"
     fresh = {"on_change": forget_edits}  # a new preset starts from its own grid
-    size = bound(cols[1].slider, "Size", "conv.size", DEFAULT.kernel_size, **SIZES, disabled=fixed, **fresh)
-    sigma = bound(cols[2].slider, "Sigma", "conv.sigma", DEFAULT.sigma, **SIGMAS, disabled=not gaussian, **fresh)
-    seed = bound(cols[3].number_input, "Seed", "conv.seed", DEFAULT.seed, **SEEDS, disabled=not random, **fresh)
+    # Only the settings the preset uses are shown: a disabled widget's grey label is below 4.5:1 contrast
+    size, sigma, seed, per_channel = DEFAULT.kernel_size, DEFAULT.sigma, DEFAULT.seed, False
+    if not fixed:
+        size = bound(cols[1].slider, "Size", "conv.size", DEFAULT.kernel_size, **SIZES, **fresh)
+    if gaussian:
+        sigma = bound(cols[2].slider, "Sigma", "conv.sigma", DEFAULT.sigma, **SIGMAS, **fresh)
+    if random:
+        seed = bound(cols[3].number_input, "Seed", "conv.seed", DEFAULT.seed, **SEEDS, **fresh)
     left, right = st.columns([3, 2])
     with right:
         layer = {
@@ -40,17 +45,10 @@ def settings_ui(channels: int) -> convolution.ConvConfig:
             "bias": bound(st.number_input, "Bias", "conv.bias", DEFAULT.bias, step=0.1),
             "relu": bound(st.toggle, "ReLU", "conv.relu", DEFAULT.relu),
         }
-        help_text = "Off: one kernel shared by all channels and summed (HOML). On: each channel on its own."
-        per_channel = bound(
-            st.toggle,
-            "One map per channel",
-            "conv.per_channel",
-            DEFAULT.per_channel,
-            disabled=channels == 1,
-            help=help_text,
-        )
+        one_map = {"help": "Off: one kernel shared by all channels and summed (HOML). On: each channel on its own."}
+        if channels > 1:
+            per_channel = bound(st.toggle, "One map per channel", "conv.per_channel", DEFAULT.per_channel, **one_map)
     with friendly_errors():
-        per_channel = per_channel and channels > 1
         edits = st.query_params.get("conv.kernel", "")  # a link carries the learner's edited cells
         config = convolution.ConvConfig(preset, size, sigma, seed, per_channel, **layer, cells=edits)
         start = config.kernel()
@@ -112,10 +110,8 @@ def demos() -> None:
         if st.toggle("Run it on the two sample crops", key="conv.demo"):
             crops = images.homl_crops()
             demo = convolution.conv2d_layer_demo(crops, convolution.homl_line_filters())
-            for label, output in (
-                ("random weights", demo.random_output),
-                ("set_weights(line filters)", demo.set_output),
-            ):
+            outputs = {"random weights": demo.random_output, "set_weights(line filters)": demo.set_output}
+            for label, output in outputs.items():
                 chart = figures.feature_maps_figure(crops[0], output[0], ["filter 0", "filter 1"], False)
                 st.plotly_chart(chart, key=f"conv.demo.{label}")
                 st.caption(f"china crop, {label}")

@@ -119,7 +119,7 @@ def assert_clean(page, name: str) -> None:
 
 
 def nav_text(page) -> str:
-    return page.locator('[data-testid="stSidebarNav"]').inner_text()
+    return page.locator(".st-key-navigation").inner_text()
 
 
 def test_every_page_in_the_navigation_renders(server, browser):
@@ -134,7 +134,7 @@ def test_every_page_in_the_navigation_renders(server, browser):
     assert page.get_by_role("heading", name="CNN Lab").count() >= 1
     assert page.locator('[data-testid="stMetric"]').filter(has_text="TensorFlow").count() == 1
     assert_clean(page, "home")
-    links = page.locator('[data-testid="stSidebarNav"] a')
+    links = page.locator(".st-key-navigation a")
     paths = {urlparse(link.get_attribute("href") or "").path.strip("/") for link in links.all()} - {""}
     assert paths == set(tool_paths)
     for path in sorted(paths):
@@ -142,6 +142,45 @@ def test_every_page_in_the_navigation_renders(server, browser):
         wait_until_idle(page)
         assert_clean(page, path)
     page.close()
+
+
+# Every page in its default state, and in the states its main controls lead to (a URL reproduces them).
+TOOL_PATHS = [entry[2] for entries in NAVIGATION.values() for entry in entries]
+ACCESSIBILITY_VIEWS = [
+    "",
+    *TOOL_PATHS,
+    "convolution?conv.preset=gaussian+blur&conv.gray=true&conv.padding=valid",
+    "convolution?conv.preset=sobel+x&conv.per_channel=true",
+    "padding?pad.padding=valid&pad.sh=3&pad.predict=true",
+    "pooling?pool.kind=avg&pool.gray=true",
+    "pr-map?pr.input=scores",
+    "pr-map?pr.input=detections",
+    "classify?cls.random=true&cls.mode=crop_and_resize",
+]
+# Violations that come from Streamlit itself and cannot be fixed from the app: {rule id: the reason and
+# the upstream issue}. Empty: every serious or critical one found so far was ours, and is fixed.
+ACCESSIBILITY_ALLOWED: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_no_serious_accessibility_violation_on_any_page(server, browser, width):
+    """axe-core on every page: captions were 3.88:1, a selected segmented control 4.47:1, Streamlit's
+    sidebar list held divs, three pooling pictures had no alternative text (before: 2-13 serious or
+    critical nodes on every page)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe, found = Axe(), {}
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    for view in ACCESSIBILITY_VIEWS:
+        page.goto(f"{server}/{view}")
+        wait_until_idle(page)
+        violations = axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]
+        for violation in violations:
+            if violation["impact"] in ("serious", "critical") and violation["id"] not in ACCESSIBILITY_ALLOWED:
+                nodes = [node["html"][:120] for node in violation["nodes"][:3]]
+                found[f"{view or 'home'}: {violation['id']}"] = (len(violation["nodes"]), nodes)
+    page.close()
+    assert found == {}
 
 
 def test_train_one_epoch_then_reload_with_the_run_in_the_url(server, browser):
