@@ -175,6 +175,13 @@ def test_no_serious_accessibility_violation_on_any_page(server, browser, width):
         page.goto(f"{server}/{view}")
         wait_until_idle(page)
         violations = axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]
+        name = (view or "home").replace("?", "-").replace("&", "-").replace("=", "_").replace("+", "_")
+        if width < 500:  # a phone: the page itself never scrolls sideways
+            overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            if overflow > 0:
+                found[f"{view or 'home'}: scrolls sideways"] = (overflow, [])
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"phone-{name}.png"), full_page=True)
         for violation in violations:
             if violation["impact"] in ("serious", "critical") and violation["id"] not in ACCESSIBILITY_ALLOWED:
                 nodes = [node["html"][:120] for node in violation["nodes"][:3]]
