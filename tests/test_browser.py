@@ -488,3 +488,47 @@ def test_the_webcam_captures_pictures_into_classes(server, camera_browser, tmp_p
     assert zipfile.ZipFile(saved).namelist() == ["waving/0001.jpg", "waving/0002.jpg"]
     assert_clean(page, "webcam-2-captured")
     context.close()
+
+
+def tab_to(page, matches, limit: int = 80) -> dict:
+    """Press Tab until the focused element matches (a predicate on its name and role); no mouse."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return {name: e.getAttribute('aria-label') || '', role: e.getAttribute('role') || e.tagName}; }"
+        )
+        if matches(focused):
+            return focused
+    raise AssertionError(f"Tab never reached the control on {page.url}: a keyboard user cannot")
+
+
+def metric(page, label: str) -> str:
+    return (
+        page.locator('[data-testid="stMetric"]')
+        .filter(has_text=label)
+        .locator('[data-testid="stMetricValue"]')
+        .first.inner_text()
+    )
+
+
+def test_the_main_tasks_by_keyboard_alone(server, browser):
+    """Tab, arrows and Enter only: change the padding calculator's stride; move the PR page's threshold."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/padding")
+    wait_until_idle(page)
+    assert metric(page, "Output") == "4 x 4"  # 7 x 8 input, 3 x 3 kernel, stride 2, SAME
+    tab_to(page, lambda focused: focused["name"] == "stride")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    wait_until_idle(page)
+    assert metric(page, "Output") == "3 x 4"  # the height's stride is 3 now
+    page.goto(f"{server}/pr-map?pr.input=scores")
+    wait_until_idle(page)
+    before = metric(page, "precision")
+    tab_to(page, lambda focused: focused["name"].startswith("Threshold"))
+    for _ in range(20):
+        page.keyboard.press("ArrowRight")
+    wait_until_idle(page)
+    assert metric(page, "precision") != before  # a threshold of 0.70 calls fewer positives
+    page.close()
