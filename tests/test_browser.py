@@ -496,7 +496,7 @@ def tab_to(page, matches, limit: int = 80) -> dict:
         page.keyboard.press("Tab")
         focused = page.evaluate(
             "() => { const e = document.activeElement;"
-            " return {name: e.getAttribute('aria-label') || '', role: e.getAttribute('role') || e.tagName}; }"
+            " return {name: e.getAttribute('aria-label') || e.innerText || '', role: e.getAttribute('role') || e.tagName}; }"
         )
         if matches(focused):
             return focused
@@ -531,4 +531,29 @@ def test_the_main_tasks_by_keyboard_alone(server, browser):
         page.keyboard.press("ArrowRight")
     wait_until_idle(page)
     assert metric(page, "precision") != before  # a threshold of 0.70 calls fewer positives
+    page.goto(f"{server}/convolution")
+    wait_until_idle(page)
+    tab_to(page, lambda focused: focused["name"] == "Kernel")
+    page.keyboard.type("sobel x")
+    page.keyboard.press("Enter")
+    wait_until_idle(page)
+    tab_to(page, lambda focused: focused["name"] == "output row")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    wait_until_idle(page)
+    assert "conv.preset=sobel+x" in page.url and "conv.row=101" in page.url, page.url
+    page.close()
+
+
+def test_a_run_started_and_cancelled_by_keyboard_alone(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/train?train.epochs=200&train.batch=8")
+    wait_until_idle(page)
+    tab_to(page, lambda focused: focused["role"] == "BUTTON" and focused["name"].strip().endswith("Train"))
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
+    page.get_by_text("running").first.wait_for(timeout=120_000)
+    tab_to(page, lambda focused: focused["role"] == "BUTTON" and focused["name"].strip().endswith("Cancel"), 200)
+    page.keyboard.press("Enter")
+    page.get_by_text("cancelled").first.wait_for(timeout=60_000)
     page.close()
