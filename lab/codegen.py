@@ -18,19 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lab import images, uploads
-from lab.handout import (  # noqa: F401  Script, requirements and KERAS_FAMILY are the pages' and tests' too
-    KERAS_FAMILY,
-    Script,
-    _module_body,
-    _parsed_body,
-    _recipe_parts,
-    functions,
-    imports,
-    main_steps,
-    requirements,
-    script,
-    settings,
-)
+from lab.handout import Script, functions, imports, main_steps, module_body, script, settings
 
 if TYPE_CHECKING:  # TensorFlow-free at import: the padding and PR pages render scripts without it
     from lab.classify import ClassifierConfig
@@ -273,7 +261,7 @@ def _architecture(config) -> tuple[str, str]:
 
     builder = models.MODELS[config.model]
     module = importlib.import_module(builder.__module__)
-    code = _module_body(module) + f"\n\n\nnetwork = {builder.__name__}(x_train.shape[1:], len(class_names))"
+    code = module_body(module) + f"\n\n\nnetwork = {builder.__name__}(x_train.shape[1:], len(class_names))"
     code += '\nprint("parameters:", network.count_params())'
     return f"The architecture, {config.model!r}, exactly as the lab builds it (the models/ module, copied).", code
 

@@ -136,7 +136,7 @@ _PARSE_LOCK = threading.Lock()
 SEPARATOR = "# " + "-" * 77  # the lines around a recipe's settings block (nanoGPT's style)
 
 
-def _module_body(module) -> str:
+def module_body(module) -> str:
     """A module's source without its docstring and ``__future__`` import (plain Keras, copied as is).
 
     Parsed once per module, under a lock: CPython 3.11's ``ast.parse`` is not thread-safe

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lab import classify, codegen, convolution, images, padding, planner, pooling, pr, uploads
+from lab import classify, codegen, convolution, handout, images, padding, planner, pooling, pr, uploads
 from lab.convolution import ConvConfig
 from lab.pooling import PoolConfig
 from tests.imagegen import encode, gradient
@@ -386,7 +386,7 @@ def test_every_script_starts_with_what_to_install():
     assert codegen.pr_points_script([0.0, 1.0], [1.0, 0.5]).install_line == "pip install numpy"
     assert finetune_script.notebook().count("%pip install") == 1
     with pytest.raises(KeyError, match="torch"):
-        codegen.requirements("import torch")
+        handout.requirements("import torch")
 
 
 def test_scripts_render_from_many_sessions_at_once():
@@ -396,14 +396,14 @@ def test_scripts_render_from_many_sessions_at_once():
 
     from lab import training
 
-    codegen._parsed_body.cache_clear()
-    codegen._recipe_parts.cache_clear()
+    handout._parsed_body.cache_clear()
+    handout._recipe_parts.cache_clear()
     config = training.TrainConfig()
     with ThreadPoolExecutor(8) as pool:
         scripts = list(pool.map(lambda _: codegen.training_script(config).python(), range(32)))
     assert len(set(scripts)) == 1
-    assert codegen._parsed_body.cache_info().misses == 1  # models/cnns.py
-    assert codegen._recipe_parts.cache_info().misses == 2  # recipes/train.py and recipes/data.py
+    assert handout._parsed_body.cache_info().misses == 1  # models/cnns.py
+    assert handout._recipe_parts.cache_info().misses == 2  # recipes/train.py and recipes/data.py
 
 
 def test_scripts_name_the_learners_own_folder_and_render_only_the_branch_that_applies(tmp_path):
