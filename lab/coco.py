@@ -35,10 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from lab.errors import InputError
+from recipes import ap
 
 # pycocotools builds both with linspace ("np.arange causes trouble"); the same values, bit for bit.
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
-RECALL_LEVELS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+RECALL_LEVELS = ap.COCO_LEVELS  # pycocotools' 101 recall levels, as it computes them
 MAX_DETS = (1, 10, 100)
 AREA_RANGES = {"all": (0.0, 1e5**2), "small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e5**2)}
 SUMMARY = (  # (name, AP or AR, IoU threshold or None for all, area range, detection cap)

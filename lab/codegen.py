@@ -44,8 +44,9 @@ def _pictures_functions() -> str:
     return functions(pictures, "flatten_alpha", "high_depth_to_rgb", "to_rgb", "picture_array", "load_picture")
 
 
-def _picture_step(choice: ImageChoice) -> tuple[str, str]:
-    """(explanation, code) reading the page's picture exactly as the page does: [0, 1], cropped, luma."""
+def _picture_step(choice: ImageChoice, calls: str) -> tuple[str, str]:
+    """(explanation, code) reading the page's picture exactly as the page does: [0, 1], cropped, luma;
+    ``calls``: the recipe's main steps that read it."""
     from recipes import pictures
 
     if choice.source in images.SAMPLES:
@@ -57,28 +58,33 @@ def _picture_step(choice: ImageChoice) -> tuple[str, str]:
             "(recipes/pictures.py: upright, transparency on white, RGB), scaled to [0, 1]."
         )
         code = _pictures_functions() + "\n\n\n" + functions(pictures, "LUMA", "SAMPLE_PHOTOS", "photo", "prepare")
-    code += '\n\n\nimage = prepare(photo(source), crop, grayscale)\nprint("input shape:", image.shape)'
-    return text, code
+    return text, code + "\n\n\n" + calls
 
 
 def _choice_values(choice: ImageChoice, config) -> dict:
-    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
-    return values | {"source": choice.source, "crop": choice.crop, "grayscale": choice.grayscale}
+    return dataclasses.asdict(config) | dataclasses.asdict(choice)
+
+
+def _split(code: str, start: str) -> tuple[str, str]:
+    """A recipe's main steps cut before the line that starts with ``start``: two steps of a script."""
+    lines = code.splitlines()
+    at = next(index for index, line in enumerate(lines) if line.startswith(start))
+    return "\n".join(lines[:at]), "\n".join(lines[at:])
 
 
 def convolution_script(choice: ImageChoice, config: ConvConfig, pixel: tuple[int, int, int]) -> Script:
     """The playground's convolution: the kernel written out, ``tf.nn.conv2d``, the inspected pixel."""
+    from lab.convolution import kernel_cells
     from recipes import convolution, pictures
 
     kernel = config.kernel()
-    cells = [[int(v) if v.is_integer() else float(str(v)) for v in row] for row in kernel]  # float32's shortest text
-    values = _choice_values(choice, config) | {"kernel": cells, "pixel": tuple(pixel)}
-    values["per_channel"] = config.per_channel and not choice.grayscale
+    values = _choice_values(choice, config) | {"kernel": kernel_cells(kernel), "pixel": tuple(pixel)}
     for name in ("preset", "kernel_size", "sigma", "seed", "cells"):  # the kernel is written out instead
         del values[name]
+    read, rest = _split(main_steps(convolution), "filters =")
     steps = (
         ("The page's settings.", imports(convolution, pictures) + "\n\n" + settings(convolution, **values)),
-        _picture_step(choice),
+        _picture_step(choice, read),
         (
             f"The {kernel.shape[0]}x{kernel.shape[1]} kernel on the page ({config.preset!r}"
             + (", with your edits" if config.cells else "")
@@ -88,16 +94,10 @@ def convolution_script(choice: ImageChoice, config: ConvConfig, pixel: tuple[int
         ),
         (
             "The numbers the page shows: the output shape and the inspected output pixel.",
-            _after(main_steps(convolution), "filters ="),
+            rest,
         ),
     )
     return script("Convolution playground", steps)
-
-
-def _after(code: str, start: str) -> str:
-    """A recipe's main steps from the line that starts with ``start`` (the earlier ones are a step of their own)."""
-    lines = code.splitlines()
-    return "\n".join(lines[next(index for index, line in enumerate(lines) if line.startswith(start)) :])
 
 
 def pooling_script(choice: ImageChoice, config: PoolConfig) -> Script:
@@ -107,16 +107,17 @@ def pooling_script(choice: ImageChoice, config: PoolConfig) -> Script:
     values = _choice_values(choice, config)
     for name in ("depth_size", "shift"):  # the page's other demos
         del values[name]
+    read, rest = _split(main_steps(pooling), "pooled =")
     steps = (
         ("The page's settings.", imports(pooling, pictures) + "\n\n" + settings(pooling, **values)),
-        _picture_step(choice),
+        _picture_step(choice, read),
         (
             f"{'Max' if config.kind == 'max' else 'Average'} pooling: each {config.pool_size}x{config.pool_size} "
             "window becomes one number. Global average pooling: one number per channel (a classifier head needs "
             "no Flatten). Depth-wise pooling over all channels: reshape + reduce, which runs on CPU and GPU alike.",
             functions(pooling, "pool", "global_average", "depth_pool"),
         ),
-        ("The numbers the page shows.", _after(main_steps(pooling), "pooled =")),
+        ("The numbers the page shows.", rest),
     )
     return script("Pooling viewer", steps)
 
@@ -125,7 +126,7 @@ def padding_script(config: PaddingConfig) -> Script:
     """TensorFlow's output size and SAME split for the calculator's settings, checked by the real layer."""
     from recipes import padding
 
-    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    values = dataclasses.asdict(config)
     steps = (
         ("The calculator's settings.", imports(padding) + "\n\n" + settings(padding, **values)),
         (
@@ -140,9 +141,7 @@ def padding_script(config: PaddingConfig) -> Script:
 
 def planner_script(keras_code: str) -> Script:
     """The planned stack as Keras builds it, with each layer's shape and parameters."""
-    build = keras_code.replace("import keras", "import keras  # Keras 3, as TensorFlow ships it").replace(
-        "model.summary()", ""
-    )
+    build = "import keras  # Keras 3, as TensorFlow ships it\n\n" + keras_code
     steps = (
         ("The stack from the planner, as a keras.Sequential model.", build),
         (
@@ -206,19 +205,13 @@ def script_folder(config) -> str:
 
 def _train_settings(config, folder: str | None) -> str:
     """The training recipe's settings block with the run's values (the class folders by their name)."""
-    from recipes import data, train
+    from recipes import data, pictures, train
 
-    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    values = dataclasses.asdict(config)
     values["data_dir"] = folder or script_folder(config)
     del values["stack"]  # a custom stack is written out as its layers
-    modules = (train, data) + ((_pictures_module(),) if config.dataset == "folders" else ())
+    modules = (train, data) + ((pictures,) if config.dataset == "folders" else ())
     return imports(*modules) + "\n\n" + settings(train, **values)
-
-
-def _pictures_module():
-    from recipes import pictures
-
-    return pictures
 
 
 def _data_step(config) -> tuple[str, str]:
@@ -228,7 +221,11 @@ def _data_step(config) -> tuple[str, str]:
     if config.dataset == "digits":
         code, call = functions(data, "digits"), "digits(seed)"
     elif config.dataset == "folders":
-        code = _pictures_functions() + "\n\n\n" + functions(data, "split_files", "square_pixels", "class_folders")
+        code = (
+            _pictures_functions()
+            + "\n\n\n"
+            + functions(data, "class_files", "split_files", "square_pixels", "class_folders")
+        )
         call = "class_folders(data_dir, image_size, seed)"
     else:
         code, call = functions(data, "VALIDATION_SIZE", "keras_dataset"), "keras_dataset(dataset)"
@@ -245,16 +242,10 @@ def _architecture(config) -> tuple[str, str]:
         from lab import planner
 
         specs, head = planner.with_head(planner.decode_stack(config.stack), config.num_classes)
-        lines = ["network = keras.Sequential(", "    [", "        keras.Input(shape=x_train.shape[1:]),"]
-        for index, spec in enumerate(specs):
-            name, kwargs = planner.keras_layer(spec)
-            arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
-            if index == len(specs) - 1:  # the head fits whatever classes the data has
-                arguments = arguments.replace(f"units={config.num_classes}", "units=len(class_names)")
-            lines.append(f"        keras.layers.{name}({arguments}),")
-        lines += ["    ]", ")", 'print("parameters:", network.count_params())']
+        code = planner.keras_snippet("x_train.shape[1:]", specs, "network", last_units="len(class_names)")
+        code += 'print("parameters:", network.count_params())'  # the head fits whatever classes the data has
         text = f"Your stack ({config.stack}), with the classifier head the lab adds (its last {head} layer(s))."
-        return text, "\n".join(lines)
+        return text, code
     import importlib
 
     import models
@@ -332,17 +323,18 @@ def classifier_script(config: ClassifierConfig) -> Script:
     """
     from recipes import classify, pictures
 
-    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    values = dataclasses.asdict(config)
     uploads = [name for name in config.pictures if name not in images.SAMPLES]
     text = "The photos the page classifies: scikit-learn's samples by name, your files read as the lab reads an upload"
     text += f". Put {', '.join(uploads)} beside this script." if uploads else " (recipes/pictures.py)."
-    load = _pictures_functions() + "\n\n\n" + functions(classify, "load_photos")
+    load = _pictures_functions() + "\n\n\n" + functions(pictures, "SAMPLE_PHOTOS", "photo")
+    load += "\n\n\n" + functions(classify, "load_photos")
     weights = (
         " with its ImageNet weights (downloaded once)" if config.weights else f" (random weights, seed {config.seed})"
     )
     steps = (
         ("The page's settings.", imports(classify, pictures) + "\n\n" + settings(classify, **values)),
-        (text, functions(classify, "APPLICATIONS", "SAMPLE_PHOTOS") + "\n\n\n" + load),
+        (text, functions(classify, "APPLICATIONS") + "\n\n\n" + load),
         (
             f"Fit each photo to the network's input the page's way: {config.mode}.",
             functions(classify, "central_square", "fit_batch"),
@@ -359,7 +351,7 @@ def pr_scores_script(config: ScoresConfig) -> Script:
     """Scores and labels (the page's generator, or your CSV), the curve, the threshold's counts, every AP."""
     from recipes import ap
 
-    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    values = dataclasses.asdict(config)
     steps = (
         ("The page's settings.", imports(ap) + "\n\n" + settings(ap, **values)),
         (
@@ -392,7 +384,7 @@ def detection_script(config: DetectionConfig, example: dict | None = None, forma
     """
     from recipes import ap, matching
 
-    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    values = dataclasses.asdict(config)
     head = imports(matching, ap) + "\n\n" + settings(matching, **values)
     if example is not None:
         text = "The built-in example, in COCO's JSON form: the ground truth (instances) and the detector's results."
@@ -437,16 +429,16 @@ def finetune_script(config, folder: str | None = None) -> Script:
     """
     from recipes import data, finetune, pictures
 
-    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    values = dataclasses.asdict(config)
     if config.source == "zip":
         values["data_dir"] = folder or script_folder(config)
         text = f"Your class folders: put the unzipped folder {values['data_dir']!r} beside this script (split as the page splits it)."
-        code = _pictures_functions() + "\n\n\n" + functions(data, "split_files") + "\n\n\n"
+        code = _pictures_functions() + "\n\n\n" + functions(data, "class_files", "split_files") + "\n\n\n"
         code += (
             functions(finetune, "folder_sets")
             + "\n\n\ntrain, valid, test, class_names = folder_sets(data_dir, side, seed)"
         )
-        modules = (finetune, pictures)
+        modules = (finetune, pictures, data)
     else:
         text = "tf_flowers through tensorflow-datasets (downloaded once, 218 MB), with HOML's split."
         code = functions(finetune, "HOML_SPLITS", "flowers") + "\n\n\ntrain, valid, test, class_names = flowers(side)"

@@ -158,10 +158,17 @@ def parse_kernel_grid(rows) -> np.ndarray:
     return kernel
 
 
+def kernel_cells(kernel: np.ndarray) -> list[list[float | int]]:
+    """A kernel's cells as Python numbers, each the shortest that reads back as the same float32 (0.1,
+    not 0.10000000149) and whole ones as ints: what a URL and a script write."""
+    cells = np.asarray(kernel, dtype=np.float32)
+    return [[int(value) if value.is_integer() else float(str(value)) for value in row] for row in cells]
+
+
 def encode_kernel(kernel: np.ndarray) -> str:
-    """A kernel as URL text: rows split by ``;``, cells by ``,``; each cell the shortest text that reads
-    back as the same float32, so the cells decode to exactly the kernel."""
-    return ";".join(",".join(str(np.float32(v)) for v in row) for row in np.asarray(kernel, dtype=np.float32))
+    """A kernel as URL text: rows split by ``;``, cells by ``,`` (:func:`kernel_cells`), so the cells
+    decode to exactly the kernel."""
+    return ";".join(",".join(map(str, row)) for row in kernel_cells(kernel))
 
 
 def decode_kernel(text: str) -> np.ndarray:

@@ -16,23 +16,11 @@ from lab import network
 from lab.errors import InputError, describe_value
 from recipes import data as recipe
 
-# name: (keras cache file, host it downloads from, class names, channels, whether flips are natural)
+# name: (keras cache file, host it downloads from); class names and which flips are natural: recipes/data.py
 KERAS_DATASETS = {
-    "mnist": ("mnist.npz", "storage.googleapis.com", recipe.CLASS_NAMES["mnist"], 1, False),
-    "fashion_mnist": (
-        "fashion-mnist",
-        "storage.googleapis.com",
-        recipe.CLASS_NAMES["fashion_mnist"],
-        1,
-        True,
-    ),
-    "cifar10": (
-        "cifar-10-batches-py",
-        "www.cs.toronto.edu",
-        recipe.CLASS_NAMES["cifar10"],
-        3,
-        True,
-    ),
+    "mnist": ("mnist.npz", "storage.googleapis.com"),
+    "fashion_mnist": ("fashion-mnist", "storage.googleapis.com"),
+    "cifar10": ("cifar-10-batches-py", "www.cs.toronto.edu"),
 }
 DATASETS = ("digits", *KERAS_DATASETS)
 DESCRIPTIONS = {
@@ -133,7 +121,7 @@ def load_fresh(name: str, seed: int = 42) -> Dataset:
         raise InputError(f"Unknown dataset {describe_value(name)}; choose one of {', '.join(DATASETS)}.")
     if name == "digits":
         return _digits(seed)
-    _, host, _, _, flip_ok = KERAS_DATASETS[name]
+    _, host = KERAS_DATASETS[name]
     if not is_cached(name):
         _ensure_reachable(name, host)
     from lab.device import keras
@@ -143,7 +131,7 @@ def load_fresh(name: str, seed: int = 42) -> Dataset:
         train, valid, test, names = recipe.keras_dataset(name)
     except Exception as error:  # keras raises a bare Exception("URL fetch failure ...")
         raise DatasetUnavailable(f"Could not download {name}: {error}") from None
-    return Dataset(name, *train, *valid, *test, names, flip_ok)
+    return Dataset(name, *train, *valid, *test, names, name in recipe.FLIPS_NATURAL)
 
 
 def augment_batch(images, seed_pair, flip: bool, color: bool):

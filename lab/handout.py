@@ -170,7 +170,6 @@ class _Setting:
 class _Recipe:
     imports: tuple[str, ...]  # its import lines, its own ``recipes`` and ``models`` imports left out
     settings: tuple[_Setting, ...]  # the block between the separators
-    heading: str  # the block's first comment line
     named: dict[str, str]  # the source of each top-level function, class and constant
 
 
@@ -200,8 +199,7 @@ def _recipe_parts(module) -> _Recipe:
                 settings.append(_Setting(name, text, value, "  # " + comment[2] if comment[1] else ""))
             else:
                 named[name] = text
-    heading = lines[start] if start else ""
-    return _Recipe(tuple(imports), tuple(settings), heading, named)
+    return _Recipe(tuple(imports), tuple(settings), named)
 
 
 def recipe_parts(module) -> _Recipe:
@@ -245,11 +243,11 @@ def imports(*modules) -> str:
     seen = dict.fromkeys(line for module in modules for line in recipe_parts(module).imports)
     sections: tuple[list[str], list[str]] = ([], [])  # the standard library's, then the rest (isort's order)
     for line in sorted(seen, key=lambda text: (text.startswith("from "), text.split()[1].lower())):
-        sections[text_module(line) not in STANDARD].append(line)
+        sections[_top_module(line) not in STANDARD].append(line)
     return "\n\n".join("\n".join(section) for section in sections if section)
 
 
-def text_module(line: str) -> str:
+def _top_module(line: str) -> str:
     """The top-level module an import line names."""
     return line.split()[1].split(".")[0]
 

@@ -403,15 +403,21 @@ def keras_layer(spec: LayerSpec) -> tuple[str, dict]:
     return kind, kwargs
 
 
-def keras_snippet(input_shape: Sequence[int], specs: Sequence[LayerSpec]) -> str:
-    """Keras code building the planned stack."""
-    lines = ["import keras", "", "model = keras.Sequential([", f"    keras.Input(shape={tuple(input_shape)}),"]
-    for spec in specs:
+def keras_snippet(
+    input_shape: Sequence[int] | str, specs: Sequence[LayerSpec], variable: str = "model", last_units: str | None = None
+) -> str:
+    """Keras code building the planned stack as ``variable``: a shape, or the code of one
+    (``"x_train.shape[1:]"``); ``last_units``, the code of the last layer's units (``"len(class_names)"``)."""
+    shape = input_shape if isinstance(input_shape, str) else tuple(input_shape)
+    lines = [f"{variable} = keras.Sequential([", f"    keras.Input(shape={shape}),"]
+    for index, spec in enumerate(specs):
         name, kwargs = keras_layer(spec)
-        arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+        last = index == len(specs) - 1 and last_units is not None
+        arguments = ", ".join(
+            f"{key}={last_units if last and key == 'units' else repr(value)}" for key, value in kwargs.items()
+        )
         lines.append(f"    keras.layers.{name}({arguments}),")
-    lines += ["])", "model.summary()"]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "])"]) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------

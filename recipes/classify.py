@@ -8,10 +8,9 @@ ImageNet weights are downloaded once; ``weights = None`` builds seeded random we
 import keras
 import numpy as np
 import tensorflow as tf
-from sklearn.datasets import load_sample_image
 
 from recipes import override
-from recipes.pictures import load_picture
+from recipes.pictures import photo
 
 # -----------------------------------------------------------------------------
 # settings: lab.classify.ClassifierConfig's fields, with its defaults ("Show the code" writes the page's here)
@@ -30,15 +29,11 @@ APPLICATIONS = {  # name: (keras.applications module, constructor, input side)
     "EfficientNetB0": ("efficientnet", "EfficientNetB0", 224),
     "EfficientNetV2B0": ("efficientnet_v2", "EfficientNetV2B0", 224),
 }
-SAMPLE_PHOTOS = {"china": "china.jpg", "flower": "flower.jpg"}  # scikit-learn's
 
 
 def load_photos(pictures):
     """{name: (H, W, 3) uint8} for scikit-learn's sample photos and your picture files."""
-    return {
-        name: load_sample_image(SAMPLE_PHOTOS[name]) if name in SAMPLE_PHOTOS else load_picture(name)
-        for name in pictures
-    }
+    return {name: photo(name) for name in pictures}
 
 
 def central_square(height, width):
@@ -84,9 +79,9 @@ def top_classes(name, photos, mode, top_k, weights, seed):
     side = APPLICATIONS[name][2]
     batch = np.concatenate([fit_batch(image[np.newaxis], (side, side), mode) for image in photos.values()])
     probabilities = build(name, weights, seed).predict(module.preprocess_input(batch), verbose=0)
-    for photo, row in zip(photos, probabilities, strict=True):
+    for picture, row in zip(photos, probabilities, strict=True):
         best = np.argsort(-row)[:top_k]
-        print(f"{name} on {photo}: " + ", ".join(f"{i}={row[i]:.6f}" for i in best))
+        print(f"{name} on {picture}: " + ", ".join(f"{i}={row[i]:.6f}" for i in best))
     try:
         names = module.decode_predictions(probabilities, top=top_k)
         print(f"{name} names:", [[label for _, label, _ in top] for top in names])

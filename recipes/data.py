@@ -92,12 +92,15 @@ def square_pixels(items, image_size, read=load_picture):
     return pixels, np.array([label for _, label in items], np.int64)
 
 
+def class_files(folder):
+    """{class name: its picture files}, one sub-folder per class, both sorted (the class index order)."""
+    folders = sorted(path for path in Path(folder).iterdir() if path.is_dir())
+    return {path.name: sorted(file for file in path.iterdir() if file.is_file()) for path in folders}
+
+
 def class_folders(folder, image_size, seed, read=load_picture):
     """Your pictures, one sub-folder per class, split per class and resized to squares."""
-    folder = Path(folder)
-    names = sorted(path.name for path in folder.iterdir() if path.is_dir())
-    classes = {name: sorted(path for path in (folder / name).iterdir() if path.is_file()) for name in names}
-    train, valid, test, names = split_files(classes, seed)
+    train, valid, test, names = split_files(class_files(folder), seed)
     return (
         square_pixels(train, image_size, read),
         square_pixels(valid, image_size, read),

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from recipes import override
-from recipes.data import split_files
+from recipes.data import class_files, split_files
 from recipes.pictures import load_picture
 
 # -----------------------------------------------------------------------------
@@ -66,11 +66,7 @@ def flowers(side):
 
 def folder_sets(folder, side, seed, read=load_picture):
     """Your class folders split as the lab splits them (75/15/10 per class), squares at ``side``."""
-    from pathlib import Path
-
-    folder = Path(folder)
-    classes = {p.name: sorted(q for q in p.iterdir() if q.is_file()) for p in sorted(folder.iterdir()) if p.is_dir()}
-    train, valid, test, names = split_files(classes, seed)
+    train, valid, test, names = split_files(class_files(folder), seed)
 
     def images(items):
         pixels = [square(read(path), side).numpy() for path, _ in items]
