@@ -15,18 +15,18 @@ import subprocess
 
 from lab import settings
 
-_PLACEMENT: list = []  # the placement handed by install (one at most)
+_HANDED = {"placement": None}  # the placement handed by the process's entry
 
 
 def use(placement) -> None:
     """Hand the workers' placement to this process: an object with ``slots()``, ``start_workers()``
-    and ``stop_workers()``."""
-    _PLACEMENT[:] = [placement]
+    and ``stop_workers()`` (None: take it back, the local default again)."""
+    _HANDED["placement"] = placement
 
 
 def placement():
     """The placement handed to this process, or None (the local default is the supervisor's)."""
-    return _PLACEMENT[0] if _PLACEMENT else None
+    return _HANDED["placement"]
 
 
 @functools.cache

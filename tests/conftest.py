@@ -22,9 +22,9 @@ def no_handed_placement():
     """Each test starts with no workers' placement handed (local processes), and leaves none behind."""
     from lab import capacity
 
-    capacity._PLACEMENT.clear()
+    capacity.use(None)
     yield
-    capacity._PLACEMENT.clear()
+    capacity.use(None)
 
 
 @pytest.fixture
