@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app_pages._widgets import bound, friendly_errors
-from lab import annotations, codegen, detection, images
+from lab import annotations, codegen, detect, detection, images
 from lab.coco import CocoData
 
 UPLOAD_NOTE = (
@@ -51,8 +51,21 @@ def _example() -> Detections:
     return Detections(data, {"instances": instances, "results": results}, "the built-in example")
 
 
+def _from_run(run_id: str) -> Detections:
+    """A Detect run's test detections (``?pr.run=``), as the Detect page's "open in the explorer" sends them."""
+    with friendly_errors():
+        instances, results = detect.coco_files(run_id)
+        data = _load("coco", {"coco_gt": instances, "coco_dt": results})
+    label = f"detect run {run_id}'s test canvases"
+    return Detections(data, codegen.DETECTION_FILES, label, (instances.decode(), results.decode()))
+
+
 def detections_ui() -> Detections:
-    """The built-in example, or uploads in one of :data:`lab.annotations.FORMATS`."""
+    """A Detect run's detections (from its link), the built-in example, or uploads in one of
+    :data:`lab.annotations.FORMATS`."""
+    run_id = st.query_params.get("pr.run")
+    if run_id and bound(st.toggle, f"Use detect run {run_id}'s detections", "pr.use_run", True):
+        return _from_run(run_id)
     if bound(st.toggle, "Use the built-in example", "pr.example", True):
         return _example()
     formats = annotations.FORMATS

@@ -478,3 +478,55 @@ def finetune_script(config, folder: str | None = None) -> Script:
         ),
     )
     return script(f"Fine-tune {config.base_model}", steps)
+
+
+_DETECT_TASKS = {  # task: (what the script does, its recipe functions, its run function)
+    "localize": (
+        "Classification + localization: a softmax class head and a 4-unit sigmoid box head on global average "
+        "pooling, MSE on the box, the loss weights as set; judged by the mean IoU on the test canvases.",
+        ("conv_block", "localization_model", "compile_localizer", "centre_boxes", "corner_boxes", "paired_iou"),
+        ("random_boxes", "run_localize"),
+    ),
+    "crops": (
+        "A classifier of 24x24 crops (a digit, or background) with VALID convolutions; converted to a fully "
+        "convolutional network (each Dense becomes a Conv2D, its weights reshaped), it runs once over a canvas, "
+        "and every cell of its output equals the classifier on that window.",
+        ("BACKGROUND", "CROP_SIZE", "inside_share", "crops", "crop_classifier", "compile_crops", "to_fcn"),
+        ("windows", "fcn_check", "run_crops"),
+    ),
+    "grid": (
+        "A YOLO-style grid: each cell predicts an objectness, a box relative to the cell and a class; the box and "
+        "class losses count only the cells that hold an object. Non-max suppression keeps the best of "
+        "overlapping boxes; the test detections are written as COCO JSON and scored (pycocotools, VOC AP@0.5).",
+        ("conv_block", "grid_model", "box_loss", "class_loss", "compile_grid", "nms_steps", "nms"),
+        ("grid_detections", "coco_json", "run_grid"),
+    ),
+}
+
+
+def detect_script(config) -> Script:
+    """One step of the Detect page: the same canvases (same seed), network, training and numbers."""
+    from recipes import ap, canvases, detect, matching
+
+    values = dataclasses.asdict(config)
+    text, parts, run = _DETECT_TASKS[config.task]
+    canvas_parts = ["INK", "TEST_SHARE", "PLACEMENT_TRIES", "digit_sprites", "scaled", "ink_box", "free_place"]
+    canvas_parts += ["add_clutter", "canvases"] + (["grid_targets", "decode_grid"] if config.task == "grid" else [])
+    scoring = ("corners", "category_names", "known_results", "coco_tables", "voc_class_ap", "print_voc")
+    matches = functions(matching, "iou")
+    if config.task == "grid":
+        matches += "\n\n\n" + functions(ap, "ranked_curve") + "\n\n\n" + _ap_functions()
+        matches += "\n\n\n" + functions(matching, "voc_hits", *scoring, "coco_summary", "report")
+    steps = (
+        ("The page's settings.", imports(detect, canvases, matching) + "\n\n" + settings(detect, **values)),
+        (
+            "The canvases: scikit-learn's digits scaled and placed at random, with their ink boxes; the test "
+            "canvases use digits the training never sees (recipes/canvases.py).",
+            functions(canvases, *canvas_parts),
+        ),
+        ("IoU, and what scores the detections (recipes/matching.py, recipes/ap.py).", matches),
+        (text, functions(detect, "CLASSES", *parts)),
+        ("Training, and the numbers the page shows.", functions(detect, *run)),
+        ("Run it.", f"keras.utils.set_random_seed(seed)\n{run[-1]}()"),
+    )
+    return script(f"Detect: {config.task}", steps)

@@ -398,20 +398,32 @@ def channel_bars_figure(series: dict[str, list[float]], channels: list[str]) -> 
     return figure
 
 
-_CURVE_NAMES = {"batch_loss", "loss", "val_loss", "batch_accuracy", "accuracy", "val_accuracy"}
+_CURVE_STYLES = {  # name: (subplot, label, line, mode)
+    "batch_loss": (0, "batch loss", {"color": "#c6dbef", "width": 1}, "lines"),
+    "loss": (0, "train loss", {"color": "#3182bd"}, "lines+markers"),
+    "val_loss": (0, "validation loss", {"color": "#e6550d", "dash": "dash"}, "lines+markers"),
+    "batch_accuracy": (1, "batch accuracy", {"color": "#c6dbef", "width": 1}, "lines"),
+    "accuracy": (1, "train accuracy", {"color": "#3182bd"}, "lines+markers"),
+    "val_accuracy": (1, "validation accuracy", {"color": "#e6550d", "dash": "dash"}, "lines+markers"),
+}
+_TERM_COLORS = {"objectness": "#b35806", "box": "#1b7837", "class": "#762a83"}  # a multi-output model's terms
+for _term, _color in _TERM_COLORS.items():  # its loss terms beside the total; its class head's accuracy
+    _CURVE_STYLES[f"{_term}_loss"] = (0, f"{_term} loss", {"color": _color, "dash": "dot"}, "lines+markers")
+    _CURVE_STYLES[f"val_{_term}_loss"] = (
+        0,
+        f"validation {_term} loss",
+        {"color": _color, "dash": "dash"},
+        "lines+markers",
+    )
+_CURVE_STYLES["class_accuracy"] = (1, "train accuracy", {"color": "#3182bd"}, "lines+markers")
+_CURVE_STYLES["val_class_accuracy"] = (1, "validation accuracy", {"color": "#e6550d", "dash": "dash"}, "lines+markers")
+_CURVE_NAMES = set(_CURVE_STYLES)
 
 
 def training_curves(curves: dict, title: str = "") -> go.Figure:
-    """Loss (batch and epoch, train and validation) and accuracy against epochs."""
+    """Loss (batch and epoch, train and validation, and a multi-output model's terms) and accuracy against epochs."""
     layout = _subplot_row(["loss", "accuracy"], spacing=0.1)  # make_subplots' spacing for two columns
-    styles = {
-        "batch_loss": (0, "batch loss", {"color": "#c6dbef", "width": 1}, "lines"),
-        "loss": (0, "train loss", {"color": "#3182bd"}, "lines+markers"),
-        "val_loss": (0, "validation loss", {"color": "#e6550d", "dash": "dash"}, "lines+markers"),
-        "batch_accuracy": (1, "batch accuracy", {"color": "#c6dbef", "width": 1}, "lines"),
-        "accuracy": (1, "train accuracy", {"color": "#3182bd"}, "lines+markers"),
-        "val_accuracy": (1, "validation accuracy", {"color": "#e6550d", "dash": "dash"}, "lines+markers"),
-    }
+    styles = _CURVE_STYLES
     traces = []
     for name, (index, label, line, mode) in styles.items():
         if name in curves:

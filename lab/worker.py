@@ -33,6 +33,7 @@ KINDS: dict[str, tuple[str, str]] = {
     # kind: (settings dataclass, runner), as "module:attribute"
     "train": ("lab.training:TrainConfig", "lab.training:run"),
     "finetune": ("lab.finetune:FinetuneConfig", "lab.finetune:run"),
+    "detect": ("lab.detect:DetectConfig", "lab.detect:run"),
 }
 
 
