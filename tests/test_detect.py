@@ -87,7 +87,11 @@ def test_nms_equals_tensorflow(seed):
         for score_threshold in (0.0, 0.4):
             ours = recipe.nms(boxes, scores, iou_threshold, score_threshold, max_output=100)
             theirs = tf.image.non_max_suppression(
-                boxes[:, [1, 0, 3, 2]].astype(np.float32), scores.astype(np.float32), 100, iou_threshold, score_threshold
+                boxes[:, [1, 0, 3, 2]].astype(np.float32),
+                scores.astype(np.float32),
+                100,
+                iou_threshold,
+                score_threshold,
             ).numpy()
             assert ours == theirs.tolist(), (iou_threshold, score_threshold)
 
