@@ -138,6 +138,10 @@ def grid_results(run: jobs.Run, config: detect.DetectConfig) -> None:
     st.caption("Each cell: its best class and its score (objectness x class probability); dashed: its box.")
 
 
+def _next(key: str) -> None:
+    st.session_state[key] += 1  # before the slider exists again: its bound keeps it in range
+
+
 def nms_results(run: jobs.Run, config: detect.DetectConfig) -> None:
     index = _canvas_index(config, "det.nms.canvas")
     cols = st.columns(2)
@@ -152,9 +156,7 @@ def nms_results(run: jobs.Run, config: detect.DetectConfig) -> None:
     if st.session_state.get(key, 0) > len(steps):
         st.session_state[key] = len(steps)
     shown = bound(st.slider, "Steps taken", key, 1, min_value=0, max_value=len(steps))
-    if st.button("Next step", icon=":material/skip_next:", disabled=shown >= len(steps)):
-        st.session_state[key] = shown = shown + 1
-        st.rerun()
+    st.button("Next step", icon=":material/skip_next:", disabled=shown >= len(steps), on_click=_next, args=(key,))
     pictures, _, _ = test_canvases(config)
     st.plotly_chart(figures_detect.nms_figure(pictures[index], boxes, scores, classes, steps, shown), key="det.nms")
     rows = [(n, f"{classes[kept]} ({scores[kept]:.2f})", len(dropped)) for n, (kept, dropped) in enumerate(steps, 1)]
@@ -179,7 +181,6 @@ def score_results(run: jobs.Run, config: detect.DetectConfig) -> None:
     cols[0].download_button("instances.json", instances, "instances.json", "application/json", on_click="ignore")
     cols[1].download_button("results.json", results, "results.json", "application/json", on_click="ignore")
     query = {"pr.input": "detections", "pr.run": run.id}
-    cols[2].page_link(
-        "app_pages/pr.py", label="Open in the PR / mAP explorer", icon=":material/show_chart:", query_params=query
-    )
+    if cols[2].button("Open in the PR / mAP explorer", icon=":material/show_chart:", type="primary"):
+        st.switch_page("app_pages/pr.py", query_params=query)
     st.caption("The explorer shows each class's precision-recall curve and where VOC's and COCO's matching differ.")
