@@ -55,7 +55,7 @@ def room_rows(runs, best_accuracy: dict[str, float], epochs_done: dict[str, int]
                 "kind": run.kind,
                 "status": run.status,
                 "dataset": run.config.get("dataset") or run.config.get("source"),
-                "model": run.config.get("model") or run.config.get("base_model"),
+                "model": run.config.get("model") or run.config.get("base_model") or run.config.get("task"),
                 "progress": f"{epochs_done.get(run.id, 0)}/{planned} epochs" if planned else "–",
                 "best val accuracy": best_accuracy.get(run.id),
                 "test accuracy": (run.result or {}).get("test_accuracy"),

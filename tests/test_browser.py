@@ -155,6 +155,8 @@ ACCESSIBILITY_VIEWS = [
     "pooling?pool.kind=avg&pool.gray=true",
     "pr-map?pr.input=scores",
     "pr-map?pr.input=detections",
+    "detect?det.step=grid",
+    "detect?det.step=nms",
     "classify?cls.random=true&cls.mode=crop_and_resize",
 ]
 # Violations that come from Streamlit itself and cannot be fixed from the app: {rule id: the reason and
@@ -556,4 +558,41 @@ def test_a_run_started_and_cancelled_by_keyboard_alone(server, browser):
     tab_to(page, lambda focused: focused["role"] == "BUTTON" and focused["name"].strip().endswith("Cancel"), 200)
     page.keyboard.press("Enter")
     page.get_by_text("cancelled").first.wait_for(timeout=60_000)
+    page.close()
+
+
+def test_a_detect_run_trains_steps_through_nms_and_opens_in_the_explorer(server, browser):
+    """A tiny grid detector, end to end: trained in a worker, its grid, NMS stepped by a click, its COCO
+    numbers, then the same detections in the PR / mAP explorer; axe on each result view."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    tiny = "det.grid.train_canvases=300&det.grid.test_canvases=40&det.grid.epochs=2"
+    page.goto(f"{server}/detect?det.step=grid&{tiny}")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train (grid)").click()
+    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
+    page.get_by_text("succeeded").first.wait_for(timeout=180_000)
+    wait_until_idle(page)
+    page.get_by_text("cells: best class and score per cell").first.wait_for(timeout=30_000)
+    assert_clean(page, "detect-1-grid")
+    violations = {}
+    for step, shot in (("4 NMS", "detect-2-nms"), ("5 Score", "detect-3-score")):
+        page.get_by_role("button", name=step).click()
+        wait_until_idle(page)
+        if step == "4 NMS":
+            page.get_by_role("button", name="Next step").click()
+            wait_until_idle(page)
+            assert "det.nms.shown=2" in page.url
+        assert_clean(page, shot)
+        found = Axe().run(page, options={"resultTypes": ["violations"]}).response["violations"]
+        violations |= {f"{step}: {v['id']}": len(v["nodes"]) for v in found if v["impact"] in ("serious", "critical")}
+    assert violations == {}
+    coco_ap = metric(page, "COCO AP@[.5:.95]")
+    page.get_by_role("button", name="Open in the PR / mAP explorer").click()
+    page.wait_for_function("() => location.pathname.endsWith('/pr-map')", timeout=60_000)
+    wait_until_idle(page)
+    assert "pr.run=" in page.url
+    assert round(float(metric(page, "COCO mAP@[.5:.95]")), 3) == float(coco_ap)
+    assert_clean(page, "detect-4-explorer")
     page.close()

@@ -462,3 +462,22 @@ def test_the_scripts_that_load_pictures_copy_the_labs_decoder(tmp_path):
         source = script.python()
         assert decoder in source and "load_picture(" in source, script_name
         assert '.convert("RGB"))' not in source.replace('return image.convert("RGB")', ""), script_name
+
+
+@pytest.mark.parametrize("task", ["localize", "crops", "grid"])
+def test_the_detect_scripts_train_and_score_like_the_page(task, tmp_path):
+    from lab import detect, runlog
+
+    config = detect.for_task(task, train_canvases=150, test_canvases=20, epochs=2)
+    result = detect.run(config, tmp_path / "run", runlog.RunLog(lambda rows: None))
+    printed = run(codegen.detect_script(config), tmp_path)
+    if task == "localize":
+        assert float(printed["mean IoU of random boxes"]) == result["random_box_iou"]  # NumPy: to the digit
+        assert abs(float(printed["mean test IoU"]) - result["mean_iou"]) <= 0.05  # float order on two processes
+    elif task == "crops":
+        assert float(printed["largest difference from the window loop"]) <= 1e-5
+        assert abs(float(printed["test crop accuracy"]) - result["crop_accuracy"]) <= 0.1
+    else:
+        assert abs(float(printed["COCO AP50"]) - result["AP50"]) <= 0.05
+        assert abs(float(printed["COCO mAP@[.5:.95]"]) - result["AP"]) <= 0.05
+        assert (tmp_path / "results.json").exists()  # what the PR page reads, written by the script too

@@ -13,10 +13,11 @@ import sys
 import pytest
 
 import recipes
-from lab import classify, codegen, convolution, finetune, handout, padding, pooling, pr, training, uploads
+from lab import classify, codegen, convolution, detect, finetune, handout, padding, pooling, pr, training, uploads
 from recipes import ap, matching, train
 from recipes import classify as classify_recipe
 from recipes import convolution as convolution_recipe
+from recipes import detect as detect_recipe
 from recipes import finetune as finetune_recipe
 from recipes import padding as padding_recipe
 from recipes import pooling as pooling_recipe
@@ -32,6 +33,7 @@ SETTINGS = {
     finetune_recipe: (finetune.FinetuneConfig, set()),
     convolution_recipe: (convolution.ConvConfig, {"preset", "kernel_size", "sigma", "seed", "cells"}),  # the kernel
     pooling_recipe: (pooling.PoolConfig, {"depth_size", "shift"}),  # the page's other demos
+    detect_recipe: (detect.DetectConfig, set()),
 }
 DEFINITION = re.compile(r"^\s*(?:async\s+)?(?:def\s+\w+\s*\(|class\s+[A-Z]\w*\s*[(:])")
 PICTURE_SETTINGS = {"source", "crop", "grayscale"}  # codegen.ImageChoice's fields
@@ -151,3 +153,17 @@ def test_the_classifier_and_fine_tune_recipes_run_offline_with_random_weights(tm
     settings += ["--image_size=32", "--batch_size=8", "--head_epochs=1", "--finetune_epochs=1"]
     printed = run_recipe("finetune", tmp_path, *settings)
     assert printed["phase 1 epochs"] == "1" and printed["epochs"] == "2"
+
+
+@pytest.mark.slow
+def test_the_detect_recipe_trains_a_grid_detector_as_the_page_does(tmp_path):
+    """Its defaults are DetectConfig's; a tiny grid run scores as the lab's run of the same settings."""
+    from lab import runlog
+
+    tiny = {"train_canvases": 200, "test_canvases": 20, "epochs": 2}
+    printed = run_recipe("detect", tmp_path, *[f"--{name}={value}" for name, value in tiny.items()])
+    result = detect.run(detect.DetectConfig(**tiny), tmp_path / "run", runlog.RunLog(lambda rows: None))
+    _, boxes, _ = detect.test_canvases(detect.DetectConfig(**tiny))
+    assert int(printed["ground truth boxes"]) == sum(len(canvas_boxes) for canvas_boxes in boxes)
+    assert abs(float(printed["COCO AP50"]) - result["AP50"]) <= 0.05  # float order on two processes
+    assert abs(float(printed["VOC mAP"]) - result["VOC AP50"]) <= 0.05
