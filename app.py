@@ -119,7 +119,7 @@ if settings.get("CNNLAB_SUPERVISOR"):  # the test suite runs its own, per test w
 sections = {"": [st.Page(home, title="Home", icon=":material/home:", default=True)], **tool_pages()}
 navigation = st.navigation(sections, position="hidden")
 # Our sidebar links show where the keyboard is (Streamlit's page links draw no focus ring): WCAG 2.4.7.
-st.html("<style>.st-key-navigation a:focus-visible { outline: 3px solid #1565c0; outline-offset: 2px; }</style>")
+st.html("<style>.st-key-navigation a:focus-visible { outline: 3px solid #0d47a1; outline-offset: 2px; }</style>")
 with st.sidebar.container(key="navigation"):  # links, not Streamlit's list (its ul holds divs: axe's list rule)
     for section, pages in sections.items():
         if section:

@@ -422,8 +422,9 @@ _CURVE_NAMES = set(_CURVE_STYLES)
 
 def training_curves(curves: dict, title: str = "") -> go.Figure:
     """Loss (batch and epoch, train and validation, and a multi-output model's terms) and accuracy against epochs."""
-    layout = _subplot_row(["loss", "accuracy"], spacing=0.1)  # make_subplots' spacing for two columns
     styles = _CURVE_STYLES
+    accuracy = any(styles[name][0] == 1 for name in curves if name in styles)  # a detector has none: loss alone
+    layout = _subplot_row(["loss", "accuracy"] if accuracy else ["loss"], spacing=0.1)  # make_subplots' spacing
     traces = []
     for name, (index, label, line, mode) in styles.items():
         if name in curves:
@@ -439,7 +440,8 @@ def training_curves(curves: dict, title: str = "") -> go.Figure:
                     line = {"type": "line", "x0": x, "x1": x, "xref": f"x{suffix}", "y0": 0, "y1": 1}
                     line.update(yref=f"y{suffix} domain", line={"dash": "dot", "color": "gray"})
                     shapes.append(line)
-    layout["xaxis"]["title"] = layout["xaxis2"]["title"] = {"text": "epoch"}
+    for axis in ("xaxis", "xaxis2") if accuracy else ("xaxis",):
+        layout[axis]["title"] = {"text": "epoch"}
     layout.update(title={"text": title}, height=340, margin={"l": 10, "r": 10, "t": 40, "b": 10}, shapes=shapes)
     layout["legend"] = {"orientation": "h", "y": -0.25}
     return go.Figure(traces, layout)  # one dict: ~4x faster than make_subplots and its updates

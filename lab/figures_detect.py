@@ -15,7 +15,8 @@ TRUTH_COLOR, PREDICTED_COLOR, DROPPED_COLOR, KEPT_COLOR = "#1b7837", "#2166ac", 
 
 
 def _gray(canvas: np.ndarray) -> str:
-    pixels = np.clip(np.asarray(canvas)[..., 0] * 255, 0, 255).astype(np.uint8)
+    """A canvas drawn as ink on paper (dark digits on white): the boxes' coloured labels stay readable."""
+    pixels = np.clip(255 - np.asarray(canvas)[..., 0] * 255, 0, 255).astype(np.uint8)
     return image_source(np.repeat(pixels[..., np.newaxis], 3, axis=2))
 
 
@@ -25,7 +26,7 @@ def _rect(box, axis: int, color: str, dash: str, text: str = "", width: float = 
     shape["line"]["dash"] = dash
     shape.update(x0=float(box[0]), y0=float(box[1]), x1=float(box[2]), y1=float(box[3]))
     if text:
-        shape["label"] = {"text": text, "textposition": "top left", "font": {"size": 11, "color": color}}
+        shape["label"] = {"text": text, "textposition": "top left", "font": {"size": 12, "color": color}}
     return shape
 
 
@@ -70,7 +71,7 @@ def grid_cells_figure(canvas, boxes, scores, classes, grid_size: int, threshold:
     _canvas_axes(layout, 0, size)
     traces = [_on({"type": "image", "source": _gray(canvas), "hoverinfo": "skip"}, 0)]
     lines = [
-        {"type": "line", "x0": k * cell, "x1": k * cell, "y0": 0, "y1": size, "line": {"color": "#fdb863", "width": 1}}
+        {"type": "line", "x0": k * cell, "x1": k * cell, "y0": 0, "y1": size, "line": {"color": "#8c510a", "width": 1}}
         for k in range(1, grid_size)
     ]
     lines += [{**line, "x0": 0, "x1": size, "y0": line["x0"], "y1": line["x1"]} for line in lines]
@@ -85,7 +86,7 @@ def grid_cells_figure(canvas, boxes, scores, classes, grid_size: int, threshold:
                 "y": ((rows + 0.5) * cell).tolist(),
                 "mode": "text",
                 "text": text,
-                "textfont": {"color": "#ffffff", "size": 10},
+                "textfont": {"color": "#0e0e0e", "size": 10},
                 "hovertext": [
                     f"cell ({r}, {c}): class {k}, score {s:.3f}"
                     for r, c, k, s in zip(rows, cols, classes, scores, strict=True)
