@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
 from app_pages._widgets import bound
-from lab import coco, detect, figures_detect, jobs
+from lab import annotated, coco, detect, figures_detect, jobs
+from lab.errors import InputError
 
 STEPS = {  # step: (label, the run's task, what it teaches)
     "localize": (
@@ -47,6 +50,35 @@ STEPS = {  # step: (label, the run's task, what it teaches)
         "numbers, to pycocotools' last digit) and as Pascal VOC does (AP at IoU 0.5).",
     ),
 }
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading your annotated pictures…")
+def _staged(data: bytes, canvas_size: int) -> tuple[str, str]:
+    folder, found = annotated.stage(data, canvas_size, jobs.home() / "uploads")  # once per content and size
+    return str(folder), annotated.summary(found)
+
+
+def annotated_ui(canvas_size: int) -> str | None:
+    """ "" for digit canvases; else the staged folder of the learner's annotated zip (None: none yet)."""
+    if not bound(st.toggle, "Train on my annotated pictures (a zip)", "det.grid.own", False):
+        return ""
+    st.caption(
+        f"One zip of up to {annotated.MAX_PICTURES:,} pictures and their boxes: a COCO instances JSON, Pascal VOC "
+        "XML files or YOLO .txt files with a classes.txt. Pictures are made gray and resized to the canvas; 80% "
+        "train, 20% test. Each file up to 20 MB."
+    )
+    upload = st.file_uploader("Annotated pictures (zip)", type=["zip"], key="det.grid.zip")
+    if upload is None:
+        return None
+    try:
+        folder, line = _staged(upload.getvalue(), canvas_size)
+    except InputError as error:  # said here, and the rest of the page stays (its settings with it)
+        st.error(str(error), icon=":material/error:")
+        return None
+    st.success(line, icon=":material/check_circle:")
+    data = (Path(folder) / annotated.DATA_FILE).read_bytes()
+    st.download_button("canvases.npz (what the script reads)", data, annotated.DATA_FILE, on_click="ignore")
+    return folder
 
 
 @st.cache_data(max_entries=4, show_spinner="Making the test canvases…")

@@ -2,7 +2,15 @@
 
 import streamlit as st
 
-from app_pages._detect import STEPS, fcn_results, grid_results, localize_results, nms_results, score_results
+from app_pages._detect import (
+    STEPS,
+    annotated_ui,
+    fcn_results,
+    grid_results,
+    localize_results,
+    nms_results,
+    score_results,
+)
 from app_pages._runs import launch_and_watch
 from app_pages._widgets import bound, friendly_errors, show_code
 from lab import codegen, detect, figures_detect
@@ -44,6 +52,8 @@ def canvas_ui(task: str, defaults: detect.DetectConfig) -> dict:
                 cols[n % 4].number_input, label, f"det.{task}.{name}", getattr(defaults, name), step=step
             )
         values["noise"] = bound(st.slider, "Noise", f"det.{task}.noise", defaults.noise, min_value=0.0, max_value=0.5)
+        if task == "grid":
+            values["data_dir"] = annotated_ui(int(values["canvas_size"]))
     return values
 
 
@@ -84,12 +94,13 @@ st.session_state["_det.task"] = task
 st.markdown(explanation)
 defaults = detect.for_task(task)
 values = canvas_ui(task, defaults) | training_ui(task, defaults)
-config = None
-with friendly_errors():
-    config = detect.for_task(task, **values)
-st.plotly_chart(samples(config), key="det.samples")
-st.caption("Six training canvases and their true boxes (solid, with the digit): the box hugs the digit's ink.")
-run = launch_and_watch("detect", config, f"Train ({task})", ":material/model_training:")
+config, why_not = None, "Upload a zip of annotated pictures first."
+if values.get("data_dir", "") is not None:
+    with friendly_errors():
+        config = detect.for_task(task, **values)
+    st.plotly_chart(samples(config), key="det.samples")
+    st.caption("Six training canvases and their true boxes (solid, with the label): each box hugs its object's ink.")
+run = launch_and_watch("detect", config, f"Train ({task})", ":material/model_training:", why_not)
 if run is not None and run.kind == "detect" and run.status == "succeeded":
     try:
         trained = detect.DetectConfig.from_dict(run.config)
@@ -103,4 +114,5 @@ if run is not None and run.kind == "detect" and run.status == "succeeded":
         renderers |= {"nms": nms_results, "score": score_results}
         with friendly_errors():
             renderers[step](run, trained)
-show_code(codegen.detect_script(config))
+if config:
+    show_code(codegen.detect_script(config))

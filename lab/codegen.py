@@ -499,7 +499,7 @@ _DETECT_TASKS = {  # task: (what the script does, its recipe functions, its run 
         "class losses count only the cells that hold an object. Non-max suppression keeps the best of "
         "overlapping boxes; the test detections are written as COCO JSON and scored (pycocotools, VOC AP@0.5).",
         ("conv_block", "grid_model", "box_loss", "class_loss", "compile_grid", "nms_steps", "nms"),
-        ("grid_detections", "coco_json", "run_grid"),
+        ("grid_data", "grid_detections", "coco_json", "run_grid"),
     ),
 }
 
@@ -509,9 +509,13 @@ def detect_script(config) -> Script:
     from recipes import ap, canvases, detect, matching
 
     values = dataclasses.asdict(config)
+    if config.data_dir:  # the page hands out the prepared canvases.npz: put it beside the script
+        values["data_dir"] = "."
     text, parts, run = _DETECT_TASKS[config.task]
     canvas_parts = ["INK", "TEST_SHARE", "PLACEMENT_TRIES", "digit_sprites", "scaled", "ink_box", "free_place"]
-    canvas_parts += ["add_clutter", "canvases"] + (["grid_targets", "decode_grid"] if config.task == "grid" else [])
+    canvas_parts += ["add_clutter", "canvases"]
+    if config.task == "grid":
+        canvas_parts += ["grid_targets", "decode_grid", "ANNOTATED_FILE", "load_annotated"]
     scoring = ("corners", "category_names", "known_results", "coco_tables", "voc_class_ap", "print_voc")
     matches = functions(matching, "iou")
     if config.task == "grid":

@@ -61,6 +61,7 @@ class DetectConfig(Config):
     objectness_weight: float = 1.0  # grid: the objectness term
     score_threshold: float = 0.05  # grid: cells scoring less are not detections
     iou_threshold: float = 0.5  # grid: non-max suppression drops boxes overlapping a kept one by more
+    data_dir: str = ""  # grid: a folder with canvases.npz (your annotated pictures, as the page prepared them)
 
     def check(self) -> None:
         choice("task", self.task, TASKS)
@@ -83,6 +84,10 @@ class DetectConfig(Config):
         number("IoU threshold", self.iou_threshold, 0.0, 1.0)
         if self.task == "grid":
             check_grid(self.canvas_size, self.grid_size)
+        if self.data_dir and self.task != "grid":
+            raise InputError(
+                f"Your annotated pictures train the grid detector (step 3), not {describe_value(self.task)}."
+            )
         if self.train_canvases * self.canvas_size**2 > MAX_CANVAS_PIXELS:
             raise InputError(
                 f"{self.train_canvases:,} canvases of {self.canvas_size} px are more than a run holds "
@@ -118,8 +123,26 @@ def _shape(config: DetectConfig) -> tuple:
     return (config.canvas_size, *objects, config.min_digit, config.max_digit, config.noise, config.clutter)
 
 
+def grid_data(config: DetectConfig, split: str, count: int | None = None) -> tuple[np.ndarray, list, list, list]:
+    """Canvases (pixels, boxes, labels) and class names of one split: digits made again from the seed,
+    or the learner's annotated pictures (checked to be of the config's canvas size)."""
+    count = count or (config.test_canvases if split == "test" else config.train_canvases)
+    if config.data_dir and not (Path(config.data_dir) / canvas_recipe.ANNOTATED_FILE).exists():
+        raise InputError(
+            "The annotated pictures this run was trained on are gone from the server: upload the zip again."
+        )
+    found = recipe.grid_data(config.data_dir, count, config.seed, _shape(config), split)
+    if found[0].shape[1] != config.canvas_size:
+        raise InputError(
+            f"These annotated pictures were prepared at {found[0].shape[1]} px, not {config.canvas_size}: upload again."
+        )
+    return found
+
+
 def test_canvases(config: DetectConfig, count: int | None = None) -> tuple[np.ndarray, list, list]:
     """The run's test canvases, made again from its seed (pixels, boxes, labels)."""
+    if config.data_dir:
+        return grid_data(config, "test")[:3]
     return recipe.canvases(count or config.test_canvases, config.seed, *_shape(config), split="test")
 
 
@@ -130,6 +153,9 @@ def demo_config(config: DetectConfig) -> DetectConfig:
 
 def sample_canvases(config: DetectConfig, count: int = 6) -> tuple[np.ndarray, list, list]:
     """A few training canvases of these settings, to look at before training."""
+    if config.data_dir:
+        pictures, boxes, labels, _ = grid_data(config, "train")
+        return pictures[:count], boxes[:count], labels[:count]
     return recipe.canvases(count, config.seed, *_shape(config))
 
 
@@ -139,14 +165,22 @@ def sample_canvases(config: DetectConfig, count: int = 6) -> tuple[np.ndarray, l
 def _training_data(config: DetectConfig) -> tuple[np.ndarray, object]:
     if config.task == "crops":
         return recipe.crops(config.train_canvases, config.seed, config.noise, config.clutter)
+    if config.task == "grid":
+        pictures, boxes, labels, _ = grid_data(config, "train")
+        objectness, box, kind = canvas_recipe.grid_targets(boxes, labels, config.canvas_size, config.grid_size)
+        return pictures, {"objectness": objectness, "box": box, "class": kind}
     pictures, boxes, labels = recipe.canvases(config.train_canvases, config.seed, *_shape(config))
     if config.task == "localize":
         return pictures, {
             "class": np.concatenate(labels),
             "box": recipe.centre_boxes(np.concatenate(boxes), config.canvas_size),
         }
-    objectness, box, kind = canvas_recipe.grid_targets(boxes, labels, config.canvas_size, config.grid_size)
-    return pictures, {"objectness": objectness, "box": box, "class": kind}
+    raise InputError(f"Unknown task {describe_value(config.task)}.")
+
+
+def class_names(config: DetectConfig) -> list[str]:
+    """The classes a grid run detects: the digits, or the annotated pictures' classes."""
+    return grid_data(config, "test", 1)[3] if config.data_dir else [str(k) for k in range(recipe.CLASSES)]
 
 
 def build(config: DetectConfig):
@@ -156,7 +190,7 @@ def build(config: DetectConfig):
         return recipe.compile_localizer(model, config.learning_rate, config.class_weight, config.box_weight)
     if config.task == "crops":
         return recipe.compile_crops(recipe.crop_classifier(), config.learning_rate)
-    model = recipe.grid_model(config.canvas_size, config.grid_size)
+    model = recipe.grid_model(config.canvas_size, config.grid_size, len(class_names(config)))
     weights = (config.objectness_weight, config.box_weight, config.class_weight)
     return recipe.compile_grid(model, config.learning_rate, *weights)
 
@@ -225,11 +259,11 @@ def _measure_crops(config: DetectConfig, model, run_dir: Path) -> dict:
 
 
 def _measure_grid(config: DetectConfig, model, run_dir: Path) -> dict:
-    pictures, boxes, labels = test_canvases(config)
+    pictures, boxes, labels, names = grid_data(config, "test")
     outputs = model.predict(pictures, verbose=0, batch_size=256)
     np.savez_compressed(run_dir / OUTPUTS_FILE, **outputs)
     found = recipe.grid_detections(outputs, config.canvas_size, config.score_threshold, config.iou_threshold)
-    instances, results = recipe.coco_json(boxes, labels, found)
+    instances, results = recipe.coco_json(boxes, labels, found, names)
     (run_dir / INSTANCES_FILE).write_text(json.dumps(instances))
     (run_dir / RESULTS_FILE).write_text(json.dumps(results))
     return {name: round(value, 4) for name, value in scores(run_dir).items()}

@@ -39,7 +39,8 @@ class ClassFolders(dict):
 STAGED_NOTE = "staged.json"  # written last into a staged upload: what extraction skipped
 
 
-def _member_problem(info) -> str | None:
+def member_problem(info) -> str | None:
+    """Why a zip member is refused (an absolute or climbing path, a symlink, a nested archive), or None."""
     import re
 
     name = info.filename
@@ -165,7 +166,7 @@ def extract_image_zip(source, dest_dir) -> ClassFolders:
     with archive:
         infos = archive.infolist()
         for info in infos:
-            problem = _member_problem(info)
+            problem = member_problem(info)
             if problem:
                 raise InputError(f"Refused: {problem}.")
         safety.check_zip_sizes(

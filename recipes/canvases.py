@@ -7,6 +7,8 @@ canvases use 80% of the 1,797 handwritten digits, test canvases the other 20%: a
 judged on handwriting it never saw. The same seed gives the same canvases.
 """
 
+import itertools
+
 import numpy as np
 from PIL import Image
 
@@ -137,3 +139,39 @@ def decode_grid(objectness, box, class_probabilities, canvas_size):
     classes = class_probabilities.reshape(-1, class_probabilities.shape[-1])
     scores = objectness.reshape(-1) * classes.max(axis=1)
     return np.clip(corners, 0, canvas_size), scores, classes.argmax(axis=1)
+
+
+ANNOTATED_FILE = "canvases.npz"  # your annotated pictures, prepared by the Detect page (gray, resized, boxes scaled)
+
+
+def save_annotated(folder, pictures, boxes, labels, class_names):
+    """Pictures (N, size, size, 1) in [0, 1], boxes and labels per picture -> ``folder/canvases.npz``."""
+    import json
+    from pathlib import Path
+
+    counts = np.array([len(b) for b in boxes], np.int64)
+    np.savez_compressed(
+        Path(folder) / ANNOTATED_FILE,
+        pixels=np.rint(pictures * 255).astype(np.uint8),
+        boxes=np.concatenate(boxes).reshape(-1, 4).astype(np.float32),
+        labels=np.concatenate(labels).astype(np.int64),
+        counts=counts,
+        class_names=json.dumps(list(class_names)),
+    )
+
+
+def load_annotated(folder, seed, split="train"):
+    """Your annotated pictures: 80% train, 20% test (a seeded shuffle); pixels, boxes, labels, class names."""
+    import json
+    from pathlib import Path
+
+    with np.load(Path(folder) / ANNOTATED_FILE) as saved:
+        pictures = saved["pixels"].astype(np.float32) / 255.0
+        edges = np.concatenate([[0], np.cumsum(saved["counts"])])
+        boxes = [saved["boxes"][a:b] for a, b in itertools.pairwise(edges)]
+        labels = [saved["labels"][a:b] for a, b in itertools.pairwise(edges)]
+        class_names = json.loads(str(saved["class_names"]))
+    order = np.random.default_rng(seed).permutation(len(pictures))
+    cut = round(len(order) * (1 - TEST_SHARE))
+    chosen = order[:cut] if split == "train" else order[cut:]
+    return pictures[chosen], [boxes[i] for i in chosen], [labels[i] for i in chosen], class_names

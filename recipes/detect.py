@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from recipes import override
-from recipes.canvases import canvases, decode_grid, grid_targets
+from recipes.canvases import canvases, decode_grid, grid_targets, load_annotated
 from recipes.matching import iou, report
 
 # -----------------------------------------------------------------------------
@@ -48,6 +48,7 @@ box_weight = 5.0  # the box term (MSE on [0, 1] coordinates is small: it needs t
 objectness_weight = 1.0  # grid: the objectness term
 score_threshold = 0.05  # grid: cells scoring less are not detections
 iou_threshold = 0.5  # grid: non-max suppression drops boxes overlapping a kept one by more
+data_dir = ""  # grid: a folder with canvases.npz (your annotated pictures, as the page prepared them)
 # -----------------------------------------------------------------------------
 
 CLASSES = 10  # the digits
@@ -279,11 +280,19 @@ def grid_detections(outputs, canvas_size, score_threshold, iou_threshold):
     return found
 
 
-def coco_json(boxes, labels, found):
-    """Ground truth and detections as COCO JSON (images 1.., categories 1-10 named "0"-"9")."""
+def grid_data(data_dir, count, seed, shape, split):
+    """The grid detector's canvases (pixels, boxes, labels) and class names: digits made on the spot,
+    or your annotated pictures when ``data_dir`` is set (80% train, 20% test)."""
+    if data_dir:
+        return load_annotated(data_dir, seed, split)
+    return (*canvases(count, seed, *shape, split=split), [str(k) for k in range(CLASSES)])
+
+
+def coco_json(boxes, labels, found, class_names):
+    """Ground truth and detections as COCO JSON (images 1.., categories 1.. named as the classes)."""
     instances = {
         "images": [{"id": n + 1, "file_name": f"canvas_{n + 1}.png"} for n in range(len(boxes))],
-        "categories": [{"id": k + 1, "name": str(k)} for k in range(CLASSES)],
+        "categories": [{"id": k + 1, "name": name} for k, name in enumerate(class_names)],
         "annotations": [],
     }
     results = []
@@ -337,15 +346,16 @@ def run_crops():
 def run_grid():
     """Step 3: train the grid detector; keep the best boxes by NMS; score the test canvases."""
     shape = (canvas_size, min_objects, max_objects, min_digit, max_digit, noise, clutter)
-    pictures, boxes, labels = canvases(train_canvases, seed, *shape)
+    pictures, boxes, labels, class_names = grid_data(data_dir, train_canvases, seed, shape, "train")
     objectness, box, kind = grid_targets(boxes, labels, canvas_size, grid_size)
-    model = compile_grid(grid_model(canvas_size, grid_size), learning_rate, objectness_weight, box_weight, class_weight)
+    network = grid_model(canvas_size, grid_size, len(class_names))
+    model = compile_grid(network, learning_rate, objectness_weight, box_weight, class_weight)
     print("parameters:", model.count_params())
     targets = {"objectness": objectness, "box": box, "class": kind}
     model.fit(pictures, targets, batch_size=batch_size, epochs=epochs, validation_split=0.1, verbose=2)
-    test, test_boxes, test_labels = canvases(test_canvases, seed, *shape, split="test")
+    test, test_boxes, test_labels, _ = grid_data(data_dir, test_canvases, seed, shape, "test")
     found = grid_detections(model.predict(test, verbose=0), canvas_size, score_threshold, iou_threshold)
-    instances, results = coco_json(test_boxes, test_labels, found)
+    instances, results = coco_json(test_boxes, test_labels, found, class_names)
     Path("instances.json").write_text(json.dumps(instances))
     Path("results.json").write_text(json.dumps(results))
     report(instances, results, 0.5, "all", False)

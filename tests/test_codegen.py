@@ -481,3 +481,21 @@ def test_the_detect_scripts_train_and_score_like_the_page(task, tmp_path):
         assert abs(float(printed["COCO AP50"]) - result["AP50"]) <= 0.05
         assert abs(float(printed["COCO mAP@[.5:.95]"]) - result["AP"]) <= 0.05
         assert (tmp_path / "results.json").exists()  # what the PR page reads, written by the script too
+
+
+def test_the_detect_script_reads_the_annotated_pictures_the_page_prepared(tmp_path):
+    import shutil
+
+    from lab import annotated, detect, runlog
+    from tests.test_annotated import coco_zip, scene
+
+    files, boxes, labels = scene(20)
+    folder, _ = annotated.stage(coco_zip(files, boxes, labels), 64, tmp_path / "uploads")
+    config = detect.for_task("grid", data_dir=str(folder), epochs=2)
+    result = detect.run(config, tmp_path / "run", runlog.RunLog(lambda rows: None))
+    shutil.copy(folder / annotated.DATA_FILE, tmp_path / annotated.DATA_FILE)  # the page's download
+    source = codegen.detect_script(config).python()
+    assert str(folder) not in source and 'data_dir = "."' in source  # no server path in what is handed out
+    printed = run(codegen.detect_script(config), tmp_path)
+    assert abs(float(printed["COCO AP50"]) - result["AP50"]) <= 0.05
+    assert "AP cat" in printed and "AP dog" in printed  # the learner's own classes

@@ -187,7 +187,7 @@ def test_the_coco_numbers_equal_pycocotools(tmp_path):
         jitter = rng.normal(0, 1.5, canvas_boxes.shape)
         wrong = np.where(rng.random(len(canvas_labels)) < 0.1, (canvas_labels + 1) % 10, canvas_labels)
         found.append((np.clip(canvas_boxes + jitter, 0, 64), rng.random(len(canvas_labels)), wrong))
-    instances, results = recipe.coco_json(boxes, labels, found)
+    instances, results = recipe.coco_json(boxes, labels, found, [str(k) for k in range(10)])
     (tmp_path / detect.INSTANCES_FILE).write_text(json.dumps(instances))
     (tmp_path / detect.RESULTS_FILE).write_text(json.dumps(results))
     ours = detect.scores(tmp_path)

@@ -109,3 +109,25 @@ def test_train_a_tiny_grid_detector_through_a_worker():
     assert not app.exception and not app.error
     charts = {chart.key for chart in app.get("plotly_chart") if chart.key}
     assert {"det.samples", "det.grid"} <= charts  # the samples, and the grid over a test canvas
+
+
+def test_annotated_pictures_are_staged_and_a_hostile_zip_is_a_message():
+    from tests.test_annotated import coco_zip, scene
+    from tests.zipgen import make_zip
+
+    app = page(**{"det.step": "grid", "det.grid.own": "true", "det.grid.epochs": "2"})
+    assert not app.exception
+    train = next(button for button in app.button if button.label.startswith("Train ("))
+    assert train.disabled  # nothing uploaded yet
+    app.file_uploader(key="det.grid.zip").set_value(("mine.zip", make_zip({"../evil.png": b"x"}), "application/zip"))
+    app.run()
+    assert not app.exception and "'..'" in app.error[0].value
+    assert app.number_input(key="det.grid.epochs").value == 2  # nothing lost
+    files, boxes, labels = scene()
+    app.file_uploader(key="det.grid.zip").set_value(("mine.zip", coco_zip(files, boxes, labels), "application/zip"))
+    app.run()
+    assert not app.exception and not app.error
+    assert "12 pictures" in app.success[0].value and "cat, dog" in app.success[0].value
+    assert not next(button for button in app.button if button.label.startswith("Train (")).disabled
+    code = app.expander[-1]
+    assert code is not None
