@@ -366,3 +366,23 @@ def test_a_run_rides_out_a_ten_second_registry_outage(backend, postgres_server, 
     run = database.retrying(wait_for, run_id, ("succeeded", "failed", "interrupted", "cancelled"), timeout=180)
     assert run.status == "succeeded", (run.error, log(run_id))
     assert completed_epochs(run_id) == list(range(60))
+
+
+def test_a_detect_run_is_cancelled_and_resumed_by_a_worker_and_logs_its_loss_terms(monkeypatch):
+    """The detect kind rides the same machinery: a real worker, its three loss terms live, cancel and
+    resume from its checkpoint, every epoch logged once."""
+    monkeypatch.setenv("CNNLAB_CHECKPOINT_SECONDS", "0")
+    config = {"task": "grid", "train_canvases": 300, "test_canvases": 20, "epochs": 6}
+    run_id = worker.submit("detect", config)
+    deadline = time.monotonic() + 120
+    while len(completed_epochs(run_id)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs.cancel(run_id)
+    wait_for(run_id, ("cancelled",), timeout=30)
+    worker.resume(run_id)
+    run = wait_for(run_id, ("succeeded", "failed"), timeout=180)
+    assert run.status == "succeeded", run.error
+    assert completed_epochs(run_id) == list(range(6)) and run.result["epochs"] == 6
+    names = {name for _, _, name, _ in jobs.metrics_since(run_id, 0)[0]}
+    assert {"objectness_loss", "box_loss", "class_loss", "val_box_loss"} <= names
+    assert {"AP", "AP50", "VOC AP50"} <= set(run.result)
