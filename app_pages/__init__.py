@@ -21,6 +21,7 @@ NAVIGATION: dict[str, list[tuple[str, str, str, str]]] = {
     ],
     "Using models": [
         ("app_pages/classify.py", "Pretrained classifier", "classify", ":material/image_search:"),
+        ("app_pages/inspect.py", "Inspect a model", "inspect", ":material/biotech:"),
     ],
     "Detecting": [
         ("app_pages/detect.py", "Detect", "detect", ":material/center_focus_strong:"),
@@ -40,6 +41,7 @@ DESCRIPTIONS: dict[str, str] = {  # url path: one line for the home page
     "train": "Train a CNN on digits, Fashion-MNIST, CIFAR-10 or your own pictures, and look inside.",
     "finetune": "Transfer learning: a pretrained base, a new head, then unfreeze (HOML's flowers).",
     "classify": "ImageNet models side by side on your photos, with Grad-CAM.",
+    "inspect": "Any neuron of a model you trained: its receptive field and its arithmetic, to the last digit.",
     "detect": "From classifier to detector: localization, the FCN trick, a YOLO-style grid, NMS and mAP.",
     "pr-map": "Precision-recall and mAP: every AP definition, and COCO's numbers for your detections.",
     "instructor": "For a workshop's instructor: every run in the room and the class table.",

@@ -534,3 +534,36 @@ def detect_script(config) -> Script:
         ("Run it.", f"keras.utils.set_random_seed(seed)\n{run[-1]}()"),
     )
     return script(f"Detect: {config.task}", steps)
+
+
+def inspect_script(train_config, config, run_id: str) -> Script:
+    """The Inspect page's neuron: the run's model file and data, its receptive field and its arithmetic."""
+    from recipes import inspect
+
+    values = dataclasses.asdict(config) | {"model_file": f"{run_id}.keras", "data_dir": script_folder(train_config)}
+    data_text, data_code = _data_step(train_config)
+    steps = (
+        (
+            f"The page's settings: the run's model (download {run_id}.keras from the Train page), its data and the "
+            "neuron.",
+            imports(inspect) + "\n\n" + settings(inspect, **values),
+        ),
+        (data_text, data_code),
+        (
+            "The model as one graph (a Sequential stack wired again from one Input), and the way from the input to "
+            "the layer: every kernel, stride, dilation and padding, walked back to the pixels the neuron sees.",
+            functions(inspect, "SHAPING", "wiring", "window", "pad_before", "windows_to", "receptive_field"),
+        ),
+        (
+            "The neuron's arithmetic: patch x kernel over every input channel, + bias, the activation, then any "
+            "BatchNormalization and activation layers after it; pooling's winner; a dense unit's inputs x weights.",
+            functions(inspect, "following", "layer_values", "conv_terms", "activate", "batch_norm", "conv_steps")
+            + "\n\n\n"
+            + functions(inspect, "pool_winner", "dense_terms", "first_conv", "load", "report"),
+        ),
+        (
+            "The numbers the page shows.",
+            "model = load(model_file)\nreport(model, x_test[picture], layer, row, col, channel)",
+        ),
+    )
+    return script(f"Inspect a neuron of {run_id}", steps)

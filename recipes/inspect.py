@@ -164,8 +164,9 @@ def conv_steps(model, tensors, name, picture, row, col, channel):
     Returns (the terms per input channel, [(step, our value, the model's value or None)]).
     """
     layer, after = model.get_layer(name), following(model, tensors, name)
-    probe = keras.Model(model.input, [tensors[name][0], tensors[name][1], *[tensors[a.name][1] for a in after]])
-    outputs = [np.asarray(output)[0] for output in probe(picture[np.newaxis], training=False)]
+    outputs = list(layer_values(model, tensors, name, picture))
+    for extra in after:
+        outputs.append(layer_values(model, tensors, extra.name, picture)[1])
     terms, bias, _ = conv_terms(layer, outputs[0], row, col, channel)
     value = float(terms.sum() + bias)
     steps = [("patch x kernel, summed over the input channels, + bias", value, None)]
@@ -206,42 +207,67 @@ def first_conv(model):
     return next(layer.name for layer in model.layers if layer.__class__.__name__ == "Conv2D")
 
 
-def trained_model(model_file, x_train, y_train, classes):
-    """The model to inspect: the run's file, or (when missing) the small CNN trained one epoch here."""
-    from pathlib import Path
+def load(model_file):
+    """A model trained here, from its .keras file (safe mode: no code runs from the file)."""
+    return keras.saving.load_model(model_file, safe_mode=True, compile=False)
 
-    if Path(model_file).exists():
-        return keras.saving.load_model(model_file, safe_mode=True, compile=False)
-    print(f"{model_file} is missing: training the small CNN for one epoch")
+
+def small_cnn_for_one_epoch(x_train, y_train, classes):
+    """When there is no model file: the small CNN, trained for one epoch here."""
     model = models.build("small_cnn", x_train.shape[1:], classes)
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(pipeline(x_train, y_train, 32, shuffle=True, seed=seed), epochs=1, verbose=0)
     return model
 
 
+def layer_values(model, tensors, name, image):
+    """A layer's input and output for one picture: the model's own intermediate values."""
+    probe = keras.Model(model.input, [tensors[name][0], tensors[name][1]])
+    inputs, outputs = probe(image[np.newaxis], training=False)
+    return np.asarray(inputs)[0], np.asarray(outputs)[0]
+
+
 def report(model, image, layer, row, col, channel):
-    """The numbers the page shows: the receptive field, the largest terms, each step and the model's value."""
+    """The numbers the page shows: the receptive field, then the neuron's arithmetic and the model's value."""
     name = layer or first_conv(model)
     model, tensors = wiring(model, image.shape)
+    kind = model.get_layer(name).__class__.__name__
+    print(f"neuron ({row}, {col}, {channel}) of {name} ({kind})")
     steps_to = windows_to(model, tensors, name)
-    print(f"neuron ({row}, {col}, {channel}) of {name}")
-    if steps_to is not None:
+    if steps_to is not None and kind != "Dense":
         field = receptive_field(steps_to, row, col, image.shape[:2])
         print("receptive field rows:", field and field[0])
         print("receptive field columns:", field and field[1])
-    terms, steps = conv_steps(model, tensors, name, image, row, col, channel)
-    for index in np.argsort(-np.abs(terms), kind="stable")[:5]:
-        print(f"input channel {index}:", round(float(terms[index]), 6))
-    for step, ours, theirs in steps:
-        print(f"{step}:", round(ours, 6))
-        if theirs is not None:
-            print(f"{step}, the model's own value:", round(theirs, 6))
-    print("largest difference from the model:", f"{max(abs(a - b) for _, a, b in steps if b is not None):.2e}")
+    inputs, outputs = layer_values(model, tensors, name, image)
+    if kind == "Conv2D":
+        terms, steps = conv_steps(model, tensors, name, image, row, col, channel)
+        for index in np.argsort(-np.abs(terms), kind="stable")[:5]:
+            print(f"input channel {index}:", round(float(terms[index]), 6))
+        for step, ours, theirs in steps:
+            print(f"{step}:", round(ours, 6))
+            if theirs is not None:
+                print(f"{step}, the model's own value:", round(theirs, 6))
+    elif kind in ("MaxPooling2D", "AveragePooling2D"):
+        _, winner, value = pool_winner(model.get_layer(name), inputs, row, col, channel)
+        print("pooled:", round(value, 6), "the model's own value:", round(float(outputs[row, col, channel]), 6))
+        print("the cell that won:", winner)
+    elif kind == "Dense":
+        top, rest, bias = dense_terms(model.get_layer(name), inputs, channel)
+        for index, product in top[:5]:
+            print(f"input {index}:", round(product, 6))
+        print("inputs x weights + bias:", round(sum(p for _, p in top) + rest + bias, 6))
+        print("the model's own value:", round(float(outputs[channel]), 6))
 
 
 def main():
+    from pathlib import Path
+
     (x_train, y_train), _, (x_test, _), class_names = load_data(dataset, seed, data_dir, image_size)
-    model = trained_model(model_file, x_train, y_train, len(class_names))
+    if Path(model_file).exists():
+        model = load(model_file)
+    else:
+        print(f"{model_file} is missing: training the small CNN for one epoch")
+        model = small_cnn_for_one_epoch(x_train, y_train, len(class_names))
     report(model, x_test[picture], layer, row, col, channel)
 
 

@@ -499,3 +499,29 @@ def test_the_detect_script_reads_the_annotated_pictures_the_page_prepared(tmp_pa
     printed = run(codegen.detect_script(config), tmp_path)
     assert abs(float(printed["COCO AP50"]) - result["AP50"]) <= 0.05
     assert "AP cat" in printed and "AP dog" in printed  # the learner's own classes
+
+
+@pytest.mark.parametrize("layer_kind", ["Conv2D", "MaxPooling2D", "Dense"])
+def test_the_inspect_script_gives_the_pages_neuron(layer_kind, tmp_path):
+    import shutil
+
+    from lab import inspect, runlog, training
+
+    config = training.TrainConfig(epochs=1)
+    model_dir = tmp_path / "run"
+    training.run(config, model_dir, runlog.RunLog(lambda rows: None))
+    model = runlog.load_model(model_dir)
+    layers = inspect.layers(model, (8, 8, 1))
+    layer = [name for name, kind, _ in layers if kind == layer_kind][-1]
+    x_test = training.load_data(config).x_test
+    view = inspect.neuron(model, (8, 8, 1), x_test[5], layer, 1, 1, 3)
+    shutil.copy(model_dir / runlog.MODEL_FILE, tmp_path / "r1.keras")
+    settings = inspect.InspectConfig(picture=5, layer=layer, row=1, col=1, channel=3)
+    printed = run(codegen.inspect_script(config, settings, "r1"), tmp_path)
+    if layer_kind == "Conv2D":
+        assert abs(float(printed[f"{layer} (relu)"]) - view.value) <= 1e-5
+        assert printed["receptive field rows"] == str(view.field[0])
+    elif layer_kind == "MaxPooling2D":
+        assert printed["the cell that won"] == str(view.winner)
+    else:
+        assert abs(float(printed["the model's own value"]) - view.value) <= 1e-5

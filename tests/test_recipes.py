@@ -13,12 +13,26 @@ import sys
 import pytest
 
 import recipes
-from lab import classify, codegen, convolution, detect, finetune, handout, padding, pooling, pr, training, uploads
+from lab import (
+    classify,
+    codegen,
+    convolution,
+    detect,
+    finetune,
+    handout,
+    inspect,
+    padding,
+    pooling,
+    pr,
+    training,
+    uploads,
+)
 from recipes import ap, matching, train
 from recipes import classify as classify_recipe
 from recipes import convolution as convolution_recipe
 from recipes import detect as detect_recipe
 from recipes import finetune as finetune_recipe
+from recipes import inspect as inspect_recipe
 from recipes import padding as padding_recipe
 from recipes import pooling as pooling_recipe
 from tests.conftest import ROOT
@@ -34,6 +48,7 @@ SETTINGS = {
     convolution_recipe: (convolution.ConvConfig, {"preset", "kernel_size", "sigma", "seed", "cells"}),  # the kernel
     pooling_recipe: (pooling.PoolConfig, {"depth_size", "shift"}),  # the page's other demos
     detect_recipe: (detect.DetectConfig, set()),
+    inspect_recipe: (inspect.InspectConfig, set()),
 }
 DEFINITION = re.compile(r"^\s*(?:async\s+)?(?:def\s+\w+\s*\(|class\s+[A-Z]\w*\s*[(:])")
 PICTURE_SETTINGS = {"source", "crop", "grayscale"}  # codegen.ImageChoice's fields
@@ -167,3 +182,11 @@ def test_the_detect_recipe_trains_a_grid_detector_as_the_page_does(tmp_path):
     assert int(printed["ground truth boxes"]) == sum(len(canvas_boxes) for canvas_boxes in boxes)
     assert abs(float(printed["COCO AP50"]) - result["AP50"]) <= 0.05  # float order on two processes
     assert abs(float(printed["VOC mAP"]) - result["VOC AP50"]) <= 0.05
+
+
+@pytest.mark.slow
+def test_the_inspect_recipe_runs_offline_and_its_sum_is_the_models_value(tmp_path):
+    printed = run_recipe("inspect", tmp_path)  # no model file: the small CNN, one epoch, then the neuron
+    assert printed["receptive field rows"] == "(2, 5)" and printed["receptive field columns"] == "(2, 5)"
+    ours = float(printed["conv2d (relu)"])
+    assert abs(ours - float(printed["conv2d (relu), the model's own value"])) <= 1e-4

@@ -1,0 +1,57 @@
+"""AppTest drives the Inspect page: a trained digits model's neuron, its field, terms and check, a
+pooling and a dense neuron, a neuron outside its layer (clamped by the widget, refused by the lab)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lab import jobs, runlog, training
+from tests.pages import open_page
+
+
+@pytest.fixture(autouse=True)
+def workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "workspace"))
+
+
+def finished_run() -> str:
+    config = training.TrainConfig(epochs=1)
+    run_id = jobs.create("train", config.to_dict(), status="succeeded")
+    result = training.run(config, jobs.run_dir(run_id), runlog.RunLog(lambda rows: None))
+    jobs.update(run_id, result=json.dumps(result))
+    return run_id
+
+
+def page(**query) -> AppTest:
+    return open_page("inspect", 180, **query)
+
+
+def test_without_a_run_the_page_says_where_models_come_from():
+    app = page()
+    assert not app.exception and "Train page" in app.info[0].value
+
+
+def test_a_conv_neuron_of_a_trained_model_adds_up_to_the_models_value():
+    run_id = finished_run()
+    app = page(**{"inspect.run": run_id, "inspect.row": "4", "inspect.col": "2", "inspect.channel": "5"})
+    assert not app.exception and not app.error
+    difference = next(metric.value for metric in app.metric if metric.label.startswith("Largest"))
+    assert float(difference) <= 1e-4
+    assert any(metric.label == "Receptive field" and metric.value.startswith("3 x 3") for metric in app.metric)
+    assert len(app.dataframe) == 2  # the terms and the steps
+    names = app.selectbox(key="inspect.layer").options
+    pool = next(name for name in names if "MaxPooling2D" in name).split(" (")[0]
+    app.selectbox(key="inspect.layer").select(pool).run()
+    assert not app.exception and any("won the window" in markdown.value for markdown in app.markdown)
+    dense = next(name for name in names if "predictions" in name).split(" (")[0]
+    app.selectbox(key="inspect.layer").select(dense).run()
+    assert not app.exception and not app.error
+
+
+def test_a_link_to_a_run_that_is_not_a_finished_training_run_is_a_message():
+    run_id = jobs.create("train", training.TrainConfig().to_dict(), status="queued")
+    app = page(**{"inspect.run": run_id})
+    assert not app.exception and "queued" in app.error[0].value
