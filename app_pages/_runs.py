@@ -315,6 +315,12 @@ def export_panel(run: jobs.Run, tflite_script=None) -> None:
         )
 
 
+@st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
+def load_dataset(config: training.TrainConfig):
+    """A training run's data (its split), loaded once per server process for every page that shows it."""
+    return training.load_data(config)
+
+
 @st.cache_resource(max_entries=4, show_spinner="Loading the trained model…")
 def trained_model(run_id: str) -> classify.LoadedModel:
     """A finished run's model, loaded once per server process for every page that shows it."""

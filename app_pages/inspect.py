@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._identity import owner
-from app_pages._runs import shows_pictures, trained_model
+from app_pages._runs import load_dataset, shows_pictures, trained_model
 from app_pages._widgets import bound, friendly_errors, show_code
 from lab import codegen, figures, inspect, jobs, training
 from lab.errors import InputError
@@ -19,11 +19,6 @@ st.markdown(
     "channel, + bias, then what BatchNormalization and the activation do, checked against the value the "
     "model itself computes."
 )
-
-
-@st.cache_resource(max_entries=4, show_spinner="Loading the run's data…")
-def load_dataset(config: training.TrainConfig):
-    return training.load_data(config)
 
 
 def run_ui() -> jobs.Run | None:
@@ -91,6 +86,22 @@ def favourites(model, shape, pictures: np.ndarray, layer: str, channel: int) -> 
     st.image(crops, caption=captions, width=96, clamp=True, alt=alt)
 
 
+@st.cache_data(max_entries=16, show_spinner="Checking Grad-CAM: re-initialising layers, deleting pixels…")
+def trust_report(run_id: str, config: training.TrainConfig, picture: int) -> inspect.TrustReport:
+    return inspect.trust(trained_model(run_id).model, load_dataset(config).x_test[picture])
+
+
+def trust_panel(report: inspect.TrustReport, image: np.ndarray, class_names: list) -> None:
+    st.subheader(f"Can its Grad-CAM (for {class_names[report.class_id]}) be trusted?")
+    (st.warning if report.flagged else st.success)(report.sentence())
+    left, middle, right = st.columns(3)
+    left.plotly_chart(figures.overlay_figure_cam(image * 255, report.cam), key="inspect.cam")
+    middle.dataframe(
+        pd.DataFrame(report.cascade, columns=["top layers re-initialised", "rank correlation"]), hide_index=True
+    )
+    right.plotly_chart(figures.deletion_figure(report.salient, report.random), key="inspect.deletion")
+
+
 run = run_ui()
 if run is None:
     st.stop()
@@ -119,6 +130,8 @@ arithmetic(view)
 if view.feature_map is not None and shows_pictures(run):
     st.subheader(f"What excites channel {channel} of {layer} most")
     favourites(loaded.model, shape, data.x_test, layer, channel)
+if shows_pictures(run):
+    trust_panel(trust_report(run.id, config, picture), data.x_test[picture], data.class_names)
 neuron = {"picture": picture, "layer": layer, "row": row, "col": col, "channel": channel}
 settings = inspect.InspectConfig(dataset=config.dataset, seed=config.seed, image_size=config.image_size, **neuron)
 show_code(codegen.inspect_script(config, settings, run.id))

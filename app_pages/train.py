@@ -7,6 +7,7 @@ from app_pages._data import class_folders_ui
 from app_pages._runs import (
     export_panel,
     launch_and_watch,
+    load_dataset,
     owns,
     results_panel,
     runs_table,
@@ -87,11 +88,6 @@ def summary(config: training.TrainConfig) -> pd.DataFrame:
     return pd.DataFrame(training.model_summary(config, config.input_shape, config.num_classes))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
-def load_dataset(config: training.TrainConfig) -> datasets.Dataset:
-    return training.load_data(config)
-
-
 def inside(run: jobs.Run) -> None:
     """The finished run's test results, filters, activation maps and files."""
     data = load_dataset(training.TrainConfig.from_dict(run.config))
@@ -111,6 +107,8 @@ def inside(run: jobs.Run) -> None:
     true_class = int(data.y_test[index])
     chart = figures.probabilities_figure(probabilities, data.class_names, true_class)
     st.plotly_chart(chart, key="train.probs")
+    if st.button("Inspect any neuron of this model", icon=":material/biotech:"):
+        st.switch_page("app_pages/inspect.py", query_params={"inspect.run": run.id})
     for name, activation in maps[:4]:
         shown = activation[..., : min(6, activation.shape[-1])]
         titles = [f"{name}[{i}]" for i in range(shown.shape[-1])]

@@ -584,3 +584,31 @@ def overlay_figure_cam(image, cam) -> go.Figure:
         yaxis={"visible": False, "autorange": "reversed"},
     )
     return figure
+
+
+def deletion_figure(salient, random) -> go.Figure:
+    """The class probability as pixels are removed: most salient first (solid) against random order
+    (dashed, diamonds): told apart by line and marker, not colour alone."""
+    import numpy as np
+
+    shares = list(np.linspace(0, 100, len(salient)))
+    traces = [
+        go.Scatter(
+            x=shares, y=list(salient), name="most salient first", mode="lines+markers", line={"color": "#b35806"}
+        ),
+        go.Scatter(
+            x=shares,
+            y=list(random),
+            name="random order",
+            mode="lines+markers",
+            line={"color": "#542788", "dash": "dash"},
+            marker={"symbol": "diamond"},
+        ),
+    ]
+    figure = go.Figure(traces)
+    figure.update_layout(
+        height=260, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.3}
+    )
+    figure.update_xaxes(title_text="pixels removed (%)")
+    figure.update_yaxes(title_text="class probability", range=[0, 1])
+    return figure

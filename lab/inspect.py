@@ -17,6 +17,7 @@ import numpy as np
 from lab.config import Config, whole
 from lab.errors import InputError, describe_value
 from recipes import inspect as recipe
+from recipes import saliency
 
 CONV, POOL, DENSE, OTHER = "conv", "pool", "dense", "other"
 TOP_TERMS = 8  # input channels (or inputs) listed one by one; the rest are summed
@@ -217,3 +218,48 @@ def top_activations(model, input_shape, pictures: np.ndarray, name: str, channel
         field, _ = _field(model, input_shape, name, int(row), int(col))
         found.append((int(index), float(peaks[index]), (int(row), int(col)), field))
     return found
+
+
+UNCHANGED = (
+    0.5  # a map still this rank-correlated with the trained model's after the cascade did not follow its weights
+)
+
+
+@dataclass(frozen=True)
+class TrustReport:
+    """Grad-CAM of one picture and the two checks of whether it explains the model (:mod:`recipes.saliency`)."""
+
+    cam: np.ndarray  # (H, W) in [0, 1]
+    class_id: int
+    cascade: list[tuple[int, float]]  # (layers re-initialised from the top, rank correlation with the trained map)
+    salient: np.ndarray  # the class probability as the most salient pixels go, 0%, 10%, ... 100%
+    random: np.ndarray  # the same in random order (a mean of several)
+    area: float  # mean(random - salient): > 0 when the map finds what the model uses
+
+    @property
+    def flagged(self) -> bool:
+        return self.cascade[-1][1] > UNCHANGED
+
+    def sentence(self) -> str:
+        layers, rho = self.cascade[-1]
+        if self.flagged:
+            head = f"Warning: with its top {layers} layers re-initialised the map barely changes (rank correlation {rho:.2f})"
+            head += ": it shows the picture more than what this model learned."
+        else:
+            head = f"With its top {layers} layers re-initialised the map changes (rank correlation {rho:.2f}): it follows the weights."
+        tail = (
+            "faster than random order"
+            if self.area > 0
+            else "no faster than random order: it points at pixels the model does not use"
+        )
+        return f"{head} Removing its most salient pixels first lowers the class probability {tail} (area between the curves {self.area:+.3f})."
+
+
+def trust(model, image: np.ndarray, class_id: int | None = None) -> TrustReport:
+    """Grad-CAM for ``class_id`` (default: the predicted class), the randomisation cascade and the deletion curves."""
+    graph, _ = wiring(model, image.shape)
+    if class_id is None:
+        class_id = int(np.argmax(np.asarray(graph(image[np.newaxis], training=False))[0]))
+    cam = saliency.grad_cam(model, image, class_id)
+    salient, random, area = saliency.deletion(graph, image, class_id, cam)
+    return TrustReport(cam, class_id, saliency.cascade(model, image, class_id), salient, random, area)

@@ -133,3 +133,53 @@ def test_the_top_activations_are_the_pictures_that_excite_the_channel_most():
     for index, value, (row, col), _ in found:
         _, outputs = inspect.layer_io(model, (8, 8, 1), layer, pictures[index])
         assert outputs[row, col, 1] == pytest.approx(value, abs=1e-5) and outputs[..., 1].max() == pytest.approx(value)
+
+
+def test_ranks_and_rank_correlation_equal_scipy(rng):
+    from scipy import stats
+
+    from recipes import saliency
+
+    for _ in range(5):
+        a, b = rng.integers(0, 6, 40).astype(float), rng.normal(size=40)  # ties in a
+        assert saliency.ranks(a) == pytest.approx(stats.rankdata(a))
+        assert saliency.rank_correlation(a, b) == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12)
+    assert saliency.rank_correlation(np.ones(5), np.arange(5)) == 0.0
+
+
+def test_the_recipes_grad_cam_is_the_classifiers():
+    from lab import classify
+    from recipes import saliency
+
+    keras.utils.set_random_seed(0)
+    model = models.build("small_cnn", (8, 8, 1), 10)
+    picture = np.random.default_rng(4).random((8, 8, 1)).astype(np.float32)
+    loaded = classify.LoadedModel("tiny", model, (8, 8), 1, [str(k) for k in range(10)], classify._scale_unit)
+    lab_cam = classify.grad_cam(loaded, picture, 3)  # floats are [0, 1] there too
+    assert saliency.grad_cam(model, picture, 3) == pytest.approx(lab_cam, abs=1e-5)
+
+
+def test_randomising_the_top_layers_changes_only_them_and_deletion_finds_what_a_linear_model_uses():
+    from recipes import saliency
+
+    keras.utils.set_random_seed(0)
+    model = models.build("small_cnn", (8, 8, 1), 10)
+    copy = saliency.randomised(model, (8, 8, 1), 2)
+    weighted = [layer for layer in model.layers if layer.weights]
+    copies = [layer for layer in copy.layers if layer.weights]
+    changed = []
+    for trained, fresh in zip(weighted, copies, strict=True):
+        same = all(np.array_equal(a, b) for a, b in zip(trained.get_weights(), fresh.get_weights(), strict=True))
+        changed.append(not same)
+    assert changed == [False] * (len(weighted) - 2) + [True, True]
+    linear = keras.Sequential(
+        [keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")]
+    )
+    weights = np.zeros((16, 2), np.float32)
+    weights[:4, 0] = 5.0  # class 0 is the top row's ink
+    linear.layers[-1].set_weights([weights, np.zeros(2, np.float32)])
+    image = np.ones((4, 4, 1), np.float32)
+    truth = np.zeros((4, 4))
+    truth[0] = 1.0
+    salient, random, area = saliency.deletion(linear, image, 0, truth)
+    assert salient[0] == pytest.approx(random[0]) and salient[4] < random[4] and area > 0
