@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._identity import owner
-from app_pages._runs import load_dataset, shows_pictures, trained_model
+from app_pages._runs import downloads, load_dataset, owns, shows_pictures, trained_model
 from app_pages._widgets import bound, friendly_errors, show_code
-from lab import codegen, figures, inspect, jobs, training
+from lab import codegen, figures, inspect, jobs, runlog, training
 from lab.errors import InputError
 
 st.title("Inspect a model")
@@ -73,10 +73,17 @@ def arithmetic(view: inspect.NeuronView) -> None:
         st.markdown(f"Max pooling: input cell {view.winner} of the layer below won the window.")
 
 
-def favourites(model, shape, pictures: np.ndarray, layer: str, channel: int) -> None:
+@st.cache_data(max_entries=64, show_spinner=False)
+def ranked(run_id: str, config: training.TrainConfig, layer: str, channel: int) -> list:
+    """Once per run, layer and channel: every test picture goes through the model for it."""
+    pictures = load_dataset(config).x_test
+    return inspect.top_activations(trained_model(run_id).model, pictures.shape[1:], pictures, layer, channel)
+
+
+def favourites(run_id: str, config, shape, pictures: np.ndarray, layer: str, channel: int) -> None:
     """The test pictures that excite the channel most, cut at the receptive field of their peak."""
     with friendly_errors():
-        found = inspect.top_activations(model, shape, pictures, layer, channel)
+        found = ranked(run_id, config, layer, channel)
     crops, captions = [], []
     for index, value, (row, col), field in found:
         (top, bottom), (left, right) = field or ((0, shape[0]), (0, shape[1]))
@@ -129,9 +136,11 @@ elif view.feature_map is not None:
 arithmetic(view)
 if view.feature_map is not None and shows_pictures(run):
     st.subheader(f"What excites channel {channel} of {layer} most")
-    favourites(loaded.model, shape, data.x_test, layer, channel)
+    favourites(run.id, config, shape, data.x_test, layer, channel)
 if shows_pictures(run):
     trust_panel(trust_report(run.id, config, picture), data.x_test[picture], data.class_names)
 neuron = {"picture": picture, "layer": layer, "row": row, "col": col, "channel": channel}
 settings = inspect.InspectConfig(dataset=config.dataset, seed=config.seed, image_size=config.image_size, **neuron)
+if owns(run):  # the model file the script loads
+    downloads(run.id, {runlog.MODEL_FILE: f"{run.id}.keras"})
 show_code(codegen.inspect_script(config, settings, run.id))

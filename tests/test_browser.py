@@ -597,3 +597,28 @@ def test_a_detect_run_trains_steps_through_nms_and_opens_in_the_explorer(server,
     assert round(float(metric(page, "COCO mAP@[.5:.95]")), 3) == float(coco_ap)
     assert_clean(page, "detect-4-explorer")
     page.close()
+
+
+def test_a_freshly_trained_digits_model_is_inspected_neuron_by_neuron(server, browser):
+    """Train page -> Inspect: a neuron's field, its sum equal to the model's value, the trust checks; axe clean."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/train?train.epochs=3&train.batch=64")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train").click()
+    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
+    page.get_by_text("succeeded").first.wait_for(timeout=120_000)
+    page.get_by_role("button", name="Inspect any neuron of this model").click()
+    page.wait_for_function("() => location.pathname.endsWith('/inspect')", timeout=60_000)
+    wait_until_idle(page)
+    assert float(metric(page, "Largest |ours - the model's|")) <= 1e-4
+    assert metric(page, "Receptive field").startswith("3 x 3")
+    page.get_by_text("rank correlation").first.wait_for(timeout=60_000)
+    assert_clean(page, "inspect-neuron")
+    found = Axe().run(page, options={"resultTypes": ["violations"]}).response["violations"]
+    serious = {
+        v["id"]: [n["html"][:160] for n in v["nodes"][:3]] for v in found if v["impact"] in ("serious", "critical")
+    }
+    assert serious == {}
+    page.close()

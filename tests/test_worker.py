@@ -26,10 +26,11 @@ def wait_until_done(run_id: str, timeout: float = 60) -> jobs.Run:
     return jobs.get(run_id)
 
 
-def test_the_table_names_the_two_kinds_and_resolves_them():
-    assert set(worker.KINDS) == {"train", "finetune"}
-    spec = worker.kind("train")
-    assert spec.config.__name__ == "TrainConfig" and callable(spec.run)
+def test_the_table_names_the_three_kinds_and_resolves_them():
+    assert set(worker.KINDS) == {"train", "finetune", "detect"}
+    for name, config in (("train", "TrainConfig"), ("finetune", "FinetuneConfig"), ("detect", "DetectConfig")):
+        spec = worker.kind(name)
+        assert spec.config.__name__ == config and callable(spec.run)
 
 
 def test_a_toy_third_kind_runs_end_to_end_in_a_real_worker_process():
