@@ -263,6 +263,12 @@ def classify(
     return Classification(results, seconds)
 
 
+def model_input(loaded: LoadedModel, image: np.ndarray, mode: str = "crop_and_resize") -> tuple[np.ndarray, np.ndarray]:
+    """What the network sees of ``image``: the fitted picture (0-255, for showing) and its input (preprocessed)."""
+    fitted = _prepare(loaded, [image], mode)
+    return fitted[0] / 255.0, np.asarray(loaded.preprocess(tf.convert_to_tensor(fitted)))[0].astype(np.float32)
+
+
 def grad_cam(loaded: LoadedModel, image: np.ndarray, class_id: int | None = None, mode: str = "resize") -> np.ndarray:
     """Grad-CAM heatmap (H, W) in [0, 1] at the fitted image's size for ``class_id`` (default: top).
 

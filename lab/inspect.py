@@ -137,17 +137,19 @@ def _field(model, input_shape, name: str, row: int, col: int):
     return field, f"{height} x {width} input pixels (every kernel, stride, dilation and padding on the way)"
 
 
-def _gradient_field(model, input_shape, name: str, picture, row: int, col: int, channel: int):
-    """Which input pixels change the neuron, by its gradient (for graphs that branch)."""
+def _gradient_field(model, input_shape, name: str, picture, row: int, col: int):
+    """Which input pixels change the neurons at (row, col), by their gradient, for graphs that branch:
+    the picture and 8 random ones, every channel (a ReLU silences a neuron for one picture, not all)."""
     import tensorflow as tf
 
     wiring(model, input_shape)
     probe = _probe(model, name)
-    batch = tf.convert_to_tensor(picture[np.newaxis])
+    noise = np.random.default_rng(0).normal(size=(8, *picture.shape)).astype(np.float32)
+    batch = tf.convert_to_tensor(np.concatenate([picture[np.newaxis], noise]))
     with tf.GradientTape() as tape:
         tape.watch(batch)
-        value = probe(batch, training=False)[1][0, row, col, channel]
-    reached = np.abs(np.asarray(tape.gradient(value, batch))[0]).sum(axis=-1) > 0
+        value = tf.reduce_sum(probe(batch, training=False)[1][:, row, col, :])
+    reached = np.abs(np.asarray(tape.gradient(value, batch))).sum(axis=(0, -1)) > 0
     rows, cols = np.nonzero(reached)
     if not rows.size:
         return None
@@ -172,11 +174,23 @@ def neuron(model, input_shape, picture: np.ndarray, name: str, row: int, col: in
     value = float(outputs[row, col, channel] if spatial else outputs[channel])
     field, note = _field(model, input_shape, name, row, col) if spatial else (None, "every input (a dense layer)")
     if spatial and field is None and not note.startswith("none"):
-        field = _gradient_field(model, input_shape, name, picture, row, col, channel)
+        field = _gradient_field(model, input_shape, name, picture, row, col)
     feature_map = outputs[..., channel] if spatial else None
-    if kind_name == "Conv2D":
+    if kind_name in ("Conv2D", "DepthwiseConv2D"):
         terms, steps = recipe.conv_steps(graph, tensors, name, picture, row, col, channel)
         bias = float(layer.get_weights()[1][channel]) if layer.use_bias else 0.0
+        if kind_name == "DepthwiseConv2D":
+            return NeuronView(
+                name,
+                CONV,
+                value,
+                field,
+                note,
+                [(f"input channel {channel // layer.depth_multiplier}", float(terms[0])), ("bias", bias)],
+                steps,
+                None,
+                feature_map,
+            )
         return NeuronView(name, CONV, value, field, note, _listed(terms, bias), steps, None, feature_map)
     if kind_name in ("MaxPooling2D", "AveragePooling2D"):
         _, winner, ours = recipe.pool_winner(layer, inputs, row, col, channel)

@@ -130,19 +130,22 @@ def following(model, tensors, name):
 
 
 def conv_terms(layer, inputs, row, col, channel):
-    """Patch x kernel per input channel of a Conv2D neuron, and its bias: sum + bias = the layer's
-    output before its activation. ``inputs``: the layer's input (H, W, C_in) for one picture."""
-    kernel, bias = ([*layer.get_weights(), np.zeros(layer.filters, np.float32)])[:2]
+    """Patch x kernel per input channel of a Conv2D neuron (a DepthwiseConv2D's: its one input channel),
+    and its bias: sum + bias = the layer's output before its activation. ``inputs``: the layer's input
+    (H, W, C_in) for one picture."""
+    kernel = layer.get_weights()[0]
+    bias = layer.get_weights()[1][channel] if layer.use_bias else 0.0
     (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
     top = row * sh - pad_before(inputs.shape[0], kh, sh, dh, layer.padding)
     left = col * sw - pad_before(inputs.shape[1], kw, sw, dw, layer.padding)
     rows, cols = top + dh * np.arange(kh), left + dw * np.arange(kw)
     inside = (rows[:, None] >= 0) & (rows[:, None] < inputs.shape[0]) & (cols >= 0) & (cols < inputs.shape[1])
-    patch = np.where(
-        inside[..., None], inputs[np.clip(rows, 0, inputs.shape[0] - 1)][:, np.clip(cols, 0, inputs.shape[1] - 1)], 0.0
-    )
-    terms = (patch.astype(np.float64) * kernel[..., channel]).sum(axis=(0, 1))  # one per input channel
-    return terms, float(bias[channel]), patch
+    clipped = inputs[np.clip(rows, 0, inputs.shape[0] - 1)][:, np.clip(cols, 0, inputs.shape[1] - 1)]
+    patch = np.where(inside[..., None], clipped, 0.0).astype(np.float64)  # taps on the padding read zeros
+    if layer.__class__.__name__ == "DepthwiseConv2D":  # output channel c reads input channel c // multiplier
+        source, copy = divmod(channel, kernel.shape[-1])
+        return np.array([(patch[..., source] * kernel[..., source, copy]).sum()]), float(bias), patch
+    return (patch * kernel[..., channel]).sum(axis=(0, 1)), float(bias), patch
 
 
 def activate(name, value):
@@ -239,7 +242,7 @@ def report(model, image, layer, row, col, channel):
         print("receptive field rows:", field and field[0])
         print("receptive field columns:", field and field[1])
     inputs, outputs = layer_values(model, tensors, name, image)
-    if kind == "Conv2D":
+    if kind in ("Conv2D", "DepthwiseConv2D"):
         terms, steps = conv_steps(model, tensors, name, image, row, col, channel)
         for index in np.argsort(-np.abs(terms), kind="stable")[:5]:
             print(f"input channel {index}:", round(float(terms[index]), 6))

@@ -183,3 +183,17 @@ def test_randomising_the_top_layers_changes_only_them_and_deletion_finds_what_a_
     truth[0] = 1.0
     salient, random, area = saliency.deletion(linear, image, 0, truth)
     assert salient[0] == pytest.approx(random[0]) and salient[4] < random[4] and area > 0
+
+
+def test_every_conv_and_depthwise_neuron_of_mobilenetv2_equals_its_own_output():
+    """keras.applications' MobileNetV2 (random weights, 96 px): depthwise kernels, ReLU6, branches."""
+    keras.utils.set_random_seed(0)
+    model = with_random_statistics(keras.applications.MobileNetV2(input_shape=(96, 96, 3), weights=None))
+    picture = np.random.default_rng(5).uniform(-1, 1, (96, 96, 3)).astype(np.float32)
+    layers = inspect.layers(model, (96, 96, 3))
+    kinds = [(name, shape) for name, kind, shape in layers if kind in ("Conv2D", "DepthwiseConv2D")]
+    assert len(kinds) > 30
+    for name, shape in kinds[::3]:  # a third of them, every kind and depth: each costs a probe and a gradient
+        view = inspect.neuron(model, (96, 96, 3), picture, name, shape[0] - 1, 0, shape[2] // 2)
+        assert view.kind == inspect.CONV and view.difference <= 1e-4, (name, view.steps)
+        assert view.field is not None  # by the gradient where the graph branches

@@ -57,3 +57,14 @@ def test_a_link_to_a_run_that_is_not_a_finished_training_run_is_a_message():
     run_id = jobs.create("train", training.TrainConfig().to_dict(), status="queued")
     app = page(**{"inspect.run": run_id})
     assert not app.exception and "queued" in app.error[0].value
+
+
+def test_an_imagenet_models_depthwise_neuron_adds_up_and_its_grad_cam_is_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no weights here: random ones, offline
+    query = {"inspect.source": "imagenet", "inspect.imagenet": "MobileNetV2", "inspect.photo": "flower"}
+    app = page(**query, **{"inspect.layer": "expanded_conv_depthwise", "inspect.row": "0", "inspect.col": "111"})
+    assert not app.exception and not app.error
+    assert any("random weights" in caption.value for caption in app.caption)
+    difference = next(metric.value for metric in app.metric if metric.label.startswith("Largest"))
+    assert float(difference) <= 1e-4
+    assert any("rank correlation" in (item.value or "") for item in [*app.success, *app.warning])
