@@ -22,19 +22,19 @@ st.markdown(
 
 
 def run_ui() -> jobs.Run | None:
-    """The run to inspect: one of this learner's finished training runs, or the one in the link."""
-    mine = [run for run in jobs.list_runs("train", owner=owner()) if run.status == "succeeded"]
+    """The run to inspect: one of this learner's finished training or fine-tuning runs, or the one in the link."""
+    mine = [run for run in jobs.list_runs(owner=owner()) if run.status == "succeeded" and run.kind in KINDS]
     linked = st.query_params.get("inspect.run")
     choices = [run.id for run in mine] + ([linked] if linked and linked not in {run.id for run in mine} else [])
     if not choices:
         st.info("Train a model on the Train page first: its finished runs appear here.", icon=":material/info:")
         return None
-    chosen = bound(st.selectbox, "Model (a finished training run)", "inspect.run", choices[0], choices)
+    chosen = bound(st.selectbox, "Model (a finished run)", "inspect.run", choices[0], choices)
     with friendly_errors():
         run = jobs.get(chosen)
-        if run.kind != "train" or run.status != "succeeded":
+        if run.kind not in KINDS or run.status != "succeeded":
             raise InputError(
-                f"Run {chosen} is a {run.status} {run.kind} run: only finished training runs are inspected."
+                f"Run {chosen} is a {run.status} {run.kind} run: finished training or fine-tuning runs only."
             )
     return run
 
@@ -44,67 +44,75 @@ def imagenet_model(name: str, weights: str | None) -> classify.LoadedModel:
     return classify.load_imagenet(name, weights)
 
 
+def current(model_key: tuple, picture_key: object):
+    """The whole model, the picture as its input and as shown, from their cache keys."""
+    kind, *key = model_key
+    if kind == "train":
+        image = load_dataset(key[1]).x_test[picture_key]
+        return trained_model(key[0]).model, image, image
+    loaded = trained_model(key[0]) if kind == "finetune" else imagenet_model(*key)
+    shown, image = classify.model_input(loaded, images.sample_image(picture_key))
+    return loaded.model, image, shown
+
+
 @st.cache_data(max_entries=16, show_spinner="Checking Grad-CAM: re-initialising layers, deleting pixels…")
-def trust_report(source: str, model_key: tuple, picture_key: object) -> inspect.TrustReport:
-    """Once per model and picture (a run's test picture, or a sample photo for an ImageNet model)."""
-    model, image = current(source, model_key, picture_key)
+def trust_report(model_key: tuple, picture_key: object) -> inspect.TrustReport:
+    """Once per model and picture (a run's test picture, or a sample photo)."""
+    model, image, _ = current(model_key, picture_key)
     return inspect.trust(model, image)
 
 
-def current(source: str, model_key: tuple, picture_key: object):
-    """The model and the picture as its input, from their cache keys."""
-    if source == "run":
-        run_id, config = model_key
-        return trained_model(run_id).model, load_dataset(config).x_test[picture_key]
-    loaded = imagenet_model(*model_key)
-    return loaded.model, classify.model_input(loaded, images.sample_image(picture_key))[1]
+def photo_ui(column) -> str:
+    return bound(column.segmented_control, "Photo", "inspect.photo", "china", list(images.SAMPLES)) or "china"
 
 
 def imagenet_ui() -> tuple[tuple, str]:
     cols = st.columns(2)
     name = bound(cols[0].selectbox, "ImageNet model", "inspect.imagenet", "MobileNetV2", list(classify.IMAGENET_MODELS))
-    photo = bound(cols[1].segmented_control, "Photo", "inspect.photo", "china", list(images.SAMPLES)) or "china"
     weights = "imagenet" if network.weights_cached(name) else None
     if weights is None:
         st.caption(f"{name}'s ImageNet weights are not here: random weights (`python -m lab assets` fetches them).")
-    return (name, weights), photo
+    return ("imagenet", name, weights), photo_ui(cols[1])
 
 
+KINDS = ("train", "finetune")
 sources = {"run": "A model trained here", "imagenet": "An ImageNet model"}
 source = bound(st.segmented_control, "Model", "inspect.source", "run", list(sources), format_func=sources.get) or "run"
-run = None
-if source == "run":
-    if (run := run_ui()) is None:
+run, photo, count = None, None, None
+with friendly_errors():
+    if source == "run" and (run := run_ui()) is None:
         st.stop()
-    config = training.TrainConfig.from_dict(run.config)
-    with friendly_errors():
+    if run is not None and run.kind == "train":
+        config = training.TrainConfig.from_dict(run.config)
         data = load_dataset(config)
-    model_key, pictures, class_names = (run.id, config), data.x_test, data.class_names
-else:
-    with friendly_errors():
-        model_key, photo = imagenet_ui()
-        loaded = imagenet_model(*model_key)
-    pictures, class_names = None, loaded.class_names
-shape = pictures.shape[1:] if pictures is not None else (*loaded.input_size, 3)
-model = current(source, model_key, 0 if source == "run" else photo)[0]
-picture, layer, row, col, channel = neuron_ui(inspect.layers(model, shape), None if pictures is None else len(pictures))
-picture_key = picture if source == "run" else photo
-image = current(source, model_key, picture_key)[1]
+        model_key, count, class_names, shape = ("train", run.id, config), len(data.x_test), data.class_names, None
+    else:
+        if run is not None:
+            model_key, photo = ("finetune", run.id), photo_ui(st)
+        else:
+            model_key, photo = imagenet_ui()
+        loaded = trained_model(run.id) if run else imagenet_model(*model_key[1:])
+        class_names, shape = loaded.class_names, (*loaded.input_size, 3)
+whole_model, image, shown = current(model_key, 0 if count else photo)
+shape = shape or image.shape
+model = inspect.base_of(whole_model)  # a fine-tuned model's base: its neurons are the ones to look at
+picture, layer, row, col, channel = neuron_ui(inspect.layers(model, shape), count)
+picture_key = picture if count else photo
+_, image, shown = current(model_key, picture_key)
 with friendly_errors():
     view = inspect.neuron(model, shape, image, layer, row, col, channel)
 visible = run is None or shows_pictures(run)
-shown = image if source == "run" else classify.model_input(loaded, images.sample_image(photo))[0]
 if visible:
     field_view(shown, view, row, col, channel)
 else:
     st.info("This run trained on another learner's pictures: its numbers are shown, never the pictures.")
 arithmetic(view)
-if run is not None and view.feature_map is not None and visible:
+if count and view.feature_map is not None and visible:
     st.subheader(f"What excites channel {channel} of {layer} most")
-    favourites(run.id, config, shape, pictures, layer, channel)
-if visible:
-    trust_panel(trust_report(source, model_key, picture_key), shown, class_names)
-if run is not None:
+    favourites(run.id, config, shape, data.x_test, layer, channel)
+if visible and model is whole_model:  # a nested base's Grad-CAM is the classifier page's
+    trust_panel(trust_report(model_key, picture_key), shown, class_names)
+if count:
     neuron = {"picture": picture, "layer": layer, "row": row, "col": col, "channel": channel}
     settings = inspect.InspectConfig(dataset=config.dataset, seed=config.seed, image_size=config.image_size, **neuron)
     if owns(run):  # the model file the script loads

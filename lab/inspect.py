@@ -49,6 +49,15 @@ class InspectConfig(Config):
             raise InputError(f"The layer must be a layer's name, got {describe_value(self.layer)}.")
 
 
+def base_of(model):
+    """A fine-tuned model's nested base (a model used as one layer), whose neurons are the ones to
+    inspect; any other model itself."""
+    from lab.device import keras
+
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return nested[0] if len(nested) == 1 else model
+
+
 def wiring(model, input_shape) -> tuple:
     """The model as one graph and each top-level layer's tensors (:func:`recipes.inspect.wiring`), once per model."""
     with _LOCK:

@@ -68,3 +68,25 @@ def test_an_imagenet_models_depthwise_neuron_adds_up_and_its_grad_cam_is_checked
     difference = next(metric.value for metric in app.metric if metric.label.startswith("Largest"))
     assert float(difference) <= 1e-4
     assert any("rank correlation" in (item.value or "") for item in [*app.success, *app.warning])
+
+
+def test_a_fine_tuned_models_base_is_inspected_on_a_sample_photo():
+    import numpy as np
+
+    from lab.device import keras
+    from recipes import finetune
+
+    keras.utils.set_random_seed(0)
+    model, _ = finetune.build("MobileNetV2", None, 96, 3)
+    run_id = jobs.create(
+        "finetune", {"source": "zip", "base_model": "MobileNetV2", "weights": None}, status="succeeded"
+    )
+    labels = runlog.RunLabels(
+        ["a", "b", "c"], [96, 96, 3], "zip", "MobileNetV2 fine-tuned", runlog.IMAGENET_PIXELS, "MobileNetV2"
+    )
+    predictions = runlog.Predictions(np.eye(3), np.arange(3), np.zeros((3, 64, 64, 3), np.uint8))
+    runlog.save_artifacts(jobs.run_dir(run_id), model, labels, predictions)
+    app = page(**{"inspect.run": run_id, "inspect.layer": "block_1_depthwise", "inspect.row": "2", "inspect.col": "5"})
+    assert not app.exception and not app.error
+    assert "block_1_depthwise" in app.selectbox(key="inspect.layer").value
+    assert float(next(m.value for m in app.metric if m.label.startswith("Largest"))) <= 1e-4
