@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages._widgets import bound
+from app_pages._widgets import bound, chart
 from lab import annotated, coco, detect, figures_detect, jobs
 from lab.errors import InputError
 
@@ -117,7 +117,7 @@ def localize_results(run: jobs.Run, config: detect.DetectConfig) -> None:
     truths = [(view.truth[[n]], view.true_class[[n]]) for n in worst]
     predicted = [(view.predicted[[n]], view.predicted_class[[n]], None) for n in worst]
     titles = [f"IoU {view.ious[n]:.2f}" for n in worst]
-    st.plotly_chart(figures_detect.canvases_figure(pictures[worst], truths, predicted, titles), key="det.worst")
+    chart(st, figures_detect.canvases_figure(pictures[worst], truths, predicted, titles), key="det.worst")
     st.caption(
         "The six test canvases with the lowest IoU: true box solid, predicted box dashed (→ the predicted digit)."
     )
@@ -152,7 +152,7 @@ def fcn_results(run: jobs.Run, config: detect.DetectConfig) -> None:
         f"The FCN is **{view.loop_seconds / view.fcn_seconds:.0f}x** faster than looping the CNN over the windows."
     )
     pictures, _, _ = detect.test_canvases(demo, int(index) + 1)
-    st.plotly_chart(figures_detect.score_map_figure(pictures[int(index)], view.scores), key="det.fcn_map")
+    chart(st, figures_detect.score_map_figure(pictures[int(index)], view.scores), key="det.fcn_map")
     st.dataframe(pd.DataFrame(view.layers, columns=["CNN layer", "FCN layer"]), hide_index=True, width="stretch")
 
 
@@ -166,7 +166,7 @@ def grid_results(run: jobs.Run, config: detect.DetectConfig) -> None:
     boxes, scores, classes = detect.grid_cells(config, saved_outputs(run.id), index)
     pictures, _, _ = test_canvases(config)
     figure = figures_detect.grid_cells_figure(pictures[index], boxes, scores, classes, config.grid_size, threshold)
-    st.plotly_chart(figure, key="det.grid")
+    chart(st, figure, key="det.grid")
     st.caption("Each cell: its best class and its score (objectness x class probability); dashed: its box.")
 
 
@@ -190,7 +190,7 @@ def nms_results(run: jobs.Run, config: detect.DetectConfig) -> None:
     shown = bound(st.slider, "Steps taken", key, 1, min_value=0, max_value=len(steps))
     st.button("Next step", icon=":material/skip_next:", disabled=shown >= len(steps), on_click=_next, args=(key,))
     pictures, _, _ = test_canvases(config)
-    st.plotly_chart(figures_detect.nms_figure(pictures[index], boxes, scores, classes, steps, shown), key="det.nms")
+    chart(st, figures_detect.nms_figure(pictures[index], boxes, scores, classes, steps, shown), key="det.nms")
     rows = [(n, f"{classes[kept]} ({scores[kept]:.2f})", len(dropped)) for n, (kept, dropped) in enumerate(steps, 1)]
     rows = pd.DataFrame(rows, columns=["step", "kept (score)", "boxes dropped"])
     st.dataframe(rows, hide_index=True, width="stretch")

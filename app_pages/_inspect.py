@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._runs import load_dataset, trained_model
-from app_pages._widgets import bound, friendly_errors
+from app_pages._widgets import bound, chart, friendly_errors
 from lab import figures, inspect, training
 
 
@@ -77,7 +77,7 @@ def field_view(picture: np.ndarray, view: inspect.NeuronView, row: int, col: int
     taps = (np.arange(top, bottom), np.arange(left, right)) if view.field else None
     maps = view.feature_map[..., np.newaxis]
     figure = figures.feature_maps_figure(picture, maps, [f"{view.layer}[{channel}]"], pixel=(row, col), taps=taps)
-    st.plotly_chart(figure, key="inspect.field")
+    chart(st, figure, key="inspect.field")
     st.caption(
         f"Left: the picture, the receptive field outlined ({view.field_note}). Right: channel {channel}, the neuron x."
     )
@@ -88,8 +88,8 @@ def trust_panel(report: inspect.TrustReport, image: np.ndarray, class_names: lis
     st.subheader(f"Can its Grad-CAM (for {class_names[report.class_id]}) be trusted?")
     (st.warning if report.flagged else st.success)(report.sentence())
     left, middle, right = st.columns(3)
-    left.plotly_chart(figures.overlay_figure_cam(image * 255, report.cam), key="inspect.cam")  # image in [0, 1]
+    chart(left, figures.overlay_figure_cam(image * 255, report.cam), key="inspect.cam")  # image in [0, 1]
     middle.dataframe(
         pd.DataFrame(report.cascade, columns=["top layers re-initialised", "rank correlation"]), hide_index=True
     )
-    right.plotly_chart(figures.deletion_figure(report.salient, report.random), key="inspect.deletion")
+    chart(right, figures.deletion_figure(report.salient, report.random), key="inspect.deletion")

@@ -12,7 +12,7 @@ import streamlit as st
 
 from app_pages._identity import instructor, owner
 from app_pages._pictures import decode_upload, pictures_uploader
-from app_pages._widgets import friendly_errors
+from app_pages._widgets import chart, friendly_errors
 from lab import classify, classroom, database, figures, jobs, ownership, runlog, training, uploads, worker
 from lab.config import Config
 from lab.errors import InputError
@@ -179,7 +179,7 @@ def run_panel(run_id: str) -> jobs.Run | None:
         if current.error:
             st.error(current.error, icon=":material/error:")
         if any(name in state.curves for name in ("batch_loss", "loss")):
-            st.plotly_chart(_curves(cached, state.curves), key=f"curves.{run_id}")
+            chart(st, _curves(cached, state.curves), key=f"curves.{run_id}")
         if run.active and not current.active:
             st.rerun()  # finished while we watched: redraw the whole page with the results
         if current.active:  # last: a click in this run (Cancel) is handled before any rerun drops it
@@ -240,7 +240,7 @@ def results_panel(key: str, predictions: runlog.Predictions, class_names, test_i
             icon=":material/info:",
         )
     left, right = st.columns([3, 2])
-    left.plotly_chart(figures.confusion_figure(counts, class_names), key=f"{key}.confusion")
+    chart(left, figures.confusion_figure(counts, class_names), key=f"{key}.confusion")
     if test_images is None:
         right.caption("Another learner's pictures: their mistakes and test images are shown to them only.")
         return
@@ -385,7 +385,7 @@ def runs_table(kind: str, shown: tuple[str, ...]) -> None:
         return
     curves = {rid: runlog.progress(jobs.metrics(rid)).curves for rid in chosen}
     overlay = {f"val_accuracy {rid[-6:]}": curves[rid].get("val_accuracy", ([], [])) for rid in chosen}
-    st.plotly_chart(figures.overlay_figure(overlay, "validation accuracy"), key=f"{kind}.overlay")
+    chart(st, figures.overlay_figure(overlay, "validation accuracy"), key=f"{kind}.overlay")
     settings = pd.DataFrame({rid: uploads.shareable_settings(jobs.get(rid).config) for rid in chosen}).astype(str)
     st.dataframe(settings[settings.nunique(axis=1) > 1] if len(chosen) > 1 else settings, width="stretch")
     if st.button("Open the first one"):

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from lab import codegen
+from lab import codegen, figures
 from lab.errors import InputError
 
 DISK_FULL = (
@@ -114,6 +114,20 @@ def friendly_errors() -> Iterator[None]:
             raise
         st.error(DISK_FULL, icon=":material/hard_drive:")
         st.stop()
+
+
+def chart(container, figure, key: str, **kwargs) -> None:
+    """A Plotly figure in ``container`` (``st`` or a column) and, beside it, the numbers behind it as a
+    table (a popover): a text alternative for a screen reader, and the exact values for anyone."""
+    container.plotly_chart(figure, key=key, **kwargs)
+    table, rows = figures.data_table(figure)
+    if table is None:
+        return
+    title = (figure.layout.title.text or "").strip()
+    with container.popover(f"Data as table{': ' + title if title else ''}", icon=":material/table:"):
+        if rows > len(table):
+            st.caption(f"The first {len(table):,} of {rows:,} values.")
+        st.dataframe(table, hide_index=True, width="stretch")
 
 
 def show_code(code: codegen.Script | str) -> None:

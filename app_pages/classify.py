@@ -8,7 +8,7 @@ import streamlit as st
 
 from app_pages._pictures import CAMERA_FILE, camera_picture, decode_upload, pictures_uploader
 from app_pages._runs import trained_model
-from app_pages._widgets import bound, friendly_errors, show_code
+from app_pages._widgets import bound, chart, friendly_errors, show_code
 from lab import classify, codegen, figures, images, settings
 
 st.title("Pretrained classifier")
@@ -109,7 +109,7 @@ for name in picked:
     columns = st.columns(min(len(pictures), 4))
     for index, (picture_name, predictions) in enumerate(zip(pictures, result.predictions, strict=True)):
         column = columns[index % len(columns)]
-        column.plotly_chart(figures.topk_figure(predictions, picture_name), key=f"cls.{name}.{picture_name}")
+        chart(column, figures.topk_figure(predictions, picture_name), key=f"cls.{name}.{picture_name}")
         table.setdefault(picture_name, {})[name] = f"{predictions[0].label} ({predictions[0].probability:.0%})"
         if cam_on:
             try:
@@ -119,7 +119,7 @@ for name in picked:
                 column.caption(f"Grad-CAM: {error}")
                 continue
             fitted_image = classify.fit_image(pictures[picture_name], loaded.input_size, mode)
-            column.plotly_chart(figures.overlay_figure_cam(fitted_image, cam), key=f"cam.{name}.{picture_name}")
+            chart(column, figures.overlay_figure_cam(fitted_image, cam), key=f"cam.{name}.{picture_name}")
 if len(picked) > 1:
     st.subheader("Top-1 side by side")
     st.dataframe(pd.DataFrame(table).T, width="stretch")

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._pictures import image_choice, image_picker, image_settings_ui
-from app_pages._widgets import bound, friendly_errors, show_code
+from app_pages._widgets import bound, chart, friendly_errors, show_code
 from lab import codegen, convolution, figures, images
 
 st.title("Convolution playground")
@@ -84,8 +84,8 @@ def pixel_view(image: np.ndarray, filters: np.ndarray, maps: np.ndarray, config:
     shared = st.toggle("Shared colour scale", value=True, key="conv.shared")
     titles = [f"map {i}" for i in range(maps.shape[2])]
     taps = (explained.rows, explained.cols)
-    chart = figures.feature_maps_figure(image, maps, titles, shared, (row, col), taps)
-    st.plotly_chart(chart, key="conv.maps")
+    figure = figures.feature_maps_figure(image, maps, titles, shared, (row, col), taps)
+    chart(st, figure, key="conv.maps")
     channels = image.shape[2]
     channel = st.segmented_control("channel", range(channels), default=0, key="conv.channel") if channels > 1 else 0
     channel = channel or 0
@@ -95,7 +95,7 @@ def pixel_view(image: np.ndarray, filters: np.ndarray, maps: np.ndarray, config:
         "products": (explained.products[..., channel], "patch × kernel", "Blues"),
     }
     for column, (key, (values, title, colours)) in zip(st.columns(3), grids.items(), strict=True):
-        column.plotly_chart(figures.grid_figure(values, title, colorscale=colours), key=f"conv.{key}")
+        chart(column, figures.grid_figure(values, title, colorscale=colours), key=f"conv.{key}")
     st.markdown(explained.sentence(float(maps[row, col, which])))
     return row, col, which
 
@@ -112,8 +112,8 @@ def demos() -> None:
             demo = convolution.conv2d_layer_demo(crops, convolution.homl_line_filters())
             outputs = {"random weights": demo.random_output, "set_weights(line filters)": demo.set_output}
             for label, output in outputs.items():
-                chart = figures.feature_maps_figure(crops[0], output[0], ["filter 0", "filter 1"], False)
-                st.plotly_chart(chart, key=f"conv.demo.{label}")
+                figure = figures.feature_maps_figure(crops[0], output[0], ["filter 0", "filter 1"], False)
+                chart(st, figure, key=f"conv.demo.{label}")
                 st.caption(f"china crop, {label}")
             st.success(f"After set_weights the layer equals tf.nn.conv2d with the filters: {demo.matches_conv2d}.")
     with st.expander("Transposed convolution (upsampling)"):

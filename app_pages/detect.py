@@ -12,7 +12,7 @@ from app_pages._detect import (
     score_results,
 )
 from app_pages._runs import launch_and_watch
-from app_pages._widgets import bound, friendly_errors, show_code
+from app_pages._widgets import bound, chart, friendly_errors, show_code
 from lab import codegen, detect, figures_detect
 from lab.errors import InputError
 
@@ -98,7 +98,7 @@ config, why_not = None, "Upload a zip of annotated pictures first."
 if values.get("data_dir", "") is not None:
     with friendly_errors():
         config = detect.for_task(task, **values)
-    st.plotly_chart(samples(config), key="det.samples")
+    chart(st, samples(config), key="det.samples")
     st.caption("Six training canvases and their true boxes (solid, with the label): each box hugs its object's ink.")
 run = launch_and_watch("detect", config, f"Train ({task})", ":material/model_training:", why_not)
 if run is not None and run.kind == "detect" and run.status == "succeeded":

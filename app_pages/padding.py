@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._stack import stack_editor
-from app_pages._widgets import bound, friendly_errors, show_code
+from app_pages._widgets import bound, chart, friendly_errors, show_code
 from lab import codegen, datasets, figures, padding, planner
 from lab.errors import InputError
 
@@ -80,7 +80,7 @@ axis_name = st.segmented_control("Diagram axis", ["height", "width"], default="h
 plan = plans[axis_name == "width"]
 index = st.slider("Output index", 0, max(plan.output_size - 1, 1), 0, key="pad.index", disabled=plan.output_size == 1)
 index = min(index, plan.output_size - 1)
-st.plotly_chart(figures.axis_diagram(plan, axis_name, chosen=index), key="pad.diagram")
+chart(st, figures.axis_diagram(plan, axis_name, chosen=index), key="pad.diagram")
 first, last = plan.input_span(index)
 unit = "row" if axis_name == "height" else "column"
 st.caption(

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages._pictures import image_choice, image_picker, image_settings_ui, pixelated
-from app_pages._widgets import bound, friendly_errors, show_code
+from app_pages._widgets import bound, chart, friendly_errors, show_code
 from lab import codegen, figures, images, pooling
 from lab.errors import InputError
 
@@ -70,10 +70,10 @@ with friendly_errors():
     view = pooling.pool_windows(patch, config.kind, config.pool_size, config.stride, config.padding)
 cols = st.columns(2)
 highlight = [cell for cells in view.winners for cell in cells] if config.kind == "max" else None
-cols[0].plotly_chart(
-    figures.grid_figure(patch, f"{patch.shape[0]}x{patch.shape[1]} input patch", highlight), key="pool.patch"
+chart(
+    cols[0], figures.grid_figure(patch, f"{patch.shape[0]}x{patch.shape[1]} input patch", highlight), key="pool.patch"
 )
-cols[1].plotly_chart(figures.grid_figure(view.output, f"{config.kind} pooled", colorscale="Oranges"), key="pool.out")
+chart(cols[1], figures.grid_figure(view.output, f"{config.kind} pooled", colorscale="Oranges"), key="pool.out")
 st.caption(
     "Orange squares: the cell that won each max."
     if config.kind == "max"
@@ -96,17 +96,15 @@ cols[0].image(
     caption=f"RGB → 1 channel ({config.kind})",
     alt=f"The picture pooled across its channels ({config.kind}) into one gray channel",
 )
-cols[1].plotly_chart(
-    figures.feature_maps_figure(image, deep, [f"group {i}" for i in range(deep.shape[2])]), key="pool.deep"
-)
+chart(cols[1], figures.feature_maps_figure(image, deep, [f"group {i}" for i in range(deep.shape[2])]), key="pool.deep")
 st.caption(f"{len(names)} ReLU feature maps ({', '.join(names)}) pooled in groups of {depth} → {deep.shape[2]} map(s).")
 
 st.subheader("Global pooling")
 cols = st.columns(2)
 gap, gmp = pooling.global_average_pool(image), pooling.global_max_pool(image)
 channel_names = list("RGB") if image.shape[2] == 3 else ["gray"]
-cols[0].plotly_chart(
-    figures.channel_bars_figure({"global average": gap, "global max": gmp}, channel_names), key="pool.global"
+chart(
+    cols[0], figures.channel_bars_figure({"global average": gap, "global max": gmp}, channel_names), key="pool.global"
 )
 cols[1].markdown(
     "`GlobalAveragePooling2D` turns each map into **one number**: a classifier head needs no Flatten. "

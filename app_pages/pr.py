@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._detections import detections_ui, notes, script_files
-from app_pages._widgets import bound, friendly_errors, show_code
+from app_pages._widgets import bound, chart, friendly_errors, show_code
 from lab import annotations, coco, codegen, detection, figures, pr, tables
 
 st.title("PR / mAP explorer")
@@ -29,7 +29,7 @@ def points_view() -> str:
     with friendly_errors():
         recall, precision = pr.curve_points(points["recall"], points["precision"])
         st.dataframe(pr.methods_table(recall, precision), hide_index=True, width="stretch")
-    st.plotly_chart(figures.pr_figure(recall, precision), key="pr.points_chart")
+    chart(st, figures.pr_figure(recall, precision), key="pr.points_chart")
     return codegen.pr_points_script(recall, precision)
 
 
@@ -68,7 +68,7 @@ def scores_view() -> str:
     oracle = pr.sklearn_average_precision(scores, labels)
     st.caption(f"Oracle: scikit-learn's average_precision_score = {oracle:.6f} (the 'raw' row).")
     shown_recall, shown_precision = pr.downsample(curve)
-    st.plotly_chart(figures.pr_figure(shown_recall, shown_precision, point), key="pr.scores_chart")
+    chart(st, figures.pr_figure(shown_recall, shown_precision, point), key="pr.scores_chart")
     return codegen.pr_scores_script(dataclasses.replace(config, threshold=threshold))
 
 
@@ -89,7 +89,7 @@ def detections_view() -> str:
     cols[0].metric(f"mAP@{iou_threshold:g} ({method}, VOC matching)", f"{result.mean_ap:.4f}")
     cols[1].metric("COCO mAP@[.5:.95]", f"{summary['AP']:.4f}", help="pycocotools' number, to the last digit")
     if isinstance(found.script_data, dict):  # the built-in example: its boxes, matched or not
-        st.plotly_chart(figures.detections_figure(gt, det, result.true_positive, {}), key="pr.example_boxes")
+        chart(st, figures.detections_figure(gt, det, result.true_positive, {}), key="pr.example_boxes")
         st.caption(f"Ground truth solid and green; detections dashed, TP (blue) or FP (red) at IoU {iou_threshold:g}.")
     left, right = st.columns([1, 2])
     left.dataframe(pd.DataFrame({"COCO": summary}).round(4), width="stretch")
@@ -109,7 +109,7 @@ def detections_view() -> str:
     curve = result.per_class[chosen].curve
     if curve.recall.size:
         st.dataframe(pr.methods_table(curve.recall, curve.precision), hide_index=True, width="stretch")
-        st.plotly_chart(figures.pr_figure(curve.recall, curve.precision, title=f"{chosen}"), key="pr.class_chart")
+        chart(st, figures.pr_figure(curve.recall, curve.precision, title=f"{chosen}"), key="pr.class_chart")
     script_files(found)
     files = found.script_data if isinstance(found.script_data, tuple) else codegen.DETECTION_FILES
     config = pr.DetectionConfig(*files, iou_threshold, method, plus_one)
@@ -127,7 +127,7 @@ def iou_calculator() -> None:
         overlap = detection.iou(values[:4], values[4:])
         overlap_voc = detection.iou(values[:4], values[4:], plus_one=True)
     st.metric("IoU", f"{overlap:.4f}", help=f"With VOC '+1 pixel' areas: {overlap_voc:.4f}")
-    st.plotly_chart(figures.boxes_figure(values[:4], values[4:]), key="pr.boxes", width="content")
+    chart(st, figures.boxes_figure(values[:4], values[4:]), key="pr.boxes", width="content")
 
 
 VIEWS = {"points": ("Curve points", points_view), "scores": ("Scores + labels", scores_view)}

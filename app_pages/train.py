@@ -15,7 +15,7 @@ from app_pages._runs import (
     trained_model,
 )
 from app_pages._stack import custom_stack_ui
-from app_pages._widgets import bound, friendly_errors, show_code
+from app_pages._widgets import bound, chart, friendly_errors, show_code
 from lab import classify, codegen, datasets, figures, jobs, runlog, training, uploads
 
 st.title("Train a CNN")
@@ -98,21 +98,21 @@ def inside(run: jobs.Run) -> None:
     loaded = trained_model(run.id)
     if any(type(layer).__name__ == "Conv2D" for layer in loaded.model.layers):
         st.subheader("First-layer filters (red positive, blue negative)")
-        st.plotly_chart(figures.filters_figure(training.first_conv_filters(loaded.model)), key="train.filters")
+        chart(st, figures.filters_figure(training.first_conv_filters(loaded.model)), key="train.filters")
     if not pictures:
         return
     index = st.number_input("Test image", 0, len(data.x_test) - 1, 0, key="train.image")
     with st.spinner("Running the test image through every layer…"):
         maps, probabilities = classify.look_inside(loaded, data.x_test[index])
     true_class = int(data.y_test[index])
-    chart = figures.probabilities_figure(probabilities, data.class_names, true_class)
-    st.plotly_chart(chart, key="train.probs")
+    figure = figures.probabilities_figure(probabilities, data.class_names, true_class)
+    chart(st, figure, key="train.probs")
     if st.button("Inspect any neuron of this model", icon=":material/biotech:"):
         st.switch_page("app_pages/inspect.py", query_params={"inspect.run": run.id})
     for name, activation in maps[:4]:
         shown = activation[..., : min(6, activation.shape[-1])]
         titles = [f"{name}[{i}]" for i in range(shown.shape[-1])]
-        st.plotly_chart(figures.feature_maps_figure(data.x_test[index], shown, titles), key=f"train.maps.{name}")
+        chart(st, figures.feature_maps_figure(data.x_test[index], shown, titles), key=f"train.maps.{name}")
     if owns(run):
         export_panel(run, codegen.tflite_script(training.TrainConfig.from_dict(run.config), f"{run.id}.tflite"))
 

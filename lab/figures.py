@@ -612,3 +612,32 @@ def deletion_figure(salient, random) -> go.Figure:
     figure.update_xaxes(title_text="pixels removed (%)")
     figure.update_yaxes(title_text="class probability", range=[0, 1])
     return figure
+
+
+TABLE_ROWS = 2_000  # rows of a figure's "data as table" at most (a photo's feature map has 270,000 cells)
+
+
+def data_table(figure: go.Figure):
+    """The numbers behind ``figure`` as one long table (series, x, y, value), at most
+    :data:`TABLE_ROWS` rows, and how many rows there were; (None, 0) for a figure of pictures only
+    (their alternative text says what they show)."""
+    import numpy as np
+    import pandas as pd
+
+    frames = []
+    for index, trace in enumerate(figure.data):
+        name = trace.name or getattr(trace, "meta", None) or f"series {index + 1}"
+        if trace.type == "heatmap" and trace.z is not None:
+            z = np.asarray(trace.z, dtype=object)
+            rows, cols = np.indices(z.shape[:2])
+            xs = np.asarray(trace.x)[cols.ravel()] if trace.x is not None else cols.ravel()
+            ys = np.asarray(trace.y)[rows.ravel()] if trace.y is not None else rows.ravel()
+            frames.append(pd.DataFrame({"series": str(name), "x": xs, "y": ys, "value": z.ravel()}))
+        elif trace.type in ("scatter", "bar") and trace.x is not None and trace.y is not None:
+            frame = pd.DataFrame({"series": str(name), "x": list(trace.x), "y": list(trace.y)})
+            frames.append(frame.dropna(subset=["x", "y"]))
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return None, 0
+    table = pd.concat(frames, ignore_index=True)
+    return table.head(TABLE_ROWS).astype(str), len(table)

@@ -30,7 +30,9 @@ def test_random_weights_compare_two_models_with_grad_cam():
     app.multiselect(key="cls.models").set_value(["MobileNetV2", "EfficientNetB0"]).run()
     assert not app.exception and not app.error
     assert any("ms per image" in caption.value for caption in app.caption)
-    assert len(app.dataframe) == 1  # the side-by-side table
+    figures = [frame for frame in app.dataframe if list(frame.value.columns[:3]) == ["series", "x", "y"]]
+    assert len(app.dataframe) - len(figures) == 1  # the side-by-side table, beside each figure's data as a table
+    assert figures and any("series" in frame.value.columns for frame in figures)
 
 
 @pytest.mark.parametrize(
