@@ -307,7 +307,7 @@ def export_panel(run: jobs.Run, tflite_script=None) -> None:
     if difference is None or tflite_script is None:
         return
     with st.expander("Use the .tflite file in Python or on a phone", icon=":material/smartphone:"):
-        st.code(tflite_script.python(), language="python")
+        st.code(tflite_script.python(), language="python", wrap_lines=True)
         st.markdown(
             "On Android: add `com.google.ai.edge.litert:litert` to Gradle, put the file in `assets/`, then "
             '`Interpreter(loadModelFile("model.tflite")).run(input, output)` with a float32 '

@@ -119,6 +119,7 @@ def friendly_errors() -> Iterator[None]:
 def chart(container, figure, key: str, **kwargs) -> None:
     """A Plotly figure in ``container`` (``st`` or a column) and, beside it, the numbers behind it as a
     table (a popover): a text alternative for a screen reader, and the exact values for anyone."""
+    figure.layout.modebar.orientation = "v"  # Plotly's toolbar down the right edge: never over a title
     container.plotly_chart(figure, key=key, **kwargs)
     table, rows = figures.data_table(figure)
     if table is None:
@@ -137,9 +138,9 @@ def show_code(code: codegen.Script | str) -> None:
     under load, and cost a whole page run per click."""
     with st.expander("Show the code", icon=":material/code:"):
         if isinstance(code, str):
-            st.code(code.strip(), language="python")
+            st.code(code.strip(), language="python", wrap_lines=True)
             return
-        st.code(code.python(), language="python")
+        st.code(code.python(), language="python", wrap_lines=True)  # a phone wraps it: no sideways scroll
         name = code.title.lower().replace(" ", "_").replace(":", "").replace("/", "_")
         left, right = st.columns(2)
         left.download_button(

@@ -164,6 +164,13 @@ ACCESSIBILITY_VIEWS = [
 ACCESSIBILITY_ALLOWED: dict[str, str] = {}
 
 
+BLOCKS_SCROLLING_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] *')]
+    .filter(e => e.clientWidth > 2 && e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
+    .filter(e => !e.closest('[data-testid="stDataFrame"], [data-testid="stDataFrameResizable"], .stDataFrame'))
+    .map(e => `${e.tagName}.${(e.className || '').toString().slice(0, 40)}: ${e.scrollWidth} > ${e.clientWidth}`)"""
+# A table's data grid scrolls inside its own frame (a grid cannot wrap); every other block fits the phone.
+
+
 @pytest.mark.parametrize("width", [1400, 390])
 def test_no_serious_accessibility_violation_on_any_page(server, browser, width):
     """axe-core on every page: captions were 3.88:1, a selected segmented control 4.47:1, Streamlit's
@@ -178,10 +185,12 @@ def test_no_serious_accessibility_violation_on_any_page(server, browser, width):
         wait_until_idle(page)
         violations = axe.run(page, options={"resultTypes": ["violations"]}).response["violations"]
         name = (view or "home").replace("?", "-").replace("&", "-").replace("=", "_").replace("+", "_")
-        if width < 500:  # a phone: the page itself never scrolls sideways
+        if width < 500:  # a phone: the page itself never scrolls sideways, nor any block on it
             overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
             if overflow > 0:
                 found[f"{view or 'home'}: scrolls sideways"] = (overflow, [])
+            if blocks := page.evaluate(BLOCKS_SCROLLING_JS):
+                found[f"{view or 'home'}: blocks scroll sideways"] = (len(blocks), blocks[:3])
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"phone-{name}.png"), full_page=True)
         for violation in violations:
@@ -492,14 +501,26 @@ def test_the_webcam_captures_pictures_into_classes(server, camera_browser, tmp_p
     context.close()
 
 
+FOCUS_VISIBLE_JS = """() => {
+    for (let node = document.activeElement, depth = 0; node && depth < 5; node = node.parentElement, depth++) {
+        const style = getComputedStyle(node);
+        if (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 1) return true;
+        if (style.boxShadow && style.boxShadow !== 'none') return true;
+    }
+    return false;
+}"""
+
+
 def tab_to(page, matches, limit: int = 80) -> dict:
-    """Press Tab until the focused element matches (a predicate on its name and role); no mouse."""
+    """Press Tab until the focused element matches (a predicate on its name and role); no mouse. Every
+    stop on the way must show where the focus is (an outline or a focus shadow on it or around it)."""
     for _ in range(limit):
         page.keyboard.press("Tab")
         focused = page.evaluate(
             "() => { const e = document.activeElement;"
             " return {name: e.getAttribute('aria-label') || e.innerText || '', role: e.getAttribute('role') || e.tagName}; }"
         )
+        assert page.evaluate(FOCUS_VISIBLE_JS), f"no visible focus on {focused} at {page.url}"
         if matches(focused):
             return focused
     raise AssertionError(f"Tab never reached the control on {page.url}: a keyboard user cannot")

@@ -41,7 +41,9 @@ def test_a_conv_neuron_of_a_trained_model_adds_up_to_the_models_value():
     difference = next(metric.value for metric in app.metric if metric.label.startswith("Largest"))
     assert float(difference) <= 1e-4
     assert any(metric.label == "Receptive field" and metric.value.startswith("3 x 3") for metric in app.metric)
-    assert len(app.dataframe) == 6  # the terms, the steps, the cascade; the field, Grad-CAM and deletion figures as tables
+    assert (
+        len(app.dataframe) == 6
+    )  # the terms, the steps, the cascade; the field, Grad-CAM and deletion figures as tables
     assert app.success or app.warning  # the trust checks' sentence
     assert any("rank correlation" in (item.value or "") for item in [*app.success, *app.warning])
     names = app.selectbox(key="inspect.layer").options
