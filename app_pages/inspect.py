@@ -110,8 +110,9 @@ arithmetic(view)
 if count and view.feature_map is not None and visible:
     st.subheader(f"What excites channel {channel} of {layer} most")
     favourites(run.id, config, shape, data.x_test, layer, channel)
-if visible and model is whole_model:  # a nested base's Grad-CAM is the classifier page's
-    trust_panel(trust_report(model_key, picture_key), shown, class_names)
+check = "Check whether its Grad-CAM can be trusted (re-initialises its layers: seconds on an ImageNet model)"
+if visible and model is whole_model and (run is not None or bound(st.toggle, check, "inspect.trust", False)):
+    trust_panel(trust_report(model_key, picture_key), shown, class_names)  # a nested base's: the classifier page's
 if count:
     neuron = {"picture": picture, "layer": layer, "row": row, "col": col, "channel": channel}
     settings = inspect.InspectConfig(dataset=config.dataset, seed=config.seed, image_size=config.image_size, **neuron)

@@ -1,4 +1,5 @@
-"""Every page, every choice of every select-type widget, once: no page may crash on any of them.
+"""Every page, every choice of every select-type widget, once (a list of more than 16 options: 16 of them,
+spread over it): no page may crash on any of them.
 
 A choice can reveal widgets (Region = "Custom box" shows the crop box); those are tried too, in the
 state that revealed them. Two widgets with one key (the crash of ``/pooling?pool.crop=custom``)
@@ -57,6 +58,16 @@ def choose(widget, label) -> None:
     widget.__class__ = Chosen
 
 
+MAX_OPTIONS = 16  # a long list (MobileNetV2's 155 layers) is tried at 16 options spread over it, ends included
+
+
+def spread(options: list) -> list:
+    if len(options) <= MAX_OPTIONS:
+        return options
+    step = (len(options) - 1) / (MAX_OPTIONS - 1)
+    return [options[round(index * step)] for index in range(MAX_OPTIONS)]
+
+
 def find(app, kind: str, key: str):
     return next((widget for widget in app.get(kind) if widget.key == key), None)
 
@@ -69,7 +80,7 @@ def try_every_choice(app, page: str, seen: set[str], depth: int = 0) -> int:
             continue
         seen.add(key)
         original = label_of(widget)
-        labels = [not original] if widget.type in ("toggle", "checkbox") else list(widget.options)
+        labels = [not original] if widget.type in ("toggle", "checkbox") else spread(list(widget.options))
         for label in [option for option in labels if option != original]:
             if (current := find(app, widget.type, key)) is None:
                 break  # an earlier choice hid it

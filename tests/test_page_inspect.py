@@ -63,7 +63,12 @@ def test_a_link_to_a_run_that_is_not_a_finished_training_run_is_a_message():
 
 def test_an_imagenet_models_depthwise_neuron_adds_up_and_its_grad_cam_is_checked(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no weights here: random ones, offline
-    query = {"inspect.source": "imagenet", "inspect.imagenet": "MobileNetV2", "inspect.photo": "flower"}
+    query = {
+        "inspect.source": "imagenet",
+        "inspect.imagenet": "MobileNetV2",
+        "inspect.photo": "flower",
+        "inspect.trust": "true",
+    }
     app = page(**query, **{"inspect.layer": "expanded_conv_depthwise", "inspect.row": "0", "inspect.col": "111"})
     assert not app.exception and not app.error
     assert any("random weights" in caption.value for caption in app.caption)
