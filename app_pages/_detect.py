@@ -81,12 +81,12 @@ def annotated_ui(canvas_size: int) -> str | None:
     return folder
 
 
-@st.cache_data(max_entries=4, show_spinner="Making the test canvases…")
+@st.cache_resource(max_entries=4, show_spinner="Making the test canvases…")  # read only: no 8 MB copy a rerun
 def test_canvases(config: detect.DetectConfig):
     return detect.test_canvases(config)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)  # read only, like the canvases
 def saved_outputs(run_id: str) -> dict:
     return detect.outputs(run_id)
 
