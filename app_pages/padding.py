@@ -104,6 +104,7 @@ preset = bound(st.selectbox, "Preset", "plan.preset", "HOML Fashion-MNIST CNN", 
 PLANNER_COLUMNS = {  # short headings, narrow columns: the table fits a phone's width without scrolling
     "output shape": st.column_config.TextColumn("output", width="small"),
     "parameters": st.column_config.NumberColumn("params", width="small"),
+    "multiply-adds": st.column_config.NumberColumn("MACs", width="small", help="multiply-adds per image"),
     "activations (KB)": st.column_config.NumberColumn("act. KB", width="small", help="activations per image"),
     "receptive field": st.column_config.TextColumn("RF", width="small", help="receptive field"),
     "jump": st.column_config.TextColumn("jump", width="small", help="input pixels between neighbouring outputs"),
@@ -129,8 +130,11 @@ if st.button("Verify planner with Keras", icon=":material/verified:"):
         table, agree = padding_tf.compare_with_keras(plan)
     (st.success if agree else st.error)("Keras agrees on every layer." if agree else "Keras disagrees: see the table.")
 st.dataframe(pd.DataFrame(table), width="stretch", column_config=PLANNER_COLUMNS)
-for col, (label, value) in zip(st.columns(4), plan.memory_figures(batch).items(), strict=True):
+for col, (label, value) in zip(st.columns(5), plan.memory_figures(batch).items(), strict=True):
     col.metric(label, value)
+if saved := planner.savings(plan):
+    st.markdown("**What the cheap convolutions save** against a regular Conv2D of the same shape (Keras' counts):")
+    st.dataframe(pd.DataFrame([saving.row() for saving in saved]), hide_index=True, width="stretch")
 specs = [layer.spec for layer in plan.layers]
 dataset = next((name for name, shape in datasets.INPUT_SHAPES.items() if shape == plan.input_shape), "digits")
 link = {"train.model": "custom", "train.stack": planner.encode_stack(specs), "train.dataset": dataset}

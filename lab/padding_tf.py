@@ -136,10 +136,12 @@ def _activation(layer) -> str | None:
 def spec_of_layer(layer) -> planner.LayerSpec | None:
     """The planner row of a Keras layer, or None for a layer the planner has no row for."""
     kind, config = type(layer).__name__, layer.get_config()
-    if kind in ("Conv2D", "Conv2DTranspose"):
+    if kind in ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose"):
+        if config.get("groups", 1) != 1 or (kind == "SeparableConv2D" and config["depth_multiplier"] != 1):
+            return None  # no planner row for a grouped convolution
         return planner.LayerSpec(
             kind,
-            config["filters"],
+            config["depth_multiplier"] if kind == "DepthwiseConv2D" else config["filters"],
             _pair(config["kernel_size"]),
             None if _pair(config["strides"]) == (1, 1) else _pair(config["strides"]),
             config["padding"],
@@ -158,8 +160,8 @@ def spec_of_layer(layer) -> planner.LayerSpec | None:
         return planner.LayerSpec(kind, config["units"], use_bias=config["use_bias"], activation=_activation(layer))
     if kind == "Activation":
         return planner.LayerSpec(kind, activation=_activation(layer) or "linear")
-    if kind == "ReLU" and not config.get("negative_slope") and config.get("max_value") is None:
-        return planner.LayerSpec("Activation", activation="relu")
+    if kind == "ReLU" and not config.get("negative_slope") and config.get("max_value") in (None, 6.0):
+        return planner.LayerSpec("Activation", activation="relu" if config.get("max_value") is None else "relu6")
     if kind == "Dropout":
         return planner.LayerSpec(kind, rate=float(config["rate"]))
     if kind in ("BatchNormalization", "Flatten", "GlobalAveragePooling2D"):

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 
 from lab.errors import InputError, describe_value
 from lab.padding import Pair, as_pair, conv_output_size, padding_mode, positive_int
+from recipes.architectures import count_multiply_adds, grow_field, transposed_field
 
 LAYER_KINDS = (
     "Conv2D",
+    "SeparableConv2D",
+    "DepthwiseConv2D",
     "Conv2DTranspose",
     "MaxPooling2D",
     "AveragePooling2D",
@@ -30,12 +33,17 @@ LAYER_KINDS = (
     "Flatten",
     "Dense",
 )
-_SPATIAL = {"Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D", "ZeroPadding2D", "GlobalAveragePooling2D"}
+CONVOLUTIONS = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D")  # windows with weights: kernel, stride, dilation
+WINDOWS = (*CONVOLUTIONS, "MaxPooling2D", "AveragePooling2D")
+SHAPED = (*WINDOWS, "Conv2DTranspose")  # rows with a kernel (or pooling window), stride and padding
+WEIGHTED = (*CONVOLUTIONS, "Conv2DTranspose", "Dense")  # rows with a size and a bias
+_SPATIAL = {*SHAPED, "ZeroPadding2D", "GlobalAveragePooling2D"}
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One planner row. ``size`` is filters (conv), units (Dense) or the pad width (ZeroPadding2D)."""
+    """One planner row. ``size`` is filters (conv), units (Dense), the depth multiplier (DepthwiseConv2D,
+    blank: 1) or the pad width (ZeroPadding2D)."""
 
     kind: str
     size: int | None = None
@@ -56,6 +64,7 @@ class LayerPlan:
     spec: LayerSpec
     output_shape: tuple[int, ...]
     params: int
+    multiply_adds: int  # per instance (convolutions and Dense: recipes.architectures' count)
     activation_bytes: int  # float32 output of one instance
     receptive_field: Pair | None  # None once the layer sees the whole input
     jump: tuple[float, float] | None
@@ -73,6 +82,10 @@ class StackPlan:
     @property
     def total_params(self) -> int:
         return sum(layer.params for layer in self.layers)
+
+    @property
+    def total_multiply_adds(self) -> int:
+        return sum(layer.multiply_adds for layer in self.layers)
 
     @property
     def activation_sizes(self) -> list[int]:
@@ -100,6 +113,7 @@ class StackPlan:
                 "layer": layer.spec.kind,
                 "output shape": layer.shape_text,
                 "parameters": layer.params,
+                "multiply-adds": layer.multiply_adds,
                 "activations (KB)": round(layer.activation_bytes / 1024, 1),
                 "receptive field": f"{layer.receptive_field[0]}x{layer.receptive_field[1]}"
                 if layer.receptive_field
@@ -110,9 +124,10 @@ class StackPlan:
         ]
 
     def memory_figures(self, batch_size: int) -> dict[str, str]:
-        """Parameters, weights and RAM at ``batch_size``, in readable units (KB below 1 MB)."""
+        """Parameters, multiply-adds, weights and RAM at ``batch_size``, in readable units (KB below 1 MB)."""
         return {
             "Parameters": f"{self.total_params:,}",
+            "Multiply-adds per image": readable_count(self.total_multiply_adds),
             "Weights (float32)": readable_bytes(self.parameter_bytes),
             f"Inference RAM, batch {batch_size}": readable_bytes(self.inference_bytes * batch_size),
             f"Training RAM, batch {batch_size}": readable_bytes(self.training_bytes * batch_size),
@@ -144,6 +159,14 @@ def readable_bytes(count: int) -> str:
     return f"{count} B"
 
 
+def readable_count(count: int) -> str:
+    """15,470,264,320 -> "15.5 G"; 568,740,352 -> "568.7 M"; 416,520 -> "416.5 K"; 720 -> "720"."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count:,}"
+
+
 def _spec_from_row(index: int, row: Mapping) -> LayerSpec:
     where = f"Layer {index + 1} ({row.get('layer') or row.get('kind') or '?'})"
     kind = str(row.get("layer") or row.get("kind") or "").strip()
@@ -154,7 +177,7 @@ def _spec_from_row(index: int, row: Mapping) -> LayerSpec:
         size = positive_int("size", size, where) if kind != "ZeroPadding2D" or size != 0 else 0
     else:
         size = None
-    if kind in ("Conv2D", "Conv2DTranspose", "Dense") and size is None:
+    if kind in WEIGHTED and kind != "DepthwiseConv2D" and size is None:
         raise InputError(f"{where}: needs a size ({'units' if kind == 'Dense' else 'filters'}).")
 
     def blank(value) -> bool:
@@ -209,8 +232,8 @@ def _plan_layer(index: int, spec: LayerSpec, shape: tuple[int, ...], rf, jump) -
             f"{where}: needs a (height, width, channels) input but gets {shape}; remove the Flatten before it."
         )
     params, out = 0, shape
-    if spec.kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
-        conv = spec.kind == "Conv2D"
+    if spec.kind in WINDOWS:
+        conv = spec.kind in CONVOLUTIONS
         strides = spec.strides or ((1, 1) if conv else spec.kernel_size)
         dilation = spec.dilation if conv else (1, 1)
         sizes = []
@@ -221,26 +244,21 @@ def _plan_layer(index: int, spec: LayerSpec, shape: tuple[int, ...], rf, jump) -
                 )
             except InputError as error:
                 raise InputError(f"{where}: {error}") from None
-        channels = spec.size if conv else shape[2]
-        out = (sizes[0], sizes[1], channels)
-        if conv:
-            params = spec.kernel_size[0] * spec.kernel_size[1] * shape[2] * spec.size + (
-                spec.size if spec.use_bias else 0
-            )
+        out = (sizes[0], sizes[1], output_channels(spec, shape[2]))
+        params = conv_parameters(spec, shape[2])
         if rf is not None:
-            effective = [(spec.kernel_size[a] - 1) * dilation[a] + 1 for a in (0, 1)]
-            rf = tuple(rf[a] + (effective[a] - 1) * jump[a] for a in (0, 1))
-            jump = tuple(jump[a] * strides[a] for a in (0, 1))
+            grown = [grow_field(rf[a], jump[a], spec.kernel_size[a], strides[a], dilation[a]) for a in (0, 1)]
+            rf, jump = tuple(field for field, _ in grown), tuple(step for _, step in grown)
     elif spec.kind == "Conv2DTranspose":
         strides = spec.strides or (1, 1)
         out = tuple(
             _transpose_size(shape[a], spec.kernel_size[a], strides[a], spec.padding, spec.dilation[a]) for a in (0, 1)
         )
         out = (*out, spec.size)
-        params = spec.kernel_size[0] * spec.kernel_size[1] * shape[2] * spec.size + (spec.size if spec.use_bias else 0)
+        params = conv_parameters(spec, shape[2])
         if rf is not None:
-            jump = tuple(jump[a] / strides[a] for a in (0, 1))
-            rf = tuple(rf[a] + (math.ceil(spec.kernel_size[a] / strides[a]) - 1) * jump[a] * strides[a] for a in (0, 1))
+            grown = [transposed_field(rf[a], jump[a], spec.kernel_size[a], strides[a]) for a in (0, 1)]
+            rf, jump = tuple(field for field, _ in grown), tuple(step for _, step in grown)
     elif spec.kind == "ZeroPadding2D":
         pad = spec.size or 0
         out = (shape[0] + 2 * pad, shape[1] + 2 * pad, shape[2])
@@ -257,8 +275,37 @@ def _plan_layer(index: int, spec: LayerSpec, shape: tuple[int, ...], rf, jump) -
             rf, jump = None, None
     if any(size < 1 for size in out):
         raise InputError(f"{where}: output shape {out} has a non-positive size.")
+    multiplier = (spec.size or 1) if spec.kind == "DepthwiseConv2D" else 1
+    multiply_adds = count_multiply_adds(spec.kind, shape, out, math.prod(spec.kernel_size), multiplier)
     rf_out = tuple(round(v) for v in rf) if rf is not None else None
-    return LayerPlan(index, spec, tuple(int(v) for v in out), int(params), 4 * math.prod(out), rf_out, jump), rf, jump
+    plan = LayerPlan(
+        index, spec, tuple(int(v) for v in out), int(params), multiply_adds, 4 * math.prod(out), rf_out, jump
+    )
+    return plan, rf, jump
+
+
+def output_channels(spec: LayerSpec, channels: int) -> int:
+    """A window layer's output channels: its filters; a depthwise one's input x depth multiplier; a pool's input."""
+    if spec.kind == "DepthwiseConv2D":
+        return channels * (spec.size or 1)
+    return spec.size if spec.kind in WEIGHTED else channels
+
+
+def conv_parameters(spec: LayerSpec, channels: int) -> int:
+    """Weights and biases of a convolution row on ``channels`` input channels (0 for a pooling row).
+
+    A depthwise convolution has one k x k filter per input channel (x its depth multiplier); a separable
+    one adds a 1x1 convolution that mixes them into its filters.
+    """
+    kernel = spec.kernel_size[0] * spec.kernel_size[1]
+    if spec.kind == "DepthwiseConv2D":
+        middle = channels * (spec.size or 1)
+        return kernel * middle + (middle if spec.use_bias else 0)
+    if spec.kind == "SeparableConv2D":
+        return kernel * channels + channels * spec.size + (spec.size if spec.use_bias else 0)
+    if spec.kind in ("Conv2D", "Conv2DTranspose"):
+        return kernel * channels * spec.size + (spec.size if spec.use_bias else 0)
+    return 0
 
 
 def plan_stack(input_shape: Sequence[int], layers: Sequence[LayerSpec | Mapping]) -> StackPlan:
@@ -303,6 +350,18 @@ def _conv(size, kernel, stride=None, padding="valid", bias=True, activation="rel
     )
 
 
+def _separable(kind, size, kernel=3, stride=None, activation=None):
+    return LayerSpec(
+        kind,
+        size,
+        as_pair("kernel", kernel),
+        stride and as_pair("stride", stride),
+        "same",
+        use_bias=False,
+        activation=activation,
+    )
+
+
 def _pool(kind, window, stride=None, padding="valid"):
     return LayerSpec(kind, None, as_pair("window", window), stride and as_pair("stride", stride), padding)
 
@@ -312,6 +371,7 @@ def _dense(units, activation="relu"):
 
 
 BN, RELU, FLAT = LayerSpec("BatchNormalization"), LayerSpec("Activation", activation="relu"), LayerSpec("Flatten")
+RELU6 = LayerSpec("Activation", activation="relu6")
 MAX, AVG = "MaxPooling2D", "AveragePooling2D"
 
 # Curriculum networks: (input shape, layers). Their counts are checked against Keras in the tests.
@@ -342,10 +402,108 @@ PRESETS: dict[str, tuple[tuple[int, int, int], list[LayerSpec]]] = {
         _conv(64, 5, padding="same"), _pool(MAX, 3, 2, "same"),
         FLAT, _dense(256), _dense(128), _dense(10, "softmax"),
     ]),
+    "MobileNet blocks (depthwise separable)": ((56, 56, 128), [
+        _separable("DepthwiseConv2D", None), BN, RELU6, _conv(128, 1, bias=False, activation=None), BN, RELU6,
+        _separable("DepthwiseConv2D", None, stride=2), BN, RELU6, _conv(256, 1, bias=False, activation=None), BN, RELU6,
+    ]),
+    "Xception entry block (separable)": ((147, 147, 64), [
+        _separable("SeparableConv2D", 128), BN, RELU, _separable("SeparableConv2D", 128), BN, _pool(MAX, 3, 2, "same"),
+    ]),
+    "GoogLeNet 1x1 bottleneck (inception 3a's 5x5 branch)": ((28, 28, 192), [
+        _conv(16, 1), _conv(32, 5, padding="same"),
+    ]),
     "HappyModel (Ng)": ((64, 64, 3), [
         LayerSpec("ZeroPadding2D", 3), _conv(32, 7, activation=None), BN, RELU, _pool(MAX, 2), FLAT, _dense(1, "sigmoid"),
     ]),
 }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Saving:
+    """A cheap way to a convolution's output beside the regular Conv2D of the same kernel, input channels
+    and output shape: the convolutions' weights and biases, and their multiply-adds per image."""
+
+    layers: str  # which rows, e.g. "3-4: DepthwiseConv2D 3x3 + Conv2D 1x1"
+    regular: str  # the regular convolution, e.g. "Conv2D 3x3, 128 -> 128"
+    parameters: int
+    multiply_adds: int
+    regular_parameters: int
+    regular_multiply_adds: int
+
+    def row(self) -> dict:
+        return {
+            "layers": self.layers,
+            "instead of": self.regular,
+            "parameters": f"{self.parameters:,} vs {self.regular_parameters:,}",
+            "x fewer": round(self.regular_parameters / max(self.parameters, 1), 1),
+            "multiply-adds": f"{readable_count(self.multiply_adds)} vs {readable_count(self.regular_multiply_adds)}",
+            "x less compute": round(self.regular_multiply_adds / max(self.multiply_adds, 1), 1),
+        }
+
+
+def _next_weighted(plan: StackPlan, index: int) -> LayerPlan | None:
+    """The next row with weights after ``index``, across BatchNormalization, activations and dropout."""
+    for layer in plan.layers[index + 1 :]:
+        if layer.spec.kind in WEIGHTED:
+            return layer
+        if layer.spec.kind not in ("BatchNormalization", "Activation", "Dropout"):
+            return None
+    return None
+
+
+def savings(plan: StackPlan) -> list[Saving]:
+    """HOML's point about depthwise separable convolutions and GoogLeNet's about 1x1 bottlenecks, counted:
+    each SeparableConv2D, each DepthwiseConv2D followed by a 1x1 Conv2D (MobileNet's pair), and each 1x1
+    Conv2D that cuts the channels before a larger kernel, beside the regular Conv2D that maps the same input
+    channels to the same output with the same kernel (with a bias when the cheap layers have one)."""
+    found, shapes = [], [plan.input_shape] + [layer.output_shape for layer in plan.layers]
+    for layer in plan.layers:
+        spec, channels = layer.spec, shapes[layer.index][-1]
+        partner = _next_weighted(plan, layer.index)
+        if spec.kind == "SeparableConv2D":
+            group, kernel = [layer], spec.kernel_size
+        elif spec.kind == "DepthwiseConv2D" and _pointwise(partner):
+            group, kernel = [layer, partner], spec.kernel_size
+        elif _pointwise(layer) and spec.size < channels and partner and partner.spec.kind == "Conv2D":
+            if partner.spec.kernel_size == (1, 1):
+                continue
+            group, kernel = [layer, partner], partner.spec.kernel_size
+        else:
+            continue
+        found.append(_saving(group, channels, kernel))
+    return found
+
+
+def _pointwise(layer: LayerPlan | None) -> bool:
+    return (
+        layer is not None
+        and layer.spec.kind == "Conv2D"
+        and layer.spec.kernel_size == (1, 1)
+        and not layer.spec.strides
+    )
+
+
+def _saving(group: list[LayerPlan], channels: int, kernel: Pair) -> Saving:
+    out = group[-1].output_shape
+    bias = group[-1].spec.use_bias
+    regular = LayerSpec("Conv2D", out[-1], kernel, use_bias=bias)
+    parameters = conv_parameters(regular, channels)
+    multiply_adds = count_multiply_adds("Conv2D", (1, 1, channels), out, kernel[0] * kernel[1])
+    first, last = group[0].index + 1, group[-1].index + 1
+    rows = f"{first}-{last}" if last > first else str(first)
+    names = " + ".join(f"{layer.spec.kind} {_square(layer.spec.kernel_size)}" for layer in group)
+    return Saving(
+        f"{rows}: {names}",
+        f"Conv2D {_square(kernel)}, {channels} -> {out[-1]} channels",
+        sum(layer.params for layer in group),
+        sum(layer.multiply_adds for layer in group),
+        parameters,
+        multiply_adds,
+    )
+
+
+def _square(pair: Pair) -> str:
+    return f"{pair[0]}x{pair[1]}"
 
 
 def spec_to_row(spec: LayerSpec) -> dict:
@@ -354,15 +512,15 @@ def spec_to_row(spec: LayerSpec) -> dict:
     def text(pair):
         return None if pair is None else (str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}")
 
-    shaped = spec.kind in ("Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D")
+    shaped = spec.kind in SHAPED
     return {
         "layer": spec.kind,
         "size": spec.size,
         "kernel": text(spec.kernel_size) if shaped else None,
         "stride": text(spec.strides) if shaped else None,
         "padding": spec.padding if shaped else None,
-        "dilation": text(spec.dilation) if spec.kind == "Conv2D" else None,
-        "bias": spec.use_bias if spec.kind in ("Conv2D", "Conv2DTranspose", "Dense") else None,
+        "dilation": text(spec.dilation) if spec.kind in CONVOLUTIONS else None,
+        "bias": spec.use_bias if spec.kind in WEIGHTED else None,
         "activation": spec.activation,
         "rate": spec.rate if spec.kind == "Dropout" else None,
     }
@@ -375,8 +533,13 @@ def _compact(pair: Pair) -> int | Pair:
 def keras_layer(spec: LayerSpec) -> tuple[str, dict]:
     """The Keras layer class name and the arguments (those that differ from Keras' defaults)."""
     kind, kwargs = spec.kind, {}
-    if kind in ("Conv2D", "Conv2DTranspose"):
+    if kind in ("Conv2D", "SeparableConv2D", "Conv2DTranspose"):
         kwargs = {"filters": spec.size, "kernel_size": _compact(spec.kernel_size)}
+    elif kind == "DepthwiseConv2D":
+        kwargs = {"kernel_size": _compact(spec.kernel_size)}
+        if (spec.size or 1) != 1:
+            kwargs["depth_multiplier"] = spec.size
+    if kind in (*CONVOLUTIONS, "Conv2DTranspose"):
         if spec.strides and spec.strides != (1, 1):
             kwargs["strides"] = _compact(spec.strides)
         if spec.dilation != (1, 1):
@@ -393,9 +556,9 @@ def keras_layer(spec: LayerSpec) -> tuple[str, dict]:
         kwargs = {"activation": spec.activation or "relu"}
     elif kind == "Dropout":
         kwargs = {"rate": 0.5 if spec.rate is None else spec.rate}
-    if kind in ("Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D") and spec.padding != "valid":
+    if kind in SHAPED and spec.padding != "valid":
         kwargs["padding"] = spec.padding
-    if kind in ("Conv2D", "Conv2DTranspose", "Dense"):
+    if kind in WEIGHTED:
         if spec.activation:
             kwargs["activation"] = spec.activation
         if not spec.use_bias:
@@ -425,6 +588,8 @@ def keras_snippet(
 # ---------------------------------------------------------------------------------------------
 SHORT_NAMES = {
     "Conv2D": "conv",
+    "SeparableConv2D": "sep",
+    "DepthwiseConv2D": "dw",
     "Conv2DTranspose": "deconv",
     "MaxPooling2D": "max",
     "AveragePooling2D": "avg",
@@ -474,7 +639,7 @@ def encode_stack(specs: Sequence[LayerSpec]) -> str:
         fields = [SHORT_NAMES[spec.kind]]
         if spec.size is not None:
             fields.append(str(spec.size))
-        if spec.kind in ("Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D"):
+        if spec.kind in SHAPED:
             fields.append("k" + _pair_text(spec.kernel_size))
             if spec.strides is not None:
                 fields.append("s" + _pair_text(spec.strides))

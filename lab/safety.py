@@ -4,7 +4,8 @@ Model files are programs: Keras' ``safe_mode`` has been bypassed repeatedly (CVE
 CVE-2025-1550 and later), so safe mode is the last line, not the first. We accept only a Keras v3
 zip with exactly ``config.json``, ``metadata.json`` and ``model.weights.h5``, within size and
 compression caps; its config may name only built-in Keras layers and helpers from an allowlist
-(no ``Lambda`` at any depth, no custom or registered objects, no file paths), and its weights
+(no ``Lambda`` at any depth, no custom or registered objects but the lab's own layers from ``models/``,
+no file paths), and its weights
 file may hold no HDF5 external links. Only then ``load_model(..., safe_mode=True, compile=False)``.
 """
 
@@ -38,7 +39,8 @@ ALLOWED_MODULES = (
 )
 # Built-in layers and helpers a model config may name: models and structure, layers, initializers,
 # regularizers and constraints, and what compile_config may name (not deserialised with
-# compile=False, but checked all the same).
+# compile=False, but checked all the same). ``__keras_tensor__`` is how a functional model's config names the
+# tensor a layer takes (its producing layer's name and node: data, no code).
 _ALLOWED_NAMES = """
 Functional Sequential Model InputLayer DTypePolicy FloatDTypePolicy Conv1D Conv2D Conv3D
 Conv2DTranspose SeparableConv2D DepthwiseConv2D Dense Flatten Dropout SpatialDropout2D GaussianNoise
@@ -51,9 +53,15 @@ LecunUniform Zeros Ones Constant RandomNormal RandomUniform TruncatedNormal Vari
 Orthogonal Identity L1 L2 L1L2 MaxNorm NonNeg UnitNorm MinMaxNorm Adam AdamW Nadam SGD RMSprop
 Adagrad SparseCategoricalCrossentropy CategoricalCrossentropy BinaryCrossentropy MeanSquaredError
 SparseCategoricalAccuracy CategoricalAccuracy Accuracy BinaryAccuracy Mean MeanMetricWrapper
-ExponentialDecay CosineDecay
+ExponentialDecay CosineDecay __keras_tensor__
 """
 ALLOWED_CLASSES = frozenset(_ALLOWED_NAMES.split())
+# The lab's own registered layers (models/): built of Keras ops, their configs plain numbers. A model trained
+# here (an AlexNet with its LRN, HOML's ResNet-34) may come back as an upload: {registered name: module}.
+OWN_LAYERS = {
+    "cnnlab>LocalResponseNormalization": "models.classic",
+    "cnnlab>ResidualUnit": "models.resnets",
+}
 
 
 class UnsafeModel(InputError):
@@ -95,16 +103,15 @@ def _walk(node, path: str = "config") -> None:
         if class_name is not None:
             if class_name in ("Lambda", "__lambda__", "function", "TFOpLambda"):
                 raise UnsafeModel(f"Refused: a {class_name} (arbitrary code) at {path}.")
-            registered = node.get("registered_name")
-            if registered not in (None, class_name) or (isinstance(registered, str) and ">" in registered):
-                raise UnsafeModel(f"Refused: a custom registered object {registered!r} at {path}.")
-            module = node.get("module")
-            if module is not None and (not isinstance(module, str) or not module.startswith(ALLOWED_MODULES)):
-                raise UnsafeModel(
-                    f"Refused: {class_name} from module {module!r} at {path}; only built-in Keras is allowed."
-                )
-            if class_name not in ALLOWED_CLASSES:
-                raise UnsafeModel(f"Refused: {class_name!r} at {path} is not a built-in layer on the allowlist.")
+            registered, module = node.get("registered_name"), node.get("module")
+            if registered in OWN_LAYERS:
+                if (module, registered) != (OWN_LAYERS[registered], f"cnnlab>{class_name}"):
+                    raise UnsafeModel(
+                        f"Refused: {class_name} from module {module!r} at {path}: the lab's own {registered!r} "
+                        f"comes from {OWN_LAYERS[registered]}."
+                    )
+            else:
+                _check_builtin(class_name, registered, module, path)
         for key, value in node.items():
             if key in ("function", "function_type", "fn", "module_name") and value not in (None, ""):
                 raise UnsafeModel(f"Refused: a function reference {key!r} at {path}.")
@@ -134,6 +141,16 @@ def _check_weights(data: bytes) -> None:
         raise UnsafeModel(f"Refused: model.weights.h5 is not a readable HDF5 file ({type(error).__name__}).") from None
     if links:
         raise UnsafeModel(f"Refused: the weights file has HDF5 external links ({', '.join(links[:3])}).")
+
+
+def _check_builtin(class_name: str, registered, module, path: str) -> None:
+    """A config node naming a class must name a built-in Keras one on the allowlist."""
+    if registered not in (None, class_name) or (isinstance(registered, str) and ">" in registered):
+        raise UnsafeModel(f"Refused: a custom registered object {registered!r} at {path}.")
+    if module is not None and (not isinstance(module, str) or not module.startswith(ALLOWED_MODULES)):
+        raise UnsafeModel(f"Refused: {class_name} from module {module!r} at {path}; only built-in Keras is allowed.")
+    if class_name not in ALLOWED_CLASSES:
+        raise UnsafeModel(f"Refused: {class_name!r} at {path} is not a built-in layer on the allowlist.")
 
 
 def check_keras_file(path: str | os.PathLike) -> dict:
@@ -177,6 +194,7 @@ def check_keras_file(path: str | os.PathLike) -> dict:
 def load_checked_model(path: str | os.PathLike):
     """:func:`check_keras_file`, then Keras' own safe mode without compiling."""
     check_keras_file(path)
+    import models  # noqa: F401  registers the lab's own layers (OWN_LAYERS) for loading
     from lab.device import keras
 
     try:

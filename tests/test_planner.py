@@ -79,3 +79,65 @@ def test_over_cap_stacks_are_refused_naming_the_layer():
         planner.trainable_plan((8, 8, 1), [LayerSpec("BatchNormalization")] * 39, 10, 32)
     with pytest.raises(InputError, match=r"Layer 1 \(Conv2D\): unknown activation 'rleu'"):
         planner.trainable_plan((8, 8, 1), [LayerSpec("Conv2D", 4, (3, 3), activation="rleu")], 10, 32)
+
+
+@pytest.mark.parametrize("name", sorted(planner.PRESETS))
+def test_every_presets_multiply_adds_are_tensorflows(name):
+    """The planner's multiply-adds per image against the flops TensorFlow's profiler registers for the same
+    Keras layers (Conv2D, DepthwiseConv2dNative, MatMul), halved."""
+    from lab import padding_tf
+    from tests.flops import tensorflow_multiply_adds
+
+    shape, specs = planner.PRESETS[name]
+    plan = planner.plan_stack(shape, specs)
+    assert plan.total_multiply_adds == tensorflow_multiply_adds(lambda: padding_tf.build_model(shape, specs), shape)
+
+
+def test_a_transposed_convolutions_multiply_adds_are_its_nonzero_products():
+    """Hand count: as zero insertion + a VALID convolution, only the products with a real input value count."""
+    import numpy as np
+
+    for size, kernel, stride in [(5, 3, 2), (4, 2, 2), (3, 4, 3)]:
+        plan = planner.plan_stack(
+            (size, size, 3), [LayerSpec("Conv2DTranspose", 2, (kernel, kernel), (stride, stride))]
+        )
+        spread = np.zeros(((size - 1) * stride + 1 + 2 * (kernel - 1),) * 2)
+        spread[kernel - 1 : kernel - 1 + (size - 1) * stride + 1 : stride, kernel - 1 :: stride][:, :size] = 1
+        out = plan.layers[0].output_shape[0]
+        real = sum(spread[r : r + kernel, c : c + kernel].sum() for r in range(out) for c in range(out))
+        assert plan.layers[0].multiply_adds == real * 3 * 2  # input channels x filters
+
+
+def test_separable_convolutions_save_what_homl_says_with_keras_counts():
+    """HOML: a depthwise separable convolution needs k^2 C + C C' weights where a regular one needs k^2 C C'."""
+    import keras
+
+    for name in ("MobileNet blocks (depthwise separable)", "Xception entry block (separable)"):
+        shape, specs = planner.PRESETS[name]
+        plan = planner.plan_stack(shape, specs)
+        shapes = [plan.input_shape] + [layer.output_shape for layer in plan.layers]
+        for saving in planner.savings(plan):
+            first = int(saving.layers.split(":")[0].split("-")[0]) - 1
+            channels, out = shapes[first][-1], int(saving.regular.split("-> ")[1].split()[0])
+            kernel = plan.layers[first].spec.kernel_size
+            regular = keras.layers.Conv2D(out, kernel, use_bias=False)
+            regular.build((None, *shapes[first][:2], channels))
+            assert saving.regular_parameters == regular.count_params() == kernel[0] * kernel[1] * channels * out
+            ratio = saving.regular_parameters / saving.parameters
+            assert ratio == pytest.approx(1 / (1 / out + 1 / (kernel[0] * kernel[1])), rel=0.02)
+            assert saving.regular_multiply_adds / saving.multiply_adds == pytest.approx(ratio, rel=0.02)
+    bottleneck = planner.savings(
+        planner.plan_stack(*planner.PRESETS["GoogLeNet 1x1 bottleneck (inception 3a's 5x5 branch)"])
+    )
+    assert [(s.parameters, s.regular_parameters) for s in bottleneck] == [
+        (16 * 192 + 16 + 25 * 16 * 32 + 32, 25 * 192 * 32 + 32)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("dw-0-k3", r"Layer 1 \(DepthwiseConv2D\)"), ("sep-k3", r"Layer 1 \(SeparableConv2D\): needs a size")],
+)
+def test_the_new_layers_refuse_bad_rows_by_name(text, message):
+    with pytest.raises(InputError, match=message):
+        planner.plan_stack((8, 8, 3), planner.decode_stack(text))

@@ -123,3 +123,20 @@ def test_weights_with_an_hdf5_external_link(tmp_path, load_model_must_not_run):
         handle["leak"] = h5py.ExternalLink("/etc/passwd", "/")
     linked = rewrite(good, tmp_path / "linked.keras", weights=(tmp_path / "w.h5").read_bytes())
     refused(linked, "external links", load_model_must_not_run)
+
+
+def test_the_labs_own_layers_pass_and_forged_ones_do_not(tmp_path, load_model_must_not_run):
+    """An AlexNet trained here (its LocalResponseNormalization is the lab's registered layer) may come back as
+    an upload; a registered name or module that only looks like the lab's is refused before loading."""
+    import models
+
+    models.build("alexnet", (32, 32, 3), 3, width=0.125).save(tmp_path / "alexnet.keras")
+    assert safety.load_checked_model(tmp_path / "alexnet.keras").output_shape == (None, 3)
+    load_model_must_not_run.clear()
+    config = config_of(tmp_path / "alexnet.keras")
+    index = next(i for i, layer in enumerate(config["config"]["layers"]) if "Local" in layer["class_name"])
+    for forged, fragment in (({"module": "os"}, "module 'os'"), ({"registered_name": "cnnlab>Evil"}, "registered")):
+        changed = config_of(tmp_path / "alexnet.keras")
+        changed["config"]["layers"][index].update(forged)
+        path = rewrite(tmp_path / "alexnet.keras", tmp_path / "forged.keras", config=changed)
+        refused(path, fragment, load_model_must_not_run)
