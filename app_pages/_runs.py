@@ -345,15 +345,21 @@ def classify_photos(run_id: str, key: str) -> None:
         st.image(picture, width=160, caption=f"{name}: {text}", alt=f"{name}, classified as {top[0].label}")
 
 
-def _accuracy(run: jobs.Run) -> str:
-    value = (run.result or {}).get("test_accuracy")
-    return f"{value:.4f}" if value is not None else "–"
+def _score(run: jobs.Run, name: str) -> str:
+    value = (run.result or {}).get(name)
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "–"
 
 
-def runs_table(kind: str, shown: tuple[str, ...]) -> None:
-    """This learner's runs of ``kind`` with the ``shown`` settings (others' on request, view only),
-    and a comparison of up to four: their validation curves over each other and the settings in
-    which they differ. Uploaded data is named by its zip, never by its server path."""
+def runs_table(
+    kind: str,
+    shown: tuple[str, ...],
+    score: tuple[str, str] = ("test_accuracy", "test accuracy"),
+    curve: str = "val_accuracy",
+) -> None:
+    """This learner's runs of ``kind`` with the ``shown`` settings (others' on request, view only) and
+    ``score`` ((result key, label): the kind's number), and a comparison of up to four: their ``curve``
+    over each other and the settings in which they differ. Uploaded data is named by its zip, never by
+    its server path."""
     import pandas as pd
 
     me = owner()
@@ -376,7 +382,7 @@ def runs_table(kind: str, shown: tuple[str, ...]) -> None:
                 "status": run.status,
                 **{key: settings.get(key) for key in shown},
                 **data,
-                "test accuracy": _accuracy(run),
+                score[1]: _score(run, score[0]),
             }
         )
     st.dataframe(pd.DataFrame(rows).fillna("–"), hide_index=True, width="stretch")
@@ -384,8 +390,8 @@ def runs_table(kind: str, shown: tuple[str, ...]) -> None:
     if not chosen:
         return
     curves = {rid: runlog.progress(jobs.metrics(rid)).curves for rid in chosen}
-    overlay = {f"val_accuracy {rid[-6:]}": curves[rid].get("val_accuracy", ([], [])) for rid in chosen}
-    chart(st, figures.overlay_figure(overlay, "validation accuracy"), key=f"{kind}.overlay")
+    overlay = {f"{curve} {rid[-6:]}": curves[rid].get(curve, ([], [])) for rid in chosen}
+    chart(st, figures.overlay_figure(overlay, curve.replace("_", " ")), key=f"{kind}.overlay")
     settings = pd.DataFrame({rid: uploads.shareable_settings(jobs.get(rid).config) for rid in chosen}).astype(str)
     st.dataframe(settings[settings.nunique(axis=1) > 1] if len(chosen) > 1 else settings, width="stretch")
     if st.button("Open the first one"):

@@ -116,11 +116,12 @@ def demos() -> None:
                 chart(st, figure, key=f"conv.demo.{label}")
                 st.caption(f"china crop, {label}")
             st.success(f"After set_weights the layer equals tf.nn.conv2d with the filters: {demo.matches_conv2d}.")
-    with st.expander("Transposed convolution (upsampling)"):
+    linked = "conv.t_kernel" in st.query_params  # the Segment page links its upsampling here
+    with st.expander("Transposed convolution (upsampling)", expanded=linked):
         cols = st.columns(3)
-        size = cols[0].slider("input size", 2, 12, 5, key="conv.t_size")
-        kernel = cols[1].slider("kernel", 1, 7, 3, key="conv.t_kernel")
-        stride = cols[2].slider("stride", 1, 4, 2, key="conv.t_stride")
+        size = bound(cols[0].slider, "input size", "conv.t_size", 5, min_value=2, max_value=12)
+        kernel = bound(cols[1].slider, "kernel", "conv.t_kernel", 3, min_value=1, max_value=7)
+        stride = bound(cols[2].slider, "stride", "conv.t_stride", 2, min_value=1, max_value=4)
         with friendly_errors():
             st.markdown(transposed_explanation(size, kernel, stride))
 

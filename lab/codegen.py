@@ -480,6 +480,19 @@ def finetune_script(config, folder: str | None = None) -> Script:
     return script(f"Fine-tune {config.base_model}", steps)
 
 
+# the canvases' parts every script of digit canvases copies (recipes/canvases.py)
+CANVAS_PARTS = (
+    "INK",
+    "TEST_SHARE",
+    "PLACEMENT_TRIES",
+    "digit_sprites",
+    "scaled",
+    "ink_box",
+    "free_place",
+    "add_clutter",
+)
+
+
 _DETECT_TASKS = {  # task: (what the script does, its recipe functions, its run function)
     "localize": (
         "Classification + localization: a softmax class head and a 4-unit sigmoid box head on global average "
@@ -512,8 +525,7 @@ def detect_script(config) -> Script:
     if config.data_dir:  # the page hands out the prepared canvases.npz: put it beside the script
         values["data_dir"] = "."
     text, parts, run = _DETECT_TASKS[config.task]
-    canvas_parts = ["INK", "TEST_SHARE", "PLACEMENT_TRIES", "digit_sprites", "scaled", "ink_box", "free_place"]
-    canvas_parts += ["add_clutter", "canvases"]
+    canvas_parts = [*CANVAS_PARTS, "masked_canvases", "canvases"]
     if config.task == "grid":
         canvas_parts += ["grid_targets", "decode_grid", "ANNOTATED_FILE", "load_annotated"]
     scoring = ("corners", "category_names", "known_results", "coco_tables", "voc_class_ap", "print_voc")
@@ -534,6 +546,94 @@ def detect_script(config) -> Script:
         ("Run it.", f"keras.utils.set_random_seed(seed)\n{run[-1]}()"),
     )
     return script(f"Detect: {config.task}", steps)
+
+
+def segment_script(config) -> Script:
+    """The Segment page's run: the same canvases and masks (same seed), network, training and numbers."""
+    from recipes import canvases, segment
+
+    skips = "a U-Net: each step up concatenates the encoder's map of its size" if config.skips else "no skips"
+    steps = (
+        ("The page's settings.", imports(segment, canvases) + "\n\n" + settings(segment, **dataclasses.asdict(config))),
+        (
+            "The canvases and their masks: scikit-learn's digits scaled and placed at random; a digit's ink "
+            "pixels are its class, the rest background. Test canvases use digits the training never sees "
+            "(recipes/canvases.py).",
+            functions(canvases, *CANVAS_PARTS, "masked_canvases"),
+        ),
+        (
+            f"The classes and the network: {config.depth} steps down (conv, max pooling), {config.depth} steps up "
+            f"(a stride-2 Conv2DTranspose doubles the map), {skips}; a softmax per pixel. Cross-entropy per pixel, "
+            "a digit pixel weighted, Adam along a cosine (recipes/segment.py).",
+            functions(segment, "DIGIT_NAMES", "class_names", "targets", "pixel_weights", "conv_bn", "segmenter")
+            + "\n\n\n"
+            + functions(segment, "training_steps", "compile_segmenter"),
+        ),
+        (
+            "The scores: IoU per class from the confusion of every test pixel, their mean, the foreground's.",
+            functions(segment, "confusion", "class_ious", "foreground_iou", "predict_masks"),
+        ),
+        ("Training, and the numbers the page shows.", main_steps(segment)),
+    )
+    return script("Segment the digit canvases", steps)
+
+
+def architecture_script(config) -> Script:
+    """An architecture of the Classic architectures page: its builder (the models/ module, copied), counted
+    as the page counts it, and (with epochs) its scaled-down version trained as the comparison run trains it."""
+    import importlib
+
+    import models
+    from recipes import architectures, data
+
+    builder = models.MODELS[config.architecture]
+    spec = models.ARCHITECTURES[config.architecture]
+    side = config.input_size or spec.input_shape[0]
+    options = f", width={config.width!r}" if config.width != 1.0 else ""
+    shape = (side, side, spec.input_shape[2])
+    counting = ("WEIGHTED", "WINDOWED", "conv_multiply_adds", "count_multiply_adds", "grow_field", "transposed_field")
+    counting += ("_window", "step", "unit_rows", "walk", "figures", "shapes_only")
+    steps = [
+        (
+            "The page's settings.",
+            imports(architectures) + "\n\n" + settings(architectures, **dataclasses.asdict(config)),
+        ),
+        (
+            f"{spec.label} ({spec.paper}, {spec.year}), as the lab builds it (models/, copied).",
+            module_body(importlib.import_module(builder.__module__)),
+        ),
+        (
+            "Counted from the model's layers and shapes: multiply-adds of convolutions and Dense layers, the longest "
+            "path of layers with weights, the receptive field (recipes/architectures.py).",
+            functions(architectures, *counting),
+        ),
+        (
+            "The numbers the page shows: the model is built in a graph of its own, without its weights.",
+            f"model = shapes_only({builder.__name__}, (input_size or {side},) * 2 + {shape[2:]}, classes or "
+            f"{spec.classes}{options})\nmodel.summary()\nfor name, value in figures(model, batch_size).items():\n"
+            '    print(f"{name}: {value}")',
+        ),
+    ]
+    if config.epochs:
+        scaled = "".join(f", {name}={value!r}" for name, value in spec.scaled.items())
+        steps += [
+            (
+                f"The data: {config.dataset}, split as the lab splits it, resized batch by batch to {config.train_size}.",
+                functions(
+                    data, "VALIDATION_SIZE", "CLASS_NAMES", "digits", "keras_dataset", "augment_batch", "pipeline"
+                )
+                + "\n\n\n"
+                + functions(architectures, "load_splits", "sized", "train_model"),
+            ),
+            (
+                f"The scaled-down {spec.label} trained as the comparison run trains it: Adam, {config.epochs} epochs.",
+                "keras.utils.set_random_seed(seed)\nsplits, names = load_splits(dataset, seed)\n"
+                f"network = {builder.__name__}((train_size, train_size, splits[0][0].shape[-1]), len(names){scaled})\n"
+                'print("scaled-down parameters:", network.count_params())\n'
+                'print("test accuracy:", round(train_model(network, splits, train_size, epochs, batch_size, seed), 4))',
+            ),
+        ]
+    return script(f"{spec.label}: counted and trained", steps)
 
 
 def inspect_script(train_config, config, run_id: str) -> Script:

@@ -371,13 +371,7 @@ def transposed_demo(input_hw=(5, 5), kernel_size: int = 3, stride: int = 2, seed
     x = rng.normal(size=(1, height, width, 2)).astype(np.float32)
     layer = keras.layers.Conv2DTranspose(3, kernel_size, strides=stride, padding="valid", use_bias=False)
     expected = np.asarray(layer(x))
-    kernel = layer.get_weights()[0]  # (k, k, out=3, in=2)
-    upsampled = np.zeros((1, (height - 1) * stride + 1, (width - 1) * stride + 1, 2), dtype=np.float32)
-    upsampled[:, ::stride, ::stride] = x
-    pad = kernel_size - 1
-    padded = np.pad(upsampled, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    flipped = np.transpose(kernel[::-1, ::-1], (0, 1, 3, 2))  # (k, k, in=2, out=3)
-    manual = _conv2d(padded, flipped, (1, 1), "VALID", (1, 1))
+    manual = recipe.transposed_by_hand(x, layer.get_weights()[0], stride)  # kernel (k, k, out=3, in=2)
     planned = plan_stack((height, width, 2), [LayerSpec("Conv2DTranspose", 3, (kernel_size,) * 2, (stride,) * 2)])
     same_shape = manual.shape == expected.shape
     error = float(np.abs(manual - expected).max()) if same_shape else float("inf")

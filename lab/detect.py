@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from lab import annotations, coco, detection, jobs, runlog
-from lab.config import Config, choice, number, whole
+from lab.canvases import CanvasConfig
+from lab.config import choice, number, whole
 from lab.errors import InputError, describe_value
 from recipes import canvases as canvas_recipe
 from recipes import detect as recipe
@@ -33,25 +34,15 @@ TASK_DEFAULTS = {  # what each step trains by default (bench_detect measures the
     "grid": {},
 }
 INSTANCES_FILE, RESULTS_FILE, OUTPUTS_FILE = "instances.json", "results.json", "outputs.npz"
-MAX_CANVAS_PIXELS = 20_000 * 64 * 64  # canvases held in memory at once (about 330 MB as float32)
 
 
 @dataclass(frozen=True)
-class DetectConfig(Config):
-    """Settings of one detect run (the recipe's settings block, with the same names and defaults)."""
+class DetectConfig(CanvasConfig):
+    """Settings of one detect run (the recipe's settings block, with the same names and defaults): the
+    canvases' (:class:`lab.canvases.CanvasConfig`; localize has always one digit), then the task's."""
 
     what = "detection"
     task: str = "grid"  # localize (step 1), crops (step 2: the FCN), grid (step 3: YOLO-style)
-    seed: int = 0  # the same seed gives the same canvases, weights and batches
-    canvas_size: int = 64  # pixels per side
-    min_objects: int = 1  # digits per canvas (localize: always one)
-    max_objects: int = 4
-    min_digit: int = 12  # a digit's side in pixels, drawn uniformly in [min_digit, max_digit]
-    max_digit: int = 24
-    noise: float = 0.05  # the standard deviation of the background's Gaussian noise
-    clutter: int = 0  # pieces of digits strewn on each canvas: ink that is not an object
-    train_canvases: int = 4000  # canvases to train on (10% of them validate)
-    test_canvases: int = 500  # canvases the numbers are measured on (digits never seen in training)
     grid_size: int = 8  # grid: S x S cells (the canvas size over S must be a power of two)
     epochs: int = 8
     batch_size: int = 32
@@ -65,16 +56,7 @@ class DetectConfig(Config):
 
     def check(self) -> None:
         choice("task", self.task, TASKS)
-        whole("seed", self.seed, 0, 2**31 - 1)
-        whole("canvas size", self.canvas_size, 32, 128)
-        whole("least number of digits", self.min_objects, 1, 8)
-        whole("largest number of digits", self.max_objects, self.min_objects, 8)
-        whole("smallest digit size", self.min_digit, 8, self.canvas_size // 2)
-        whole("largest digit size", self.max_digit, self.min_digit, self.canvas_size // 2)
-        number("noise", self.noise, 0.0, 0.5)
-        whole("clutter", self.clutter, 0, 20)
-        whole("number of training canvases", self.train_canvases, 100, 20_000)
-        whole("number of test canvases", self.test_canvases, 10, 2_000)
+        super().check()
         whole("epochs", self.epochs, 1, 100)
         whole("batch size", self.batch_size, 1, 1024)
         number("learning rate", self.learning_rate, 0.0, 1.0, low_open=True)
@@ -88,14 +70,6 @@ class DetectConfig(Config):
             raise InputError(
                 f"Your annotated pictures train the grid detector (step 3), not {describe_value(self.task)}."
             )
-        if self.train_canvases * self.canvas_size**2 > MAX_CANVAS_PIXELS:
-            raise InputError(
-                f"{self.train_canvases:,} canvases of {self.canvas_size} px are more than a run holds "
-                f"({MAX_CANVAS_PIXELS:,} pixels): fewer canvases, or smaller ones."
-            )
-
-    def memory_bytes(self) -> int:
-        return self.train_canvases * self.canvas_size**2 * 4 * 3  # the canvases, their batches, the model's
 
 
 def check_grid(canvas_size: int, grid_size: object) -> int:
@@ -119,8 +93,8 @@ def for_task(task: str, **values) -> DetectConfig:
 
 
 def _shape(config: DetectConfig) -> tuple:
-    objects = (1, 1) if config.task == "localize" else (config.min_objects, config.max_objects)
-    return (config.canvas_size, *objects, config.min_digit, config.max_digit, config.noise, config.clutter)
+    shape = config.canvas_shape()
+    return (shape[0], 1, 1, *shape[3:]) if config.task == "localize" else shape
 
 
 def grid_data(config: DetectConfig, split: str, count: int | None = None) -> tuple[np.ndarray, list, list, list]:
@@ -274,12 +248,7 @@ def _measure_grid(config: DetectConfig, model, run_dir: Path) -> dict:
 # ---------------------------------------------------------------------------------------------
 def finished_run(run_id: str) -> jobs.Run:
     """A succeeded detect run (an unknown id, another kind or an unfinished run is a message)."""
-    run = jobs.get(run_id)
-    if run.kind != "detect":
-        raise InputError(f"Run {describe_value(run_id)} is a {run.kind} run, not a detect run.")
-    if run.status != "succeeded":
-        raise InputError(f"Run {describe_value(run_id)} has not succeeded (it is {run.status}).")
-    return run
+    return jobs.succeeded(run_id, "detect")
 
 
 def outputs(run_id: str) -> dict[str, np.ndarray]:

@@ -415,6 +415,8 @@ for _term, _color in _TERM_COLORS.items():  # its loss terms beside the total; i
         {"color": _color, "dash": "dash"},
         "lines+markers",
     )
+_CURVE_STYLES["mean_iou"] = (1, "train mIoU", {"color": "#6a51a3", "dash": "dot"}, "lines+markers")  # segmentation
+_CURVE_STYLES["val_mean_iou"] = (1, "validation mIoU", {"color": "#b35806", "dash": "dashdot"}, "lines+markers")
 _CURVE_STYLES["class_accuracy"] = (1, "train accuracy", {"color": "#3182bd"}, "lines+markers")
 _CURVE_STYLES["val_class_accuracy"] = (1, "validation accuracy", {"color": "#e6550d", "dash": "dash"}, "lines+markers")
 _CURVE_NAMES = set(_CURVE_STYLES)
@@ -424,7 +426,8 @@ def training_curves(curves: dict, title: str = "") -> go.Figure:
     """Loss (batch and epoch, train and validation, and a multi-output model's terms) and accuracy against epochs."""
     styles = _CURVE_STYLES
     accuracy = any(styles[name][0] == 1 for name in curves if name in styles)  # a detector has none: loss alone
-    layout = _subplot_row(["loss", "accuracy"] if accuracy else ["loss"], spacing=0.1)  # make_subplots' spacing
+    scores = "accuracy and mIoU" if "mean_iou" in curves else "accuracy"
+    layout = _subplot_row(["loss", scores] if accuracy else ["loss"], spacing=0.1)  # make_subplots' spacing
     traces = []
     for name, (index, label, line, mode) in styles.items():
         if name in curves:
@@ -463,16 +466,23 @@ def patch_training_curves(figure: go.Figure, curves: dict) -> bool:
     return True
 
 
-def confusion_figure(counts, class_names) -> go.Figure:
-    """Confusion matrix (rows: true class, columns: predicted) with counts in the cells."""
+def confusion_figure(counts, class_names, shares: bool = False) -> go.Figure:
+    """Confusion matrix (rows: true class, columns: predicted) with counts in the cells; with ``shares``,
+    each row as shares of its true class (a segmentation's background pixels would outshine every digit)."""
+    import numpy as np
+
+    counts = np.asarray(counts)
+    z = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if shares else counts
+    cell = "%{customdata:,} pixels, %{z:.1%} of the true class" if shares else "%{z}"
     figure = go.Figure(
         go.Heatmap(
-            z=counts,
+            z=z,
             x=[str(name) for name in class_names],
             y=[str(name) for name in class_names],
             colorscale="Blues",
-            texttemplate="%{z}",
-            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+            customdata=counts if shares else None,
+            texttemplate="%{z:.0%}" if shares else "%{z}",
+            hovertemplate=f"true %{{y}}, predicted %{{x}}: {cell}<extra></extra>",
         )
     )
     names = [str(name) for name in class_names]
@@ -546,6 +556,21 @@ def overlay_figure(curves: dict, title: str) -> go.Figure:
     )  # each run told apart by its line and marker as well as its colour
     figure.update_layout(title=title, xaxis_title="epoch", height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
+
+
+def log_bars_figure(labels: list[str], values: list[float], texts: list[str], title: str) -> go.Figure:
+    """One horizontal bar per item on a log scale (values that span five orders of magnitude), each with its
+    value written beside it."""
+    bars = {"type": "bar", "x": list(values), "y": list(labels), "orientation": "h", "text": list(texts)}
+    bars.update(textposition="outside", cliponaxis=False, marker={"color": "#35608d"}, name=title)
+    layout = {
+        "title": {"text": title},
+        "xaxis": {"type": "log", "title": {"text": f"{title} (log scale)"}},
+        "yaxis": {"type": "category", "autorange": "reversed", "automargin": True},
+        "height": 80 + 32 * len(labels),
+        "margin": {"l": 10, "r": 60, "t": 40, "b": 10},
+    }
+    return go.Figure([bars], layout)
 
 
 def topk_figure(predictions, title: str = "") -> go.Figure:
@@ -635,6 +660,8 @@ def data_table(figure: go.Figure):
             frames.append(pd.DataFrame({"series": str(name), "x": xs, "y": ys, "value": z.ravel()}))
         elif trace.type in ("scatter", "bar") and trace.x is not None and trace.y is not None:
             frame = pd.DataFrame({"series": str(name), "x": list(trace.x), "y": list(trace.y)})
+            if trace.type == "scatter" and trace.mode == "text" and trace.text is not None:
+                frame["value"] = list(trace.text)  # labels written on a picture: what they say, and where
             frames.append(frame.dropna(subset=["x", "y"]))
     frames = [frame for frame in frames if len(frame)]
     if not frames:

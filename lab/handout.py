@@ -10,6 +10,7 @@ together).
 from __future__ import annotations
 
 import functools
+import importlib
 import itertools
 import json
 import re
@@ -132,7 +133,7 @@ def script(title: str, steps) -> Script:
     return Script(title, tuple(kept))
 
 
-_PARSE_LOCK = threading.Lock()
+_PARSE_LOCK = threading.RLock()  # re-entered: a models module copies parts of another
 SEPARATOR = "# " + "-" * 77  # the lines around a recipe's settings block (nanoGPT's style)
 
 
@@ -155,7 +156,15 @@ def _parsed_body(module) -> str:
     tree = ast.parse(source)
     first = tree.body[1] if isinstance(tree.body[0], ast.Expr) else tree.body[0]  # skip the docstring
     lines = source.splitlines()[first.lineno - 1 :]
-    return "\n".join(line for line in lines if not line.startswith("from __future__")).strip()
+    kept = []
+    for line in lines:  # another models module's names come as their source (a script has no models package)
+        if line.startswith("from models.") and " import " in line:
+            name, _, names = line.removeprefix("from ").partition(" import ")
+            parts = functions(importlib.import_module(name), *(part.strip() for part in names.split(",")))
+            kept.append(f"\n{parts}\n")
+        elif not line.startswith("from __future__"):
+            kept.append(line)
+    return "\n".join(kept).strip()
 
 
 @dataclass(frozen=True)
@@ -184,7 +193,8 @@ def _recipe_parts(module) -> _Recipe:
     end = lines.index(SEPARATOR, start) + 1 if start else 0
     imports, settings, named = [], [], {}
     for node in ast.parse(source).body:
-        text = "\n".join(lines[node.lineno - 1 : node.end_lineno])
+        first = min([node.lineno, *(decorator.lineno for decorator in getattr(node, "decorator_list", []))])
+        text = "\n".join(lines[first - 1 : node.end_lineno])  # a class's or function's decorators come with it
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [alias.name for alias in node.names]
             if not any(name.split(".")[0] in ("recipes", "models") for name in names):  # copied, not installed

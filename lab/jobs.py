@@ -219,6 +219,17 @@ def get(run_id: str) -> Run:
     return _run(row)
 
 
+def succeeded(run_id: str, kind: str) -> Run:
+    """Run ``run_id`` if it is a finished run of ``kind``; an unknown id, another kind or a run that has not
+    succeeded is a message (a page reads a finished run's files only through this)."""
+    run = get(run_id)
+    if run.kind != kind:
+        raise InputError(f"Run {describe_value(run_id)} is a {run.kind} run, not a {kind} run.")
+    if run.status != "succeeded":
+        raise InputError(f"Run {describe_value(run_id)} has not succeeded (it is {run.status}).")
+    return run
+
+
 def list_runs(kind: str | None = None, limit: int = 100, owner: str | None = None) -> list[Run]:
     """The newest runs, of ``kind`` and of ``owner`` (a learner's own) where given."""
     where = [(clause, value) for clause, value in (("kind = ?", kind), ("owner = ?", owner)) if value]

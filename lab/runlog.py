@@ -142,12 +142,19 @@ class RunLog:
             self.cancelled = bool(self._should_stop())
         return self.cancelled
 
-    def keras_callback(self, batch_size: int | None = None, every: int = 20, flush_seconds: float = 1.0):
+    def keras_callback(
+        self,
+        batch_size: int | None = None,
+        every: int = 20,
+        flush_seconds: float = 1.0,
+        epochs_total: int | None = None,
+    ):
         """A Keras callback that writes this log from ``fit`` and stops training on request.
 
         Batch metrics are read every ``every`` batches only (each read is a host-device sync:
         on a GPU a per-step sync can cost as much as a small CNN's step); rows are flushed at most
-        once per ``flush_seconds`` and at each epoch's end.
+        once per ``flush_seconds`` and at each epoch's end. ``epochs_total``: the run's epochs when it
+        is several fits on one time line (by default, the fit's own).
         """
         from lab.device import keras
 
@@ -159,7 +166,7 @@ class RunLog:
                     log.phase("training")
                 except RunStopped:  # inside fit, Keras' own way out: no batch runs
                     self.model.stop_training = True
-                log.start(self.params.get("epochs") or 0, self.params.get("steps") or 0)
+                log.start(epochs_total or self.params.get("epochs") or 0, self.params.get("steps") or 0)
                 self.last_flush, self.first_epoch = time.monotonic(), True
 
             def on_epoch_begin(self, epoch, logs=None):

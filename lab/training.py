@@ -65,6 +65,12 @@ class TrainConfig(Config):
             raise InputError("Upload a zip of class folders (or capture pictures) before training on your own data.")
         if self.model == CUSTOM:
             self.plan()  # refuses a stack that collapses or is over a cap, naming the layer
+        elif (side := min(self.input_shape[:2])) < models.min_side(self.model):
+            raise InputError(
+                f"{self.model} needs pictures of at least {models.min_side(self.model)}x{models.min_side(self.model)} "
+                f"pixels ({side}x{side} here: its poolings would leave nothing): pick CIFAR-10, or your own pictures "
+                "at 32 or more, or a model for small pictures (small_cnn, lenet5, mobilenet)."
+            )
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -118,8 +124,10 @@ def registry_footprint(name: str, input_shape: tuple, num_classes: int) -> tuple
     chain (the input and every layer's float32 output). A layer made of layers (a ResidualUnit)
     counts its output once per inner layer: each keeps a map of about that size for backprop."""
     from lab.device import keras
+    from recipes.architectures import shapes_only
 
-    model = models.build(name, input_shape, num_classes)
+    models.check_input(name, input_shape)
+    model = shapes_only(models.MODELS[name], tuple(input_shape), num_classes)  # counted, never allocated
     activations = 4 * math.prod(model.input_shape[1:])
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
@@ -219,8 +227,11 @@ def forget_kept_models() -> None:
 
 
 def model_summary(config: TrainConfig, input_shape, num_classes: int) -> list[dict]:
-    """Layer, type, output shape and parameters, before training (what ``model.summary()`` prints)."""
-    model = uncompiled_model(config, input_shape, num_classes)
+    """Layer, type, output shape and parameters, before training (what ``model.summary()`` prints): the
+    model's shapes only (a VGG-16's weights are not allocated to be counted)."""
+    from recipes.architectures import shapes_only
+
+    model = shapes_only(lambda *_: uncompiled_model(config, input_shape, num_classes), input_shape, num_classes)
     return [
         {
             "layer": layer.name,

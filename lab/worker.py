@@ -34,6 +34,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "train": ("lab.training:TrainConfig", "lab.training:run"),
     "finetune": ("lab.finetune:FinetuneConfig", "lab.finetune:run"),
     "detect": ("lab.detect:DetectConfig", "lab.detect:run"),
+    "segment": ("lab.segment:SegmentConfig", "lab.segment:run"),
+    "architectures": ("lab.zoo:CompareConfig", "lab.zoo:run"),
 }
 
 

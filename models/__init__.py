@@ -52,6 +52,12 @@ DESCRIPTIONS = {
 def build(name: str, input_shape, num_classes: int, **options):
     """Build a registered model; raises ``KeyError`` naming the choices for an unknown name, and
     ``ValueError`` naming the smallest side for a picture too small for it."""
+    check_input(name, input_shape)
+    return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **options)
+
+
+def check_input(name: str, input_shape) -> None:
+    """Whether ``name`` is registered and builds at ``input_shape`` (see :func:`build`)."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     smallest = min_side(name)
@@ -59,7 +65,6 @@ def build(name: str, input_shape, num_classes: int, **options):
         raise ValueError(
             f"{name} needs pictures of at least {smallest}x{smallest} pixels, got {input_shape[0]}x{input_shape[1]}"
         )
-    return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **options)
 
 
 def min_side(name: str) -> int:

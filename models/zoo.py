@@ -26,6 +26,7 @@ class Architecture:
     multiply_adds: float | None  # per image at the paper's size, as published (None: not published)
     multiply_adds_source: str
     scaled: dict = field(default_factory=dict)  # builder options of the scaled-down version trained here
+    paper_options: dict = field(default_factory=dict)  # builder options of the paper's own version
     min_side: int = 32  # the smallest picture side it builds at (five halvings: 32)
 
 
@@ -51,12 +52,13 @@ ARCHITECTURES: dict[str, Architecture] = {
         idea="deep and wide on GPUs: ReLU, dropout, overlapping pooling, local response normalization",
         input_shape=(227, 227, 3),
         classes=1000,
-        parameters=62_378_344,
-        parameters_source='one tower; 60,965,224 with the paper\'s two GPU groups ("60 million")',
+        parameters=60_965_224,
+        parameters_source='the paper\'s "60 million", its two GPU groups (one tower: 62,378,344)',
         depth=8,
         multiply_adds=724e6,
-        multiply_adds_source=f"two GPU groups ({SZE}); one tower: 1.14 G",
+        multiply_adds_source=SZE,
         scaled={"width": 0.25},
+        paper_options={"groups": 2},
         min_side=16,
     ),
     "vgg16": Architecture(
@@ -83,8 +85,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         parameters=6_998_552,
         parameters_source='the paper\'s Table 1 layer sizes with biases ("about 6.8 million")',
         depth=22,
-        multiply_adds=1.43e9,
-        multiply_adds_source=SZE,
+        multiply_adds=1.586e9,
+        multiply_adds_source="the paper's Table 1, conv1 with its 3 input channels (118 M; the table: 34 M)",
         scaled={"width": 0.25},
         min_side=8,
     ),

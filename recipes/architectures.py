@@ -8,7 +8,7 @@ weights are operations that never run (VGG-16's 138 million parameters are count
 the 550 MB and seconds their random start would take).
 
 ``python -m recipes.architectures`` counts VGG-16 at its paper's size; ``--architecture=mobilenet``
-another; ``--epochs=3`` trains the scaled-down version on the digits, enlarged to 32x32.
+another; ``--epochs=3`` trains the scaled-down version on the digits, enlarged to 32x32 (``--train_size``).
 """
 
 import math
@@ -26,7 +26,8 @@ width = 1.0  # filters and units x width (1.0: the paper's)
 classes = 0  # output classes (0: the paper's)
 batch_size = 32  # activation memory is counted for a batch this large
 epochs = 0  # > 0: train the scaled-down version on the dataset for this many epochs
-dataset = "digits"  # digits (offline) or cifar10, enlarged to input_size
+dataset = "digits"  # digits (offline), mnist, fashion_mnist or cifar10, resized to train_size
+train_size = 32  # the scaled-down version's picture side
 seed = 42
 # -----------------------------------------------------------------------------
 
@@ -152,69 +153,85 @@ def figures(model, batch_size):
     }
 
 
-def build(name, input_size, width, classes):
-    """The registry's architecture, shapes only: built in a TensorFlow graph of its own, its weights are
-    graph operations never run (no memory). At the paper's size unless told."""
+def shapes_only(builder, input_shape, classes, **options):
+    """A model of ``builder`` with its shapes only: built in a TensorFlow graph of its own, its weights are
+    graph operations that never run (no memory, no random start)."""
     import tensorflow as tf
 
+    with tf.Graph().as_default():
+        return builder(input_shape, classes, **options)
+
+
+def build(name, input_size, width, classes):
+    """The registry's architecture, shapes only: as in the paper (its size, classes and options) unless told."""
     import models
 
     spec = models.ARCHITECTURES[name]
-    side = input_size or spec.input_shape[0]
-    options = {"width": width} if width != 1.0 else {}
-    with tf.Graph().as_default():
-        return models.build(name, (side, side, spec.input_shape[2]), classes or spec.classes, **options)
+    shape = (input_size or spec.input_shape[0],) * 2 + spec.input_shape[2:]
+    models.check_input(name, shape)
+    options = {} if input_size else dict(spec.paper_options)  # AlexNet's two GPU groups, at the paper's size
+    options |= {"width": width} if width != 1.0 else {}
+    return shapes_only(models.MODELS[name], shape, classes or spec.classes, **options)
 
 
-def enlarged(x, size):
-    """Pictures resized to size x size (bilinear), in [0, 1]: the digits' 8x8 become 32x32."""
+def load_splits(dataset, seed):
+    """A dataset's (train, validation, test) splits in [0, 1] and its class names (recipes/data.py)."""
+    train, valid, test, names = digits(seed) if dataset == "digits" else keras_dataset(dataset)
+    return (train, valid, test), names
+
+
+def sized(x, y, batch_size, size, shuffle=False, seed=42):
+    """A tf.data pipeline of the pictures resized to size x size (bilinear), batch by batch: the digits'
+    8x8 become 32x32 without a resized copy of the whole dataset in memory."""
     import tensorflow as tf
 
-    return tf.clip_by_value(tf.image.resize(x, (size, size)), 0.0, 1.0).numpy()
+    data = pipeline(x, y, batch_size, shuffle=shuffle, seed=seed)
+    if x.shape[1:3] == (size, size):
+        return data
+    return data.map(lambda images, labels: (tf.clip_by_value(tf.image.resize(images, (size, size)), 0.0, 1.0), labels))
 
 
-def load_enlarged(dataset, seed, size):
-    """A dataset's splits at size x size, and its class names."""
-    train, valid, test, names = digits(seed) if dataset == "digits" else keras_dataset(dataset)
-    return [(enlarged(x, size), y) for x, y in (train, valid, test)], names
-
-
-def train_scaled(name, splits, epochs, batch_size, seed, callbacks=(), initial_epoch=0):
-    """The architecture's scaled-down version (models.ARCHITECTURES[name].scaled), trained with Adam;
-    returns the model and its test accuracy."""
+def train_model(network, splits, size, epochs, batch_size, seed, callbacks=(), initial_epoch=0):
+    """Train a network with Adam on the splits at size x size; returns its test accuracy. Its epochs are
+    counted from ``initial_epoch`` (several networks on one time line)."""
     import keras
 
-    import models
-
     (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = splits
-    options = models.ARCHITECTURES[name].scaled
-    network = models.build(name, x_train.shape[1:], int(y_train.max()) + 1, **options)
+    for layer in network._flatten_layers():  # Keras' own walk over every layer, a residual unit's inside too
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.9  # statistics that keep up in a short run (0.99 lags for hundreds of steps)
     network.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
     network.fit(
-        pipeline(x_train, y_train, batch_size, shuffle=True, seed=seed),
-        validation_data=pipeline(x_valid, y_valid, 256),
+        sized(x_train, y_train, batch_size, size, shuffle=True, seed=seed),
+        validation_data=sized(x_valid, y_valid, 256, size),
         initial_epoch=initial_epoch,
         epochs=initial_epoch + epochs,
         verbose=0,
+        shuffle=False,  # the pipeline shuffles
         callbacks=list(callbacks),
     )
-    predicted = network.predict(pipeline(x_test, y_test, 256), verbose=0).argmax(axis=1)
-    return network, float(np.mean(predicted == y_test))
+    predicted = network.predict(sized(x_test, y_test, 256, size), verbose=0).argmax(axis=1)
+    return float(np.mean(predicted == y_test))
 
 
 def main():
     import keras
 
+    import models
+
     model = build(architecture, input_size, width, classes)
     model.summary()
     for name, value in figures(model, batch_size).items():
         print(f"{name}: {value}")
-    if epochs:
+    if epochs:  # the scaled-down version, on pictures enlarged to its input size
         keras.utils.set_random_seed(seed)
-        splits, _ = load_enlarged(dataset, seed, input_size or 32)
-        network, accuracy = train_scaled(architecture, splits, epochs, batch_size, seed)
+        splits, names = load_splits(dataset, seed)
+        size = train_size
+        network = models.build(
+            architecture, (size, size, splits[0][0].shape[-1]), len(names), **models.ARCHITECTURES[architecture].scaled
+        )
         print("scaled-down parameters:", network.count_params())
-        print("test accuracy:", round(accuracy, 4))
+        print("test accuracy:", round(train_model(network, splits, size, epochs, batch_size, seed), 4))
 
 
 if __name__ == "__main__":

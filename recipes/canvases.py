@@ -1,5 +1,6 @@
-"""Digit canvases for detection, made on the spot: scikit-learn's handwritten digits, scaled and
-placed at random on a noisy background, with their exact boxes and labels. No download.
+"""Digit canvases for detection and segmentation, made on the spot: scikit-learn's handwritten digits,
+scaled and placed at random on a noisy background, with their exact boxes, labels and per-pixel masks.
+No download.
 
 A canvas is float32 (size, size, 1) in [0, 1]; its boxes are ``(x_min, y_min, x_max, y_max)`` in
 pixels around each digit's ink (the pixels of 0.25 or more), its labels the digits 0-9. Training
@@ -74,11 +75,32 @@ def canvases(
 ):
     """``count`` canvases with 1-4 digits each: (N, size, size, 1) pixels, per canvas a (k, 4) box
     array and a (k,) label array. A digit that finds no free place is left out (a crowded canvas)."""
+    shape = (canvas_size, min_objects, max_objects, min_digit, max_digit, noise, clutter)
+    pictures, _, boxes, labels = masked_canvases(count, seed, *shape, split)
+    return pictures, boxes, labels
+
+
+def masked_canvases(
+    count,
+    seed,
+    canvas_size=64,
+    min_objects=1,
+    max_objects=4,
+    min_digit=12,
+    max_digit=24,
+    noise=0.05,
+    clutter=0,
+    split="train",
+):
+    """The same canvases as :func:`canvases` (the same seed gives the same pixels) and their masks:
+    (N, size, size) uint8 with 1 + the digit on each digit's ink (its pixels of INK or more), 0 elsewhere
+    (the background, its noise and clutter). Then boxes and labels per canvas."""
     sprites, digits = digit_sprites(split)
     rng = np.random.default_rng([seed, 0 if split == "train" else 1])
     pictures = np.zeros((count, canvas_size, canvas_size), np.float32)
+    masks = np.zeros((count, canvas_size, canvas_size), np.uint8)
     boxes, labels = [], []
-    for canvas in pictures:
+    for canvas, mask in zip(pictures, masks, strict=True):
         add_clutter(rng, canvas, sprites, clutter)
         taken, canvas_boxes, canvas_labels = [], [], []
         for _ in range(rng.integers(min_objects, max_objects + 1)):
@@ -89,16 +111,16 @@ def canvases(
             chosen = rng.integers(len(sprites))
             sprite = scaled(sprites[chosen], side)
             left, top = place
-            np.maximum(
-                canvas[top : top + side, left : left + side], sprite, out=canvas[top : top + side, left : left + side]
-            )
+            window = (slice(top, top + side), slice(left, left + side))
+            np.maximum(canvas[window], sprite, out=canvas[window])
+            mask[window][sprite >= INK] = digits[chosen] + 1
             taken.append((left, top, side))
             canvas_boxes.append(ink_box(sprite, left, top))
             canvas_labels.append(digits[chosen])
         boxes.append(np.array(canvas_boxes, np.float32).reshape(-1, 4))
         labels.append(np.array(canvas_labels, np.int64))
     pictures += rng.normal(0.0, noise, pictures.shape).astype(np.float32) if noise else 0.0
-    return np.clip(pictures, 0.0, 1.0)[..., np.newaxis], boxes, labels
+    return np.clip(pictures, 0.0, 1.0)[..., np.newaxis], masks, boxes, labels
 
 
 def grid_targets(boxes, labels, canvas_size, grid_size):

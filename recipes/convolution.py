@@ -52,6 +52,19 @@ def convolve(image, filters, stride=1, padding="same", dilation=1, bias=0.0, rel
     return np.maximum(maps, 0) if relu else maps
 
 
+def transposed_by_hand(x, kernel, stride):
+    """A VALID transposed convolution as HOML explains it: insert ``stride - 1`` zeros between the input's
+    pixels, pad ``k - 1`` zeros all round, then a regular VALID convolution with the kernel flipped in space
+    and its in/out channels swapped. ``x``: (N, H, W, C_in); ``kernel``: Keras' (k, k, C_out, C_in)."""
+    count, height, width, channels = x.shape
+    size = kernel.shape[0]
+    spread = np.zeros((count, (height - 1) * stride + 1, (width - 1) * stride + 1, channels), np.float32)
+    spread[:, ::stride, ::stride] = x
+    padded = np.pad(spread, ((0, 0), (size - 1, size - 1), (size - 1, size - 1), (0, 0)))
+    flipped = np.transpose(kernel[::-1, ::-1], (0, 1, 3, 2))
+    return tf.nn.conv2d(padded, flipped, strides=1, padding="VALID").numpy()
+
+
 def main():
     image = prepare(photo(source), crop, grayscale)
     print("input shape:", image.shape)

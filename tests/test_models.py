@@ -90,7 +90,7 @@ def test_full_size_counts_equal_the_literature():
 @pytest.mark.parametrize("name", sorted(models.ARCHITECTURES))
 def test_the_tables_numbers_are_the_builders(name):
     spec = models.ARCHITECTURES[name]
-    figures = architectures.figures(full_size(name), 1)
+    figures = architectures.figures(full_size(name, **spec.paper_options), 1)
     assert figures["parameters"] == spec.parameters
     assert figures["depth"] == spec.depth  # VGG-16: 16, ResNet-50: 50, GoogLeNet: 22, MobileNet: 28, ...
 
