@@ -18,10 +18,12 @@ st.markdown(
 )
 LABELS, DEFAULT_NAMES = zoo.LABELS, [name for name in NAMES if name != "resnet34"]
 
-cols = st.columns([3, 2, 1])
-names = bound(cols[0].multiselect, "Architectures", "arch.names", DEFAULT_NAMES, list(NAMES), format_func=LABELS.get)
-size = bound(cols[1].segmented_control, "Size", "arch.size", "paper", list(SIZES), format_func=SIZES.get) or "paper"
-batch = bound(cols[2].number_input, "Batch size", "arch.batch", 32, min_value=1, max_value=4096, step=1)
+names = bound(
+    st.pills, "Architectures", "arch.names", DEFAULT_NAMES, list(NAMES), selection_mode="multi", format_func=LABELS.get
+)
+cols = st.columns([3, 1])
+size = bound(cols[0].segmented_control, "Size", "arch.size", "paper", list(SIZES), format_func=SIZES.get) or "paper"
+batch = bound(cols[1].number_input, "Batch size", "arch.batch", 32, min_value=1, max_value=4096, step=1)
 if not names:
     st.info("Pick at least one architecture.", icon=":material/info:")
     st.stop()

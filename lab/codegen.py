@@ -589,7 +589,10 @@ def architecture_script(config) -> Script:
     builder = models.MODELS[config.architecture]
     spec = models.ARCHITECTURES[config.architecture]
     side = config.input_size or spec.input_shape[0]
-    options = f", width={config.width!r}" if config.width != 1.0 else ""
+    chosen = ({} if config.input_size else dict(spec.paper_options)) | (
+        {"width": config.width} if config.width != 1.0 else {}
+    )
+    options = "".join(f", {name}={value!r}" for name, value in chosen.items())  # as recipes.architectures.build
     shape = (side, side, spec.input_shape[2])
     counting = ("WEIGHTED", "WINDOWED", "conv_multiply_adds", "count_multiply_adds", "grow_field", "transposed_field")
     counting += ("_window", "step", "unit_rows", "walk", "figures", "shapes_only")

@@ -157,6 +157,9 @@ ACCESSIBILITY_VIEWS = [
     "pr-map?pr.input=detections",
     "detect?det.step=grid",
     "detect?det.step=nms",
+    "segment?seg.classes=foreground&seg.skips=false",
+    "architectures?arch.size=32&arch.names=lenet5,mobilenet,xception",
+    "padding?plan.preset=MobileNet+blocks+%28depthwise+separable%29",
     "classify?cls.random=true&cls.mode=crop_and_resize",
 ]
 # Violations that come from Streamlit itself and cannot be fixed from the app: {rule id: the reason and
@@ -642,4 +645,35 @@ def test_a_freshly_trained_digits_model_is_inspected_neuron_by_neuron(server, br
         v["id"]: [n["html"][:160] for n in v["nodes"][:3]] for v in found if v["impact"] in ("serious", "critical")
     }
     assert serious == {}
+    page.close()
+
+
+def test_a_short_segment_run_trains_and_shows_its_masks_and_upsampling(server, browser):
+    """A tiny U-Net, end to end: trained in a worker, its mIoU, its worst masks, its first upsampling redone by
+    hand; axe clean on the result; the link opens the convolution page's explainer at its settings."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    tiny = "seg.train_canvases=300&seg.test_canvases=20&seg.epochs=2"
+    page.goto(f"{server}/segment?{tiny}")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train (U-Net)").click()
+    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
+    page.get_by_text("succeeded").first.wait_for(timeout=180_000)
+    wait_until_idle(page)
+    page.get_by_text("Its first upsampling").first.wait_for(timeout=60_000)
+    assert 0.0 <= float(metric(page, "mIoU")) <= 1.0
+    assert "0.0e+00" in page.locator("p", has_text="Its first upsampling").first.inner_text()
+    assert_clean(page, "segment-run")
+    found = Axe().run(page, options={"resultTypes": ["violations"]}).response["violations"]
+    serious = {
+        v["id"]: [n["html"][:160] for n in v["nodes"][:3]] for v in found if v["impact"] in ("serious", "critical")
+    }
+    assert serious == {}
+    page.get_by_role("button", name="See a transposed convolution step by step").click()
+    page.wait_for_function("() => location.pathname.endsWith('/convolution')", timeout=60_000)
+    wait_until_idle(page)
+    assert "conv.t_kernel=2" in page.url
+    page.get_by_text("turns 6x6 into").first.wait_for(timeout=30_000)
+    assert_clean(page, "segment-explainer")
     page.close()

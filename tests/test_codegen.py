@@ -525,3 +525,40 @@ def test_the_inspect_script_gives_the_pages_neuron(layer_kind, tmp_path):
         assert printed["the cell that won"] == str(view.winner)
     else:
         assert abs(float(printed["the model's own value"]) - view.value) <= 1e-5
+
+
+def test_the_segment_script_trains_and_scores_like_the_page(tmp_path):
+    from lab import runlog, segment
+
+    config = segment.SegmentConfig(train_canvases=150, test_canvases=20, epochs=2, skips=False)
+    result = segment.run(config, tmp_path / "run", runlog.RunLog(lambda rows: None))
+    source = codegen.segment_script(config).python()
+    assert "skips = False" in source and "Conv2DTranspose" in source
+    printed = run(codegen.segment_script(config), tmp_path)
+    assert int(printed["parameters"]) == result["parameters"]
+    assert abs(float(printed["foreground IoU"]) - result["foreground_iou"]) <= 0.05  # float order on two processes
+    assert abs(float(printed["mIoU"]) - result["miou"]) <= 0.05
+
+
+@pytest.mark.parametrize(("name", "size"), [("googlenet", "paper"), ("resnet34", "32"), ("alexnet", "paper")])
+def test_an_architecture_script_counts_like_the_page(name, size, tmp_path):
+    """GoogLeNet's copies AlexNet's LRN layer from another module, ResNet-34's HOML's residual unit, AlexNet's
+    paper size its two GPU groups: each prints the page's numbers."""
+    from lab import zoo
+
+    config = zoo.view_config(name, size, 16)
+    counted = zoo.counted(config)
+    printed = run(codegen.architecture_script(config), tmp_path)
+    for label in ("parameters", "multiply-adds", "depth", "receptive field"):
+        assert int(printed[label]) == counted[label], label
+    assert int(printed["training activations (bytes)"]) == 4 * 16 * counted["activations per image"]
+
+
+def test_an_architecture_script_trains_its_scaled_down_version_like_the_comparison(tmp_path):
+    from lab import runlog, zoo
+
+    compare = zoo.CompareConfig(names=("lenet5",), epochs=2)
+    result = zoo.run(compare, tmp_path / "run", runlog.RunLog(lambda rows: None))["architectures"]["lenet5"]
+    printed = run(codegen.architecture_script(zoo.script_config("lenet5", "32", 32, compare)), tmp_path)
+    assert int(printed["scaled-down parameters"]) == result["parameters"]
+    assert abs(float(printed["test accuracy"]) - result["test_accuracy"]) <= 0.05

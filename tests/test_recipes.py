@@ -24,10 +24,12 @@ from lab import (
     padding,
     pooling,
     pr,
+    segment,
     training,
     uploads,
+    zoo,
 )
-from recipes import ap, matching, train
+from recipes import ap, architectures, matching, train
 from recipes import classify as classify_recipe
 from recipes import convolution as convolution_recipe
 from recipes import detect as detect_recipe
@@ -35,6 +37,7 @@ from recipes import finetune as finetune_recipe
 from recipes import inspect as inspect_recipe
 from recipes import padding as padding_recipe
 from recipes import pooling as pooling_recipe
+from recipes import segment as segment_recipe
 from tests.conftest import ROOT
 
 # recipe -> (its tool's Config, the Config fields the recipe leaves out, and why)
@@ -49,6 +52,8 @@ SETTINGS = {
     pooling_recipe: (pooling.PoolConfig, {"depth_size", "shift"}),  # the page's other demos
     detect_recipe: (detect.DetectConfig, set()),
     inspect_recipe: (inspect.InspectConfig, set()),
+    segment_recipe: (segment.SegmentConfig, set()),
+    architectures: (zoo.ArchitectureConfig, set()),
 }
 DEFINITION = re.compile(r"^\s*(?:async\s+)?(?:def\s+\w+\s*\(|class\s+[A-Z]\w*\s*[(:])")
 PICTURE_SETTINGS = {"source", "crop", "grayscale"}  # codegen.ImageChoice's fields
@@ -190,3 +195,25 @@ def test_the_inspect_recipe_runs_offline_and_its_sum_is_the_models_value(tmp_pat
     assert printed["receptive field rows"] == "(2, 5)" and printed["receptive field columns"] == "(2, 5)"
     ours = float(printed["conv2d (relu)"])
     assert abs(ours - float(printed["conv2d (relu), the model's own value"])) <= 1e-4
+
+
+@pytest.mark.slow
+def test_the_segment_recipe_trains_a_segmenter_as_the_page_does(tmp_path):
+    """Its defaults are SegmentConfig's; a tiny run scores as the lab's run of the same settings."""
+    from lab import runlog
+
+    tiny = {"train_canvases": 200, "test_canvases": 20, "epochs": 2}
+    printed = run_recipe("segment", tmp_path, *[f"--{name}={value}" for name, value in tiny.items()])
+    result = segment.run(segment.SegmentConfig(**tiny), tmp_path / "run", runlog.RunLog(lambda rows: None))
+    assert printed["parameters"] == str(result["parameters"])
+    assert abs(float(printed["foreground IoU"]) - result["foreground_iou"]) <= 0.05  # float order on two processes
+    assert abs(float(printed["mIoU"]) - result["miou"]) <= 0.05
+
+
+@pytest.mark.slow
+def test_the_architectures_recipe_counts_as_the_page_and_trains_the_scaled_down_version(tmp_path):
+    printed = run_recipe("architectures", tmp_path, "--architecture=lenet5", "--epochs=1")
+    counted = zoo.counted(zoo.view_config("lenet5", "paper", 32))
+    assert int(printed["parameters"]) == counted["parameters"] == 61_706
+    assert int(printed["multiply-adds"]) == counted["multiply-adds"] and printed["depth"] == "5"
+    assert 0.0 <= float(printed["test accuracy"]) <= 1.0

@@ -26,9 +26,18 @@ def wait_until_done(run_id: str, timeout: float = 60) -> jobs.Run:
     return jobs.get(run_id)
 
 
-def test_the_table_names_the_three_kinds_and_resolves_them():
-    assert set(worker.KINDS) == {"train", "finetune", "detect"}
-    for name, config in (("train", "TrainConfig"), ("finetune", "FinetuneConfig"), ("detect", "DetectConfig")):
+KIND_CONFIGS = {
+    "train": "TrainConfig",
+    "finetune": "FinetuneConfig",
+    "detect": "DetectConfig",
+    "segment": "SegmentConfig",
+    "architectures": "CompareConfig",
+}
+
+
+def test_the_table_names_the_kinds_and_resolves_them():
+    assert set(worker.KINDS) == set(KIND_CONFIGS)
+    for name, config in KIND_CONFIGS.items():
         spec = worker.kind(name)
         assert spec.config.__name__ == config and callable(spec.run)
 
