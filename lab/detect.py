@@ -14,7 +14,6 @@ canvases are made again from its seed: the same seed gives the same canvases).
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -181,27 +180,15 @@ def run(config: DetectConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
     log.phase("building the model")
     model = build(config)
     log.phase("compiling")
-    callbacks = [runlog.checkpoint_callback(run_dir / "backup", log), log.keras_callback(config.batch_size)]
-    start = time.perf_counter()
-    history = model.fit(
-        pictures,
-        targets,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        validation_split=0.1,
-        verbose=0,
-        callbacks=callbacks,
-    )
-    seconds = time.perf_counter() - start
+    history, seconds = runlog.fit_arrays(model, log, run_dir, pictures, targets, config.batch_size, config.epochs)
     if log.cancelled:
         return None
     model.save(run_dir / runlog.MODEL_FILE)
     log.phase("exporting")
     measured = {"localize": _measure_localizer, "crops": _measure_crops, "grid": _measure_grid}[config.task]
-    epochs_run = history.epoch[-1] + 1 if history.epoch else (model._initial_epoch or 0)
     return {
         **measured(config, model, run_dir),
-        "epochs": epochs_run,
+        "epochs": runlog.epochs_run(history, model),
         "seconds": round(seconds, 2),
         "parameters": int(model.count_params()),
     }

@@ -240,6 +240,23 @@ def checkpoint_callback(backup_dir: Path, log: RunLog | None = None, min_seconds
     return ThrottledBackup(str(backup_dir))
 
 
+def fit_arrays(model, log: RunLog, run_dir: Path, x, y, batch_size: int, epochs: int, **options) -> tuple:
+    """``model.fit`` on arrays (10% of them validate) with the run's throttled checkpoint in
+    ``run_dir/backup`` (a resumed run goes on from it) and its log; returns the history and the seconds."""
+    callbacks = [checkpoint_callback(Path(run_dir) / "backup", log), log.keras_callback(batch_size)]
+    start = time.perf_counter()
+    history = model.fit(
+        x, y, batch_size=batch_size, epochs=epochs, validation_split=0.1, verbose=0, callbacks=callbacks, **options
+    )
+    return history, time.perf_counter() - start
+
+
+def epochs_run(history, model) -> int:
+    """Epochs completed in all, across resumes (a resumed fit's history holds only its own epochs); a fit
+    resumed past its last epoch trains none and ends where its checkpoint was."""
+    return history.epoch[-1] + 1 if history.epoch else (model._initial_epoch or 0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading: the live panel and comparisons
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ class, mIoU and foreground IoU. What the page shows after a run is read from the
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,19 +92,10 @@ def run(config: SegmentConfig, run_dir: Path, log: runlog.RunLog) -> dict | None
     log.phase("building the model")
     model = build(config)
     log.phase("compiling")
-    callbacks = [runlog.checkpoint_callback(run_dir / "backup", log), log.keras_callback(config.batch_size)]
-    start = time.perf_counter()
-    history = model.fit(
-        pictures,
-        truth,
-        sample_weight=recipe.pixel_weights(truth, config.foreground_weight),
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        validation_split=0.1,
-        verbose=0,
-        callbacks=callbacks,
+    weights = recipe.pixel_weights(truth, config.foreground_weight)
+    history, seconds = runlog.fit_arrays(
+        model, log, run_dir, pictures, truth, config.batch_size, config.epochs, sample_weight=weights
     )
-    seconds = time.perf_counter() - start
     if log.cancelled:
         return None
     model.save(run_dir / runlog.MODEL_FILE)
@@ -113,10 +103,9 @@ def run(config: SegmentConfig, run_dir: Path, log: runlog.RunLog) -> dict | None
     test, test_truth = canvases(config, "test")
     predicted = recipe.predict_masks(model, test)
     np.savez_compressed(run_dir / MASKS_FILE, predicted=predicted)
-    epochs_run = history.epoch[-1] + 1 if history.epoch else (model._initial_epoch or 0)
     return {
         **scores(config, test_truth, predicted),
-        "epochs": epochs_run,
+        "epochs": runlog.epochs_run(history, model),
         "seconds": round(seconds, 2),
         "parameters": int(model.count_params()),
     }

@@ -284,9 +284,7 @@ def run(config: TrainConfig, run_dir: Path, log: runlog.RunLog) -> dict | None:
     seconds = time.perf_counter() - start
     if log.cancelled:
         return None  # stop now: no evaluation or export
-    # Epochs completed in all, across resumes (a resumed fit's history holds only its own epochs);
-    # a fit resumed past its last epoch trains none and ends where its checkpoint was.
-    epochs_run = history.epoch[-1] + 1 if history.epoch else (model._initial_epoch or 0)
+    epochs_run = runlog.epochs_run(history, model)
     probabilities = model.predict(datasets.pipeline(data.x_test, data.y_test, 256), verbose=0)
     test_loss, test_accuracy = test_scores(probabilities, data.y_test)
     labels = runlog.RunLabels(data.class_names, list(data.input_shape), data.name, config.model)

@@ -27,9 +27,9 @@ MODULES = {
 
 
 def _conv(x, filters, kernel_size, width, strides=1):
-    return layers.Conv2D(
-        max(4, round(filters * width)), kernel_size, strides=strides, padding="same", activation="relu"
-    )(x)
+    """A ReLU convolution, He-initialized (HOML ch. 11; see models/classic.py), filters x ``width``."""
+    options = {"strides": strides, "padding": "same", "activation": "relu", "kernel_initializer": "he_normal"}
+    return layers.Conv2D(max(4, round(filters * width)), kernel_size, **options)(x)
 
 
 def inception_module(x, sizes, width=1.0, name=None):

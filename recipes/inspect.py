@@ -51,7 +51,7 @@ def wiring(model, input_shape):
 def window(layer):
     """(kernel, stride, dilation, padding) per axis of a spatial layer; None for a pointwise one."""
     kind = layer.__class__.__name__
-    if kind in ("Conv2D", "DepthwiseConv2D"):
+    if kind in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D"):
         return layer.kernel_size, layer.strides, layer.dilation_rate, layer.padding
     if kind in ("MaxPooling2D", "AveragePooling2D"):
         return layer.pool_size, layer.strides, (1, 1), layer.padding
