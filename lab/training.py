@@ -112,10 +112,15 @@ def uncompiled_model(config: TrainConfig, input_shape, num_classes: int):
 
 def registry_stack(name: str, input_shape) -> list[planner.LayerSpec] | None:
     """A registry model's layers as planner rows (a custom stack's starting point); None when the
-    model is not one chain of planner layers (the ResNets)."""
+    model is not one chain of planner layers (the ResNets) or does not fit pictures this small."""
     from lab import padding_tf
+    from recipes.architectures import shapes_only
 
-    return padding_tf.stack_from_model(models.build(name, input_shape, 10))
+    try:
+        models.check_input(name, input_shape)
+    except ValueError:
+        return None
+    return padding_tf.stack_from_model(shapes_only(models.MODELS[name], tuple(input_shape), 10))
 
 
 @functools.cache
