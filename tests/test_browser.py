@@ -118,6 +118,15 @@ def assert_clean(page, name: str) -> None:
     assert "Traceback" not in page.inner_text("body"), f"traceback text on {name}"
 
 
+def serious_violations(page) -> dict[str, list[str]]:
+    """axe-core's serious and critical violations on the page as it is now: {rule: the first three nodes}."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page, options={"resultTypes": ["violations"]}).response["violations"]
+    serious = [violation for violation in found if violation["impact"] in ("serious", "critical")]
+    return {violation["id"]: [node["html"][:160] for node in violation["nodes"][:3]] for violation in serious}
+
+
 def nav_text(page) -> str:
     return page.locator(".st-key-navigation").inner_text()
 
@@ -588,7 +597,6 @@ def test_a_run_started_and_cancelled_by_keyboard_alone(server, browser):
 def test_a_detect_run_trains_steps_through_nms_and_opens_in_the_explorer(server, browser):
     """A tiny grid detector, end to end: trained in a worker, its grid, NMS stepped by a click, its COCO
     numbers, then the same detections in the PR / mAP explorer; axe on each result view."""
-    from axe_playwright_python.sync_playwright import Axe
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     tiny = "det.grid.train_canvases=600&det.grid.test_canvases=40&det.grid.epochs=3"
@@ -609,9 +617,7 @@ def test_a_detect_run_trains_steps_through_nms_and_opens_in_the_explorer(server,
             wait_until_idle(page)
             assert "det.nms.shown=2" in page.url
         assert_clean(page, shot)
-        found = Axe().run(page, options={"resultTypes": ["violations"]}).response["violations"]
-        serious = [v for v in found if v["impact"] in ("serious", "critical")]
-        violations |= {f"{step}: {v['id']}": [node["html"][:160] for node in v["nodes"][:3]] for v in serious}
+        violations |= {f"{step}: {rule}": nodes for rule, nodes in serious_violations(page).items()}
     assert violations == {}
     coco_ap = metric(page, "COCO AP@[.5:.95]")
     page.get_by_role("button", name="Open in the PR / mAP explorer").click()
@@ -625,7 +631,6 @@ def test_a_detect_run_trains_steps_through_nms_and_opens_in_the_explorer(server,
 
 def test_a_freshly_trained_digits_model_is_inspected_neuron_by_neuron(server, browser):
     """Train page -> Inspect: a neuron's field, its sum equal to the model's value, the trust checks; axe clean."""
-    from axe_playwright_python.sync_playwright import Axe
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/train?train.epochs=3&train.batch=64")
@@ -640,18 +645,13 @@ def test_a_freshly_trained_digits_model_is_inspected_neuron_by_neuron(server, br
     assert metric(page, "Receptive field").startswith("3 x 3")
     page.get_by_text("rank correlation").first.wait_for(timeout=60_000)
     assert_clean(page, "inspect-neuron")
-    found = Axe().run(page, options={"resultTypes": ["violations"]}).response["violations"]
-    serious = {
-        v["id"]: [n["html"][:160] for n in v["nodes"][:3]] for v in found if v["impact"] in ("serious", "critical")
-    }
-    assert serious == {}
+    assert serious_violations(page) == {}
     page.close()
 
 
 def test_a_short_segment_run_trains_and_shows_its_masks_and_upsampling(server, browser):
     """A tiny U-Net, end to end: trained in a worker, its mIoU, its worst masks, its first upsampling redone by
     hand; axe clean on the result; the link opens the convolution page's explainer at its settings."""
-    from axe_playwright_python.sync_playwright import Axe
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     tiny = "seg.train_canvases=300&seg.test_canvases=20&seg.epochs=2"
@@ -665,11 +665,7 @@ def test_a_short_segment_run_trains_and_shows_its_masks_and_upsampling(server, b
     assert 0.0 <= float(metric(page, "mIoU")) <= 1.0
     assert "0.0e+00" in page.locator("p", has_text="Its first upsampling").first.inner_text()
     assert_clean(page, "segment-run")
-    found = Axe().run(page, options={"resultTypes": ["violations"]}).response["violations"]
-    serious = {
-        v["id"]: [n["html"][:160] for n in v["nodes"][:3]] for v in found if v["impact"] in ("serious", "critical")
-    }
-    assert serious == {}
+    assert serious_violations(page) == {}
     page.get_by_role("button", name="See a transposed convolution step by step").click()
     page.wait_for_function("() => location.pathname.endsWith('/convolution')", timeout=60_000)
     wait_until_idle(page)
