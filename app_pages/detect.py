@@ -14,7 +14,6 @@ from app_pages._detect import (
 from app_pages._runs import launch_and_watch
 from app_pages._widgets import bound, chart, friendly_errors, show_code
 from lab import codegen, detect, figures_detect
-from lab.errors import InputError
 
 st.title("Detect")
 st.markdown(
@@ -102,11 +101,8 @@ if values.get("data_dir", "") is not None:
     st.caption("Six training canvases and their true boxes (solid, with the label): each box hugs its object's ink.")
 run = launch_and_watch("detect", config, f"Train ({task})", ":material/model_training:", why_not)
 if run is not None and run.kind == "detect" and run.status == "succeeded":
-    try:
+    with friendly_errors():
         trained = detect.DetectConfig.from_dict(run.config)
-    except InputError as error:
-        st.error(str(error), icon=":material/error:")
-        st.stop()
     if trained.task != task:
         st.info(f"This link's run trained step **{trained.task}**; choose that step to see its results.")
     else:

@@ -6,7 +6,6 @@ from app_pages._runs import launch_and_watch, runs_table
 from app_pages._segment import results, samples
 from app_pages._widgets import bound, chart, friendly_errors, show_code
 from lab import codegen, segment
-from lab.errors import InputError
 
 st.title("Segment")
 st.markdown(
@@ -62,12 +61,7 @@ st.caption("Three training canvases and their true masks: each digit's ink is it
 label = "Train (U-Net)" if config.skips else "Train (no skips)"
 run = launch_and_watch("segment", config, label, ":material/model_training:")
 if run is not None and run.kind == "segment" and run.status == "succeeded":
-    try:
-        trained = segment.SegmentConfig.from_dict(run.config)
-    except InputError as error:
-        st.error(str(error), icon=":material/error:")
-        st.stop()
     with friendly_errors():
-        results(run, trained)
+        results(run, segment.SegmentConfig.from_dict(run.config))
 runs_table("segment", ("skips", "classes", "depth", "filters", "epochs"), score=("miou", "mIoU"), curve="val_mean_iou")
 show_code(codegen.segment_script(config))

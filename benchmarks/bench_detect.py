@@ -84,10 +84,8 @@ def nms_against_tensorflow(cases: int = 200) -> float:
 def interactions(grid_run: str) -> dict:
     """Server time (to ``script_finished``, a real server over its websocket) of the URL states the
     page's quick interactions lead to: NMS thresholds, the step button, another seed's samples."""
-    import asyncio
-    import statistics
 
-    from benchmarks.streamlit_client import server, visit
+    from benchmarks.streamlit_client import server, state_times
 
     states = {
         "nms_slider_s": f"det.step=nms&run={grid_run}&det.nms.score=0.05&det.nms.iou=0.3",
@@ -98,11 +96,9 @@ def interactions(grid_run: str) -> dict:
     figures = {}
     with server(os.environ["CNNLAB_HOME"]) as (port, _):
         for name, query in states.items():
-            first = asyncio.run(visit(port, "detect", query))[0]  # warms the caches this state uses
-            figures[f"{name[:-2]}_new_session_s"] = round(first.seconds, 3)  # a new seed: canvases made anew
-            visits = asyncio.run(visit(port, "detect", query, reruns=3))
-            assert not any(v.error for v in visits), [v.error for v in visits]
-            figures[name] = round(statistics.median(v.seconds for v in visits[1:]), 3)
+            times = state_times(port, "detect", query)
+            figures[f"{name[:-2]}_new_session_s"] = round(times.first_s, 3)  # a new seed: canvases made anew
+            figures[name] = round(times.rerun_s, 3)
     print("page reruns, server time (median of 3):", figures)
     return figures
 

@@ -7,10 +7,8 @@ Run from the repository root: ``python -m benchmarks.bench_inspect``. The last l
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import statistics
 import tempfile
 import time
 
@@ -72,16 +70,14 @@ def trust_figures(model, pictures: np.ndarray, count: int = 20) -> dict:
 
 
 def page_reruns(run_id: str, layers: list[str]) -> dict:
-    from benchmarks.streamlit_client import server, visit
+    from benchmarks.streamlit_client import server, state_times
 
     figures = {}
     with server(os.environ["CNNLAB_HOME"]) as (port, _):
         for layer in layers:
             query = f"inspect.run={run_id}&inspect.layer={layer}&inspect.row=1&inspect.col=1"
-            asyncio.run(visit(port, "inspect", query))  # warms the model, the data and the trust checks
-            visits = asyncio.run(visit(port, "inspect", query, reruns=3))
-            assert not any(v.error for v in visits), [v.error for v in visits]
-            figures[f"rerun_{layer}_s"] = round(statistics.median(v.seconds for v in visits[1:]), 3)
+            times = state_times(port, "inspect", query)  # the first visit warms the model, data and checks
+            figures[f"rerun_{layer}_s"] = round(times.rerun_s, 3)
     print("page reruns, server time (median of 3):", figures)
     return figures
 

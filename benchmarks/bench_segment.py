@@ -9,10 +9,8 @@ other seeds too). The last line is one JSON object of the figures.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import statistics
 import tempfile
 import time
 
@@ -38,17 +36,15 @@ def line(name: str, result: dict) -> str:
 
 def interactions(run_id: str) -> dict:
     """Server time (to ``script_finished``, over the websocket) of the finished run's view and its rank slider."""
-    from benchmarks.streamlit_client import server, visit
+    from benchmarks.streamlit_client import server, state_times
 
     states = {"results_s": f"run={run_id}", "rank_slider_s": f"run={run_id}&seg.rank=5"}
     figures = {}
     with server(os.environ["CNNLAB_HOME"]) as (port, _):
         for name, query in states.items():
-            first = asyncio.run(visit(port, "segment", query))[0]
-            figures[f"{name[:-2]}_new_session_s"] = round(first.seconds, 3)
-            visits = asyncio.run(visit(port, "segment", query, reruns=3))
-            assert not any(v.error for v in visits), [v.error for v in visits]
-            figures[name] = round(statistics.median(v.seconds for v in visits[1:]), 3)
+            times = state_times(port, "segment", query)
+            figures[f"{name[:-2]}_new_session_s"] = round(times.first_s, 3)
+            figures[name] = round(times.rerun_s, 3)
     print("page reruns, server time (median of 3):", figures)
     return figures
 

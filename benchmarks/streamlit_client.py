@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import statistics
 import subprocess
 import time
 from dataclasses import dataclass
@@ -101,6 +102,23 @@ async def _one_run(socket_, message, timeout: float, forward_type, keep: bool = 
     except TimeoutError:
         error = f"no script_finished within {timeout:.0f} s"
     return Visit(time.perf_counter() - start, received, count, error, bytes(kept))
+
+
+@dataclass(frozen=True)
+class StateTimes:
+    first_s: float  # the first visit: it fills the server's caches for this state
+    new_session_s: float  # a new session once they are warm
+    rerun_s: float  # the median of 3 reruns in that session (a click's)
+
+
+def state_times(port: int, page: str, query: str, timeout: float = 120.0) -> StateTimes:
+    """Server times of one state of ``page``: a first visit, then a new session and its 3 reruns.
+    Raises AssertionError with the errors if any visit went wrong (an exception box, a timeout)."""
+    first = asyncio.run(visit(port, page, query, timeout=timeout))[0]
+    visits = asyncio.run(visit(port, page, query, timeout=timeout, reruns=3))
+    errors = [v.error for v in (first, *visits) if v.error]
+    assert not errors, errors
+    return StateTimes(first.seconds, visits[0].seconds, statistics.median(v.seconds for v in visits[1:]))
 
 
 def percentile(values: list[float], fraction: float) -> float:

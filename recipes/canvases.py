@@ -61,22 +61,11 @@ def add_clutter(rng, canvas, sprites, pieces):
         np.maximum(canvas[top : top + 6, left : left + 6], piece, out=canvas[top : top + 6, left : left + 6])
 
 
-def canvases(
-    count,
-    seed,
-    canvas_size=64,
-    min_objects=1,
-    max_objects=4,
-    min_digit=12,
-    max_digit=24,
-    noise=0.05,
-    clutter=0,
-    split="train",
-):
+def canvases(count, seed, *shape, **options):
     """``count`` canvases with 1-4 digits each: (N, size, size, 1) pixels, per canvas a (k, 4) box
-    array and a (k,) label array. A digit that finds no free place is left out (a crowded canvas)."""
-    shape = (canvas_size, min_objects, max_objects, min_digit, max_digit, noise, clutter)
-    pictures, _, boxes, labels = masked_canvases(count, seed, *shape, split)
+    array and a (k,) label array; the shape and options are :func:`masked_canvases`'. A digit that
+    finds no free place is left out (a crowded canvas)."""
+    pictures, _, boxes, labels = masked_canvases(count, seed, *shape, **options)
     return pictures, boxes, labels
 
 

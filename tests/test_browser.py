@@ -111,6 +111,15 @@ def wait_until_idle(page, timeout_s: float = 120, settle_s: float = 1.5) -> None
     raise AssertionError(f"page {page.url} still running after {timeout_s} s")
 
 
+def train_until_it_succeeds(page, url: str, button: str = "Train", timeout_ms: int = 120_000) -> None:
+    """Open ``url``, press ``button`` and wait for the run in the URL to succeed."""
+    page.goto(url)
+    wait_until_idle(page)
+    page.get_by_role("button", name=button).click()
+    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
+    page.get_by_text("succeeded").first.wait_for(timeout=timeout_ms)
+
+
 def assert_clean(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -215,11 +224,7 @@ def test_no_serious_accessibility_violation_on_any_page(server, browser, width):
 
 def test_train_one_epoch_then_reload_with_the_run_in_the_url(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{server}/train?train.epochs=1&train.batch=64")
-    wait_until_idle(page)
-    page.get_by_role("button", name="Train").click()
-    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
-    page.get_by_text("succeeded").first.wait_for(timeout=120_000)
+    train_until_it_succeeds(page, f"{server}/train?train.epochs=1&train.batch=64")
     run_url = page.url
     run_id = parse_qs(urlparse(run_url).query)["run"][0]
     page.reload()
@@ -600,11 +605,7 @@ def test_a_detect_run_trains_steps_through_nms_and_opens_in_the_explorer(server,
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     tiny = "det.grid.train_canvases=600&det.grid.test_canvases=40&det.grid.epochs=3"
-    page.goto(f"{server}/detect?det.step=grid&{tiny}&det.nms.score=0.02")
-    wait_until_idle(page)
-    page.get_by_role("button", name="Train (grid)").click()
-    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
-    page.get_by_text("succeeded").first.wait_for(timeout=180_000)
+    train_until_it_succeeds(page, f"{server}/detect?det.step=grid&{tiny}&det.nms.score=0.02", "Train (grid)", 180_000)
     wait_until_idle(page)
     page.get_by_text("cells: best class and score per cell").first.wait_for(timeout=30_000)
     assert_clean(page, "detect-1-grid")
@@ -633,11 +634,7 @@ def test_a_freshly_trained_digits_model_is_inspected_neuron_by_neuron(server, br
     """Train page -> Inspect: a neuron's field, its sum equal to the model's value, the trust checks; axe clean."""
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{server}/train?train.epochs=3&train.batch=64")
-    wait_until_idle(page)
-    page.get_by_role("button", name="Train").click()
-    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
-    page.get_by_text("succeeded").first.wait_for(timeout=120_000)
+    train_until_it_succeeds(page, f"{server}/train?train.epochs=3&train.batch=64")
     page.get_by_role("button", name="Inspect any neuron of this model").click()
     page.wait_for_function("() => location.pathname.endsWith('/inspect')", timeout=60_000)
     wait_until_idle(page)
@@ -655,11 +652,7 @@ def test_a_short_segment_run_trains_and_shows_its_masks_and_upsampling(server, b
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     tiny = "seg.train_canvases=300&seg.test_canvases=20&seg.epochs=2"
-    page.goto(f"{server}/segment?{tiny}")
-    wait_until_idle(page)
-    page.get_by_role("button", name="Train (U-Net)").click()
-    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
-    page.get_by_text("succeeded").first.wait_for(timeout=180_000)
+    train_until_it_succeeds(page, f"{server}/segment?{tiny}", "Train (U-Net)", 180_000)
     wait_until_idle(page)
     page.get_by_text("Its first upsampling").first.wait_for(timeout=60_000)
     assert 0.0 <= float(metric(page, "mIoU")) <= 1.0
